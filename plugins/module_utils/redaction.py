@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One redactor for receipts, module results and reports.
+
+A value is hidden when its *name* looks secret (``*_PASSWORD``, ``*_TOKEN``, ``DSN``...), when it
+is one of the secret values the caller listed explicitly, or when it is a URL carrying a password.
+Everything that leaves a module (results, receipts, reports) goes through ``Redactor.redact``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+REDACTED = "***REDACTED***"
+
+# Words that mark a name as secret, matched against the name split on non-alphanumerics (and
+# camelCase), so "OPENAI_API_KEY", "db.password" and "authToken" match but "KEYBOARD" does not.
+_SECRET_WORDS = frozenset((
+    "password", "passwd", "pwd", "secret", "secrets", "token", "apikey", "dsn", "credential", "credentials",
+    "passphrase", "authorization", "cookie", "signature", "privatekey",
+))
+# "key" alone is too common (object_key, pointer_key) to be secret; it is secret after these words.
+_KEY_QUALIFIERS = frozenset(("api", "access", "secret", "private", "signing", "encryption", "master", "license", "ssh", "client"))
+# A trailing word that turns a secret-looking name into a reference or an identifier.
+_REFERENCE_SUFFIXES = frozenset(("arn", "id", "ref", "name", "names", "path", "file", "count", "prefix", "ttl", "expiry"))
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<password>[^@/\s]+)@")
+_MIN_SECRET_VALUE_LEN = 4  # shorter "secrets" would blank out ordinary words everywhere
+
+
+def _name_words(name):
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
+def is_secret_name(name):
+    """Return True when an environment/config name looks like it holds a secret."""
+    if not isinstance(name, str) or not name:
+        return False
+    words = _name_words(name)
+    if not words or (len(words) > 1 and words[-1] in _REFERENCE_SUFFIXES):
+        return False
+    for index, word in enumerate(words):
+        if word in _SECRET_WORDS:
+            return True
+        if word == "key" and index > 0 and words[index - 1] in _KEY_QUALIFIERS:
+            return True
+    return False
+
+
+def mask_url_password(text):
+    """Hide the password part of ``scheme://user:password@host`` URLs inside ``text``."""
+    return _URL_PASSWORD.sub(lambda m: "%s%s:%s@" % (m.group("scheme"), m.group("user"), REDACTED), text)
+
+
+class Redactor:
+    """Redact secrets from nested data.
+
+    ``secret_values`` are literal strings (tokens, passwords) that must never appear anywhere in the
+    output; they are replaced wherever they occur, including inside longer strings.
+    """
+
+    def __init__(self, secret_values=None):
+        values = [v for v in (secret_values or []) if isinstance(v, str) and len(v) >= _MIN_SECRET_VALUE_LEN]
+        # Longest first so a secret that contains another is replaced whole.
+        self._values = sorted(set(values), key=len, reverse=True)
+
+    def add_secret_values(self, values):
+        """Register more literal secret values (for example a token fetched at run time)."""
+        merged = self._values + [v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_VALUE_LEN]
+        self._values = sorted(set(merged), key=len, reverse=True)
+
+    @property
+    def secret_values(self):
+        return list(self._values)
+
+    def redact_string(self, text):
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return mask_url_password(text)
+
+    def redact(self, data):
+        """Return a redacted deep copy of ``data`` (dicts, lists, tuples, strings, scalars)."""
+        if isinstance(data, dict):
+            return self._redact_mapping(data)
+        if isinstance(data, (list, tuple)):
+            return [self.redact(item) for item in data]
+        if isinstance(data, str):
+            return self.redact_string(data)
+        return data
+
+    def _redact_mapping(self, mapping):
+        # ECS/Kubernetes style name/value pairs: {"name": "DB_PASSWORD", "value": "..."}
+        if "name" in mapping and is_secret_name(mapping.get("name")):
+            return {k: (REDACTED if k in ("value", "valueFrom") and v not in (None, "") else self.redact(v))
+                    for k, v in mapping.items()}
+        # ECS "secrets" entries are references to secret stores; the reference itself is hidden too.
+        if "valueFrom" in mapping and "name" in mapping:
+            return {k: (REDACTED if k == "valueFrom" else self.redact(v)) for k, v in mapping.items()}
+        result = {}
+        for key, value in mapping.items():
+            if is_secret_name(key) and isinstance(value, (str, int, float)) and value not in ("", None):
+                result[key] = REDACTED
+            else:
+                result[key] = self.redact(value)
+        return result
+
+
+def redact(data, secret_values=None):
+    """Shorthand for ``Redactor(secret_values).redact(data)``."""
+    return Redactor(secret_values).redact(data)

@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: receipt
+short_description: Write a receipt.v1 audit record to disk and optionally to S3
+version_added: "0.1.0"
+description:
+  - Writes one C(receipt.v1) document (one phase of one runbook execution) atomically to
+    C(<receipt_dir>/<filename>) and, when O(s3_bucket) is set, to
+    C(s3://<s3_bucket>/<s3_prefix>/<execution_id>/<phase>.json).
+  - Takes the receipt a signalcraft.ops module returned (O(receipt)), builds one from the
+    individual options, or both (individual options override the given receipt), so a role can
+    record a failure in C(rescue) or a skip even when the module produced nothing.
+  - Inputs, outputs and message are redacted again before writing (values of secret-looking names,
+    every value in O(secret_values), and passwords in URLs).
+  - The document is validated against the receipt.v1 schema before anything is written.
+author:
+  - signalcraft maintainers
+options:
+  receipt:
+    description:
+      - A receipt.v1 document returned by another signalcraft.ops module.
+    type: dict
+  operation:
+    description: The runbook, for example C(preflight) or C(dr_drill). Lowercase token.
+    type: str
+  phase:
+    description: The phase within the runbook, for example C(verify) or C(restore). Lowercase token.
+    type: str
+  status:
+    description: The phase outcome.
+    type: str
+    choices: [success, failed, skipped]
+  execution_id:
+    description: Groups the receipts of one execution.
+    type: str
+  started_at:
+    description: When the phase started (ISO 8601 UTC, C(...Z)). Defaults to now.
+    type: str
+  failure_code:
+    description: Stable reason token. Required when O(status=failed).
+    type: str
+  skip_reason:
+    description: Why the phase was skipped. Required when O(status=skipped).
+    type: str
+  message:
+    description: A human-readable line.
+    type: str
+  attempts:
+    description: How many attempts the phase made (0 when skipped).
+    type: int
+  changed:
+    description: Whether the phase changed anything.
+    type: bool
+  inputs:
+    description: The phase's inputs; redacted before writing.
+    type: dict
+  outputs:
+    description: The phase's outputs; redacted before writing.
+    type: dict
+  secret_values:
+    description: Literal values that must not appear anywhere in the receipt.
+    type: list
+    elements: str
+    default: []
+  receipt_dir:
+    description: Directory to write the receipt into; created when missing.
+    type: path
+    required: true
+  filename:
+    description: File name inside O(receipt_dir). Defaults to C(<phase>.json).
+    type: str
+  s3_bucket:
+    description: Also copy the receipt to this bucket.
+    type: str
+  s3_prefix:
+    description: Key prefix for the S3 copy.
+    type: str
+    default: ""
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: In check mode the receipt is built and validated and returned, but nothing is written.
+  diff_mode:
+    support: none
+    description: A receipt is a new record, not a change to existing state.
+notes:
+  - Roles mark this task C(changed_when=false) because an audit record is not a change to the managed system.
+seealso:
+  - module: signalcraft.ops.preflight
+"""
+
+EXAMPLES = r"""
+- name: Write the preflight receipt, success or not
+  signalcraft.ops.receipt:
+    receipt: "{{ preflight_result.receipt | default(omit) }}"
+    operation: preflight
+    phase: verify
+    status: "{{ omit if preflight_result.receipt is defined else 'failed' }}"
+    failure_code: "{{ omit if preflight_result.receipt is defined else (preflight_result.reason | default('module_error')) }}"
+    message: "{{ preflight_result.msg | default(omit) }}"
+    receipt_dir: "{{ receipt_dir }}"
+    s3_bucket: "{{ receipt_bucket | default(omit) }}"
+    s3_prefix: receipts
+
+- name: Record a skipped phase
+  signalcraft.ops.receipt:
+    operation: dr_drill
+    phase: promote
+    status: skipped
+    skip_reason: stop_after=validate
+    execution_id: "{{ drill_run_id }}"
+    receipt_dir: "{{ receipt_dir }}/phases"
+"""
+
+RETURN = r"""
+path:
+  description: Where the receipt was (or in check mode would be) written.
+  returned: always
+  type: str
+  sample: /var/lib/signalcraft/receipts/preflight-20260101T000000Z/verify.json
+s3_uri:
+  description: The S3 copy, when O(s3_bucket) is set and not in check mode.
+  returned: when s3_bucket
+  type: str
+  sample: s3://receipts-bucket/receipts/preflight-20260101T000000Z/verify.json
+written:
+  description: Whether anything was written (false in check mode and when the identical file existed).
+  returned: always
+  type: bool
+receipt:
+  description: The validated, redacted receipt.v1 document.
+  returned: always
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, receipts
+
+_FIELDS = ("operation", "phase", "status", "execution_id", "started_at", "failure_code", "skip_reason", "message",
+           "attempts", "changed", "inputs", "outputs")
+
+
+def merged_receipt(params):
+    """Start from the given receipt (if any) and let explicitly set options override it."""
+    base = dict(params["receipt"] or {})
+    for name in _FIELDS:
+        if params[name] is not None:
+            base[name] = params[name]
+    missing = [n for n in ("operation", "phase", "status") if not base.get(n)]
+    if missing:
+        raise ValueError("receipt needs %s: pass a receipt from a signalcraft.ops module or set these options." % ", ".join(missing))
+    started = base.get("started_at") or receipts.format_timestamp(receipts.utc_now())
+    return receipts.build(
+        base["operation"], base["phase"], base["status"],
+        base.get("execution_id") or "%s-%s" % (base["operation"], started[:19].replace("-", "").replace(":", "") + "Z"),
+        started, finished_at=base.get("finished_at"), inputs=base.get("inputs"), outputs=base.get("outputs"),
+        failure_code=base.get("failure_code"), skip_reason=base.get("skip_reason"), message=base.get("message"),
+        attempts=base.get("attempts", 1), changed=base.get("changed", False),
+        module=(base.get("producer") or {}).get("module", "signalcraft.ops.receipt"), secret_values=params["secret_values"],
+    )
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        receipt=dict(type="dict"),
+        operation=dict(type="str"),
+        phase=dict(type="str"),
+        status=dict(type="str", choices=list(receipts.STATUSES)),
+        execution_id=dict(type="str"),
+        started_at=dict(type="str"),
+        failure_code=dict(type="str"),
+        skip_reason=dict(type="str"),
+        message=dict(type="str"),
+        attempts=dict(type="int"),
+        changed=dict(type="bool"),
+        inputs=dict(type="dict"),
+        outputs=dict(type="dict"),
+        secret_values=dict(type="list", elements="str", default=[], no_log=True),
+        receipt_dir=dict(type="path", required=True),
+        filename=dict(type="str"),
+        s3_bucket=dict(type="str"),
+        s3_prefix=dict(type="str", default=""),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    try:
+        document = merged_receipt(params)
+    except (ValueError, receipts.ReceiptError) as exc:
+        module.fail_json(msg="cannot build the receipt: %s" % exc)
+    filename = params["filename"] or receipts.receipt_filename(document)
+    if "/" in filename or filename in (".", ".."):
+        module.fail_json(msg="filename %r must be a plain file name inside receipt_dir." % filename)
+    path = os.path.join(params["receipt_dir"], filename)
+    result = dict(changed=False, path=path, written=False, receipt=document)
+    if module.check_mode:
+        module.exit_json(**result)
+
+    data = receipts.serialize(document)
+    existing = None
+    if os.path.exists(path):
+        with open(path, "rb") as handle:
+            existing = handle.read()
+    if existing != data:
+        receipts.write_atomic(path, data)
+        result.update(changed=True, written=True)
+    if params["s3_bucket"]:
+        try:
+            s3 = aws.AwsClientFactory.from_params(params).client("s3")
+            result["s3_uri"], uploaded = receipts.copy_to_s3(s3, document, params["s3_bucket"], params["s3_prefix"])
+        except (aws.ClientError, aws.BotoCoreError, ValueError) as exc:
+            module.fail_json(msg=aws.describe_error(exc, "copying the receipt to s3://%s" % params["s3_bucket"]), **result)
+        if uploaded:
+            result.update(changed=True, written=True)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
