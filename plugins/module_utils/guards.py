@@ -27,7 +27,8 @@ class GuardError(Exception):
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # registry host[:port]/path/name(:tag)?(@sha256:hex)?  -- the docker reference grammar, simplified.
 _IMAGE_REF = re.compile(
-    r"^(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
+    # The first component is a registry only when it looks like a host (a dot, a port or localhost).
+    r"^(?:(?P<registry>(?:[a-zA-Z0-9-]+\.)+[a-zA-Z0-9-]+(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+|localhost)/)?"
     r"(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?"
     r"(?:@(?P<digest>[a-z0-9]+:[A-Za-z0-9]+))?$"

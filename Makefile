@@ -1,0 +1,86 @@
+# signalcraft.ops — the two commands that matter on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+AWSCLI := .venv-awscli/bin/aws
+SANDBOX_DIR ?= .sandbox
+BUILD_DIR := .build/ansible_collections/signalcraft/ops
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup sandbox-up sandbox-down sandbox-status demo test unit molecule lint sanity schemas doc build clean
+
+help:
+	@echo "make demo   - set up, start the local sandbox, run the main job, show the receipts"
+	@echo "make test   - set up and run every test layer (pytest, molecule, ansible-lint, ansible-test sanity)"
+	@echo "other: setup sandbox-up sandbox-down sandbox-status unit molecule lint sanity schemas build clean"
+
+# The pinned toolchain, installed once; reinstalled when requirements.txt changes.
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# awscli pins botocore exactly; it lives in its own venv so it never moves the collection's pins.
+$(AWSCLI):
+	$(PYTHON) -m venv .venv-awscli
+	.venv-awscli/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
+
+# ansible-test bootstraps pip in its venvs with a script it downloads from the internet; give it a
+# local stand-in that installs from the pip 24.2 wheel (downloaded from PyPI).
+$(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
+	mkdir -p $(GET_PIP_CACHE)/pip-wheels
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d $(GET_PIP_CACHE)/pip-wheels pip==24.2
+	cp tools/get_pip_standin.py $@
+
+setup: $(VENV)/.installed $(AWSCLI) $(GET_PIP_CACHE)/get_pip_24_2.py
+
+sandbox-up: setup
+	$(BIN)/python -m tests.sandbox up --dir $(SANDBOX_DIR)
+
+sandbox-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tests.sandbox down --dir $(SANDBOX_DIR); fi
+
+sandbox-status:
+	$(BIN)/python -m tests.sandbox status --dir $(SANDBOX_DIR)
+
+demo: sandbox-up
+	$(BIN)/ansible-playbook -i inventories/local playbooks/demo.yml
+	@echo "Receipts: $(CURDIR)/state/receipts/ (and s3://$$(. $(SANDBOX_DIR)/env.sh && echo $$SANDBOX_RECEIPT_BUCKET)/receipts/)"
+
+# Every layer. pytest and molecule each start and stop their own sandbox.
+test: setup
+	$(MAKE) --no-print-directory schemas-check unit molecule lint sanity
+
+unit:
+	$(BIN)/python -m pytest tests/unit tests/integration
+
+molecule:
+	$(BIN)/molecule test --all
+
+lint:
+	$(BIN)/ansible-lint --offline --profile production
+
+schemas:
+	$(BIN)/python tools/write_schemas.py
+
+schemas-check:
+	$(BIN)/python tools/write_schemas.py --check
+
+# ansible-test needs the collection at .../ansible_collections/signalcraft/ops: test a copy of the
+# tracked files (plus uncommitted changes) there.
+sanity:
+	rm -rf .build && mkdir -p $(BUILD_DIR)
+	git ls-files -z --cached --others --exclude-standard | grep -zv '^collections/' | xargs -0 cp --parents -t $(BUILD_DIR)
+	cd $(BUILD_DIR) && git init -q && git add -A && \
+		$(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+build:
+	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist
+
+clean: sandbox-down
+	rm -rf .build tests/output .pytest_cache

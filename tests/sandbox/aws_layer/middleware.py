@@ -1,0 +1,100 @@
+"""WSGI middleware between AWS clients and moto's server app.
+
+Per request: buffer the body, name service/operation, maybe inject a fault, enforce the S3 rules
+moto lacks, call moto (under the key lock for single-key S3 writes), rewrite ECS task responses,
+and log the request. ``/_sandbox/`` paths go to the control API instead.
+"""
+
+import io
+import time
+
+from . import s3_rules
+from .classify import classify
+from .control import PREFIX, ControlApi
+from .ecs_outcomes import EcsOutcomes
+from .faults import FaultInjector
+from .protocol_errors import fault_error
+from .request_log import RequestLog
+
+
+def buffer_body(environ):
+    """Read the whole request body and put it back as a seekable stream moto can re-read."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        body = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated"):
+        body = stream.read()  # chunked transfer encoding, already de-chunked by the server
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    # moto sizes its reads by Content-Length; a de-chunked body needs one.
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return body
+
+
+def call_buffered(app, environ):
+    """Run a WSGI app to completion: ``(status_line, headers, body_bytes)``."""
+    captured = {}
+    chunks = []
+
+    def start_response(status, headers, exc_info=None):
+        del exc_info  # the status and headers are replaced wholesale if the app retries
+        captured["status"], captured["headers"] = status, list(headers)
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return captured["status"], captured["headers"], b"".join(chunks)
+
+
+def _with_length(headers, body):
+    return [(name, value) for name, value in headers if name.lower() != "content-length"] + [("Content-Length", str(len(body)))]
+
+
+class SandboxMiddleware:
+    """The layer: wraps moto's ``DomainDispatcherApplication``."""
+
+    def __init__(self, app, account_id, request_log_size=5000):
+        self.app = app
+        self.account_id = account_id
+        self.faults = FaultInjector()
+        self.request_log = RequestLog(request_log_size)
+        self.key_locks = s3_rules.KeyLocks()
+        self.ecs = EcsOutcomes()
+        self.control = ControlApi(self)
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith(PREFIX):
+            return self.control(environ, start_response)
+        body = buffer_body(environ)
+        info = classify(environ, body)
+        fault = self.faults.decide(info)
+        if fault is not None and fault.error == "latency":
+            time.sleep(fault.latency_ms / 1000.0)
+        elif fault is not None:
+            return self._reply_error(info, fault_error(info, fault.error), environ, start_response, fault.error)
+        rejection = s3_rules.delete_objects_violation(info, body)
+        if rejection is not None:
+            return self._reply_error(info, rejection, environ, start_response)
+        with self.key_locks.hold(info):
+            rejection = s3_rules.complete_multipart_precondition(info, environ, self.account_id)
+            if rejection is not None:
+                return self._reply_error(info, rejection, environ, start_response)
+            status, headers, response_body = call_buffered(self.app, environ)
+        if info.service == "ecs" and status.startswith("200"):
+            response_body = self.ecs.rewrite(info.operation, body, response_body)
+            headers = _with_length(headers, response_body)
+        self.request_log.record(info, int(status.split(" ", 1)[0]), injected=fault is not None,
+                                fault=fault.error if fault is not None else None)
+        start_response(status, headers)
+        return [response_body]
+
+    def _reply_error(self, info, error, environ, start_response, fault=None):
+        self.request_log.record(info, error.status, injected=fault is not None, fault=fault)
+        return error(environ, start_response)

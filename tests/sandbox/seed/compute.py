@@ -1,0 +1,155 @@
+"""ECR/IAM/EC2/ECS part of the seed: the image, the roles, a network RunTask accepts, the task definition.
+
+moto 5.2.5 constraints this works around:
+* RunTask answers 500 for a container definition without container-level ``memory``;
+* ``awsvpc`` tasks need ``EnableDnsHostnames`` on the VPC (moto reads the ENI's private DNS name);
+* only ``FARGATE`` runs without registered container instances, so that is the launch type.
+"""
+
+import hashlib
+import json
+
+from botocore.exceptions import ClientError
+
+from . import archives
+
+REPOSITORY = "jobintel"
+IMAGE_TAG = "sandbox"
+CLUSTER = "jobintel"
+TASK_FAMILY = "jobintel-daily"
+CONTAINER = "jobintel"
+LAUNCH_TYPE = "FARGATE"
+NETWORK_NAME = "jobintel-sandbox"
+VPC_CIDR, SUBNET_CIDR = "10.42.0.0/16", "10.42.1.0/24"
+SECURITY_GROUP = "jobintel-tasks"
+SECRET_NAME = "jobintel/openai"
+FINGERPRINT_TAG = "sandbox:fingerprint"
+_TRUST_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+# Inline, not the AWS-managed AmazonECSTaskExecutionRolePolicy: moto does not load managed policies by default.
+EXECUTION_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                   "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"},
+    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:jobintel/*"}]})
+
+
+def _error_code(exc):
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def ensure_image(ecr):
+    """Repository ``jobintel`` holding the fixture manifest tagged ``sandbox``; returns moto's digest."""
+    try:
+        ecr.create_repository(repositoryName=REPOSITORY)
+    except ClientError as exc:
+        if _error_code(exc) != "RepositoryAlreadyExistsException":
+            raise
+    manifest = archives.read_fixture("ecr", "manifest.json").decode("utf-8")
+    try:
+        response = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag=IMAGE_TAG,
+                                 imageManifestMediaType=json.loads(manifest)["mediaType"])
+        return response["image"]["imageId"]["imageDigest"]
+    except ClientError as exc:
+        if _error_code(exc) != "ImageAlreadyExistsException":
+            raise
+    images = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": IMAGE_TAG}])["imageDetails"]
+    return images[0]["imageDigest"]
+
+
+def ensure_role(iam, name, inline_policy=None):
+    """An ECS-tasks-assumable role; returns its ARN."""
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except ClientError as exc:
+        if _error_code(exc) != "NoSuchEntity":
+            raise
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_TRUST_POLICY,
+                              Description="sandbox role for the jobintel ECS task")["Role"]["Arn"]
+    if inline_policy:
+        iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=inline_policy)
+    return arn
+
+
+def ensure_secret(secretsmanager):
+    """The secret the task definition references (its value is a placeholder)."""
+    try:
+        secretsmanager.describe_secret(SecretId=SECRET_NAME)
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
+        secretsmanager.create_secret(Name=SECRET_NAME, SecretString="sk-sandbox-placeholder-not-a-real-key")
+
+
+def _name_tags(resource_type):
+    return [{"ResourceType": resource_type, "Tags": [{"Key": "Name", "Value": NETWORK_NAME}]}]
+
+
+def _ensure_vpc(ec2):
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NETWORK_NAME]}])["Vpcs"]
+    vpc_id = vpcs[0]["VpcId"] if vpcs else ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=_name_tags("vpc"))["Vpc"]["VpcId"]
+    # One attribute per call: that is the EC2 API's rule.
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    return vpc_id
+
+
+def ensure_network(ec2, region):
+    """``{"vpc_id", "subnets": [...], "security_groups": [...]}`` for awsvpc tasks."""
+    vpc_id = _ensure_vpc(ec2)
+    in_vpc = {"Name": "vpc-id", "Values": [vpc_id]}
+    subnets = ec2.describe_subnets(Filters=[in_vpc, {"Name": "tag:Name", "Values": [NETWORK_NAME]}])["Subnets"]
+    subnet_id = subnets[0]["SubnetId"] if subnets else ec2.create_subnet(
+        VpcId=vpc_id, CidrBlock=SUBNET_CIDR, AvailabilityZone=region + "a", TagSpecifications=_name_tags("subnet"))["Subnet"]["SubnetId"]
+    groups = ec2.describe_security_groups(Filters=[in_vpc, {"Name": "group-name", "Values": [SECURITY_GROUP]}])["SecurityGroups"]
+    group_id = groups[0]["GroupId"] if groups else ec2.create_security_group(
+        GroupName=SECURITY_GROUP, Description="jobintel ECS tasks (egress only)", VpcId=vpc_id)["GroupId"]
+    return {"vpc_id": vpc_id, "subnets": [subnet_id], "security_groups": [group_id]}
+
+
+def ensure_cluster(ecs):
+    """The ECS cluster; returns its ARN."""
+    clusters = ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
+    active = [c for c in clusters if c.get("status") == "ACTIVE"]
+    return active[0]["clusterArn"] if active else ecs.create_cluster(clusterName=CLUSTER)["cluster"]["clusterArn"]
+
+
+def task_definition_request(image_ref, artifact_bucket, prefix, region, account_id, roles):
+    """RegisterTaskDefinition arguments (without the fingerprint tag)."""
+    environment = [
+        {"name": "JOBINTEL_S3_BUCKET", "value": artifact_bucket},
+        {"name": "JOBINTEL_S3_PREFIX", "value": prefix},
+        {"name": "REDACTION_ENFORCE", "value": "1"},
+        {"name": "JOBINTEL_PROVIDERS", "value": "openai"},
+        {"name": "JOBINTEL_PROFILES", "value": "cs"},
+        {"name": "LOG_LEVEL", "value": "INFO"},
+    ]
+    secret_arn = "arn:aws:secretsmanager:%s:%s:secret:%s" % (region, account_id, SECRET_NAME)
+    return {
+        "family": TASK_FAMILY, "networkMode": "awsvpc", "requiresCompatibilities": [LAUNCH_TYPE], "cpu": "512", "memory": "1024",
+        "executionRoleArn": roles["execution"], "taskRoleArn": roles["task"],
+        "containerDefinitions": [{
+            "name": CONTAINER, "image": image_ref, "essential": True, "cpu": 512, "memory": 1024,
+            "environment": environment, "secrets": [{"name": "OPENAI_API_KEY", "valueFrom": secret_arn}],
+        }],
+    }
+
+
+def ensure_task_definition(ecs, request):
+    """Register ``request`` unless the latest ACTIVE revision was registered from the same request.
+
+    Comparing a fingerprint tag rather than the described definition avoids false differences
+    from the defaults ECS fills in; a second seed run therefore adds no revision.
+    """
+    fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode("utf-8")).hexdigest()
+    try:
+        latest = ecs.describe_task_definition(taskDefinition=request["family"])["taskDefinition"]
+    except ClientError as exc:
+        if _error_code(exc) not in ("ClientException", "InvalidParameterException"):
+            raise
+        latest = None
+    if latest and latest.get("status") == "ACTIVE":
+        tags = ecs.list_tags_for_resource(resourceArn=latest["taskDefinitionArn"]).get("tags", [])
+        if {"key": FINGERPRINT_TAG, "value": fingerprint} in tags:
+            return latest["taskDefinitionArn"]
+    tagged = dict(request, tags=[{"key": FINGERPRINT_TAG, "value": fingerprint}])
+    return ecs.register_task_definition(**tagged)["taskDefinition"]["taskDefinitionArn"]
