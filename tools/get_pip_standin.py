@@ -16,5 +16,8 @@ wheels = sorted(glob.glob(os.path.join(WHEEL_DIR, "pip-24.2-*.whl")))
 if not wheels:
     sys.exit("pip 24.2 wheel missing in %s; run `make setup`" % WHEEL_DIR)
 sys.path.insert(0, wheels[0])
-sys.argv = ["pip", "install", "--find-links", WHEEL_DIR] + sys.argv[1:]
+# get-pip's own flags: without them it also installs setuptools and wheel.
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+extras = [name for name, flag in (("setuptools", "--no-setuptools"), ("wheel", "--no-wheel")) if flag not in sys.argv[1:]]
+sys.argv = ["pip", "install", "--find-links", WHEEL_DIR] + args + extras
 runpy.run_module("pip", run_name="__main__", alter_sys=True)

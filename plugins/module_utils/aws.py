@@ -44,6 +44,8 @@ TRANSIENT_ERROR_CODES = frozenset((
     "RequestTimeout", "RequestTimeoutException", "ServerException",
 ))
 TRANSIENT_STATUS_CODES = frozenset((500, 502, 503, 504))
+# What modules catch around AWS calls.
+AWS_ERRORS = (ClientError, BotoCoreError)
 
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_BASE_DELAY = 0.25
@@ -207,4 +209,3 @@ class AwsClientFactory:
         """STS GetCallerIdentity: ``{"account": ..., "arn": ..., "user_id": ...}``."""
         ident = self.client("sts").get_caller_identity()
         return {"account": ident["Account"], "arn": ident["Arn"], "user_id": ident["UserId"]}
-

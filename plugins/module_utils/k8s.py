@@ -32,6 +32,8 @@ except ImportError as exc:  # pragma: no cover - reported by the module through 
     ApiException = DynamicApiError = NotFoundError = Exception
 
 FIELD_MANAGER = "signalcraft.ops"
+# What modules catch around API calls.
+K8S_ERRORS = (ApiException, DynamicApiError)
 # Server-populated fields that say nothing about whether the desired state differs.
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink")
 _CLIENT_CACHE = {}

@@ -27,7 +27,7 @@ description:
     C(receipt.v1) document to write with M(signalcraft.ops.receipt).
   - Reads only; never changes anything, so check mode runs every check.
 author:
-  - signalcraft maintainers
+  - signalcraft maintainers (@signalcraft)
 options:
   mode:
     description:
@@ -225,7 +225,7 @@ def main():
         result = run(module)
     except GuardError as exc:
         module.fail_json(msg="%s: %s" % (preflight.token_line("fail", exc.reason), exc.message), status="fail", reason=exc.reason)
-    except (aws.ClientError, aws.BotoCoreError, ValueError) as exc:
+    except aws.AWS_ERRORS + (ValueError,) as exc:
         module.fail_json(msg="%s: %s" % (preflight.token_line("fail", "aws_error"), aws.describe_error(exc, "preflight")),
                          status="fail", reason="aws_error")
     if result["status"] == "fail" and module.params["mode"] == "verify":

@@ -23,7 +23,7 @@ description:
     every value in O(secret_values), and passwords in URLs).
   - The document is validated against the receipt.v1 schema before anything is written.
 author:
-  - signalcraft maintainers
+  - signalcraft maintainers (@signalcraft)
 options:
   receipt:
     description:
@@ -51,8 +51,8 @@ options:
   skip_reason:
     description: Why the phase was skipped. Required when O(status=skipped).
     type: str
-  message:
-    description: A human-readable line.
+  summary:
+    description: A human-readable line, stored as the receipt's C(message).
     type: str
   attempts:
     description: How many attempts the phase made (0 when skipped).
@@ -108,7 +108,7 @@ EXAMPLES = r"""
     phase: verify
     status: "{{ omit if preflight_result.receipt is defined else 'failed' }}"
     failure_code: "{{ omit if preflight_result.receipt is defined else (preflight_result.reason | default('module_error')) }}"
-    message: "{{ preflight_result.msg | default(omit) }}"
+    summary: "{{ preflight_result.msg | default(omit) }}"
     receipt_dir: "{{ receipt_dir }}"
     s3_bucket: "{{ receipt_bucket | default(omit) }}"
     s3_prefix: receipts
@@ -150,16 +150,18 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, receipts
 
-_FIELDS = ("operation", "phase", "status", "execution_id", "started_at", "failure_code", "skip_reason", "message",
-           "attempts", "changed", "inputs", "outputs")
+# Module option -> receipt field ("message" is reserved by AnsibleModule, so the option is "summary").
+_FIELDS = {"operation": "operation", "phase": "phase", "status": "status", "execution_id": "execution_id",
+           "started_at": "started_at", "failure_code": "failure_code", "skip_reason": "skip_reason", "summary": "message",
+           "attempts": "attempts", "changed": "changed", "inputs": "inputs", "outputs": "outputs"}
 
 
 def merged_receipt(params):
     """Start from the given receipt (if any) and let explicitly set options override it."""
     base = dict(params["receipt"] or {})
-    for name in _FIELDS:
-        if params[name] is not None:
-            base[name] = params[name]
+    for option, field in _FIELDS.items():
+        if params[option] is not None:
+            base[field] = params[option]
     missing = [n for n in ("operation", "phase", "status") if not base.get(n)]
     if missing:
         raise ValueError("receipt needs %s: pass a receipt from a signalcraft.ops module or set these options." % ", ".join(missing))
@@ -185,7 +187,7 @@ def main():
         started_at=dict(type="str"),
         failure_code=dict(type="str"),
         skip_reason=dict(type="str"),
-        message=dict(type="str"),
+        summary=dict(type="str"),
         attempts=dict(type="int"),
         changed=dict(type="bool"),
         inputs=dict(type="dict"),
@@ -222,7 +224,7 @@ def main():
         try:
             s3 = aws.AwsClientFactory.from_params(params).client("s3")
             result["s3_uri"], uploaded = receipts.copy_to_s3(s3, document, params["s3_bucket"], params["s3_prefix"])
-        except (aws.ClientError, aws.BotoCoreError, ValueError) as exc:
+        except aws.AWS_ERRORS + (ValueError,) as exc:
             module.fail_json(msg=aws.describe_error(exc, "copying the receipt to s3://%s" % params["s3_bucket"]), **result)
         if uploaded:
             result.update(changed=True, written=True)

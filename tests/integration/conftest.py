@@ -37,7 +37,8 @@ def run_playbook(sandbox, tmp_path):
         env.update(envvars or {})
         cmdline = "--check --diff" if check else None
         runner = ansible_runner.run(
-            private_data_dir=str(private), project_dir=REPO_ROOT, playbook=os.path.join(REPO_ROOT, "playbooks", playbook),
+            private_data_dir=str(private), project_dir=REPO_ROOT,
+            playbook=playbook if os.path.isabs(playbook) else os.path.join(REPO_ROOT, "playbooks", playbook),
             inventory=os.path.join(REPO_ROOT, "inventories", inventory), extravars=extravars or {}, envvars=env,
             verbosity=verbosity, cmdline=cmdline, quiet=True, suppress_env_files=True, timeout=600,
         )

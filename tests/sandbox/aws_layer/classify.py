@@ -105,7 +105,7 @@ def s3_bucket_and_key(environ):
         bucket = host[: -len(".localhost")]
     if bucket:
         return bucket, path[1:] or None
-    bucket, _, key = path[1:].partition("/")
+    bucket, _slash, key = path[1:].partition("/")
     return bucket or None, key or None
 
 

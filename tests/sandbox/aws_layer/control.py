@@ -39,7 +39,7 @@ class ControlApi:
     def __call__(self, environ, start_response):
         request = Request(environ)
         route = request.path[len(PREFIX):].strip("/")
-        head, _, rest = route.partition("/")
+        head, _slash, rest = route.partition("/")
         handler = {
             "health": self._health, "faults": self._faults, "requests": self._requests,
             "ecs-tasks": self._ecs_tasks, "ecs-task-metadata": self._metadata,
@@ -71,7 +71,7 @@ class ControlApi:
         return _json(self.state.ecs.summaries(base_url(request.environ)))
 
     def _metadata(self, _request, rest):
-        task_id, _, leaf = rest.partition("/")
+        task_id, _slash, leaf = rest.partition("/")
         tracked = self.state.ecs.find(task_id)
         if tracked is None:
             return _not_found("task " + task_id)

@@ -62,7 +62,7 @@ def parse_outcomes(value):
     """``"anthropic=policy_snapshot,google=timeout"`` -> dict; unknown outcomes become ``unavailable``."""
     outcomes = {}
     for item in split_list(value):
-        provider, _, outcome = item.partition("=")
+        provider, _equals, outcome = item.partition("=")
         outcome = outcome.strip()
         outcomes[provider.strip()] = outcome if outcome in PROVIDER_REASON_CODES else "unavailable"
     return outcomes
@@ -180,7 +180,7 @@ def _ranked_csv():
 def _shortlist(spec, provider, profile):
     lines = ["# Shortlist: %s / %s / %s" % (spec.candidate_id, provider, profile), "", "Run `%s`." % spec.run_id, ""]
     lines += ["%d. %s at %s (%.2f)" % (rank, title, company, score)
-              for rank, (_, title, company, score) in enumerate(_JOBS, start=1)]
+              for rank, (_job_id, title, company, score) in enumerate(_JOBS, start=1)]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

@@ -36,7 +36,7 @@ class KeyLocks:
     """Striped locks so that writes to the same bucket/key never interleave (bounded memory)."""
 
     def __init__(self, stripes=_LOCK_STRIPES):
-        self._locks = [threading.Lock() for _ in range(stripes)]
+        self._locks = [threading.Lock() for _stripe in range(stripes)]
 
     def hold(self, info):
         """Context manager: the key's lock for single-key writes, nothing otherwise."""

@@ -58,7 +58,7 @@ _KINDS = {
 }
 for _kind, _prefix in POD_SPEC_PREFIX.items():
     for _key, _type in _POD_SPEC.items():
-        _KINDS[_kind][".".join(_prefix) + ("." + _key if _key else "")] = _type
+        _KINDS.setdefault(_kind, {})[".".join(_prefix) + ("." + _key if _key else "")] = _type
 
 _GO_TYPES = {"string": "string", "integer": "int32", "boolean": "bool", "object": "struct", "map": "map[string]string",
              "array": "slice"}
@@ -82,7 +82,7 @@ def _fits(value, expected):
     if expected == "string":
         return isinstance(value, str)
     if expected == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
+        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
     if expected == "boolean":
         return isinstance(value, bool)
     if expected in ("object", "map"):

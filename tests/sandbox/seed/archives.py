@@ -34,7 +34,7 @@ def fixture_tree(*parts):
     """``{relative path: bytes}`` of every file under a fixture directory, paths with ``/``."""
     root = fixture_path(*parts)
     files = {}
-    for directory, _, names in os.walk(root):
+    for directory, _subdirs, names in os.walk(root):
         for name in names:
             path = os.path.join(directory, name)
             relative = os.path.relpath(path, root).replace(os.sep, "/")

@@ -37,23 +37,33 @@ def _error_code(exc):
     return exc.response.get("Error", {}).get("Code", "")
 
 
+def _ensure_repository(ecr):
+    try:
+        ecr.describe_repositories(repositoryNames=[REPOSITORY])
+    except ClientError as exc:
+        if _error_code(exc) != "RepositoryNotFoundException":
+            raise
+        ecr.create_repository(repositoryName=REPOSITORY)
+
+
+def _tagged_image(ecr):
+    """``(digest, manifest)`` currently tagged ``sandbox``, or ``(None, None)``."""
+    images = ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": IMAGE_TAG}])["images"]
+    if not images:
+        return None, None
+    return images[0]["imageId"]["imageDigest"], images[0].get("imageManifest")
+
+
 def ensure_image(ecr):
     """Repository ``jobintel`` holding the fixture manifest tagged ``sandbox``; returns moto's digest."""
-    try:
-        ecr.create_repository(repositoryName=REPOSITORY)
-    except ClientError as exc:
-        if _error_code(exc) != "RepositoryAlreadyExistsException":
-            raise
+    _ensure_repository(ecr)
     manifest = archives.read_fixture("ecr", "manifest.json").decode("utf-8")
-    try:
-        response = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag=IMAGE_TAG,
-                                 imageManifestMediaType=json.loads(manifest)["mediaType"])
-        return response["image"]["imageId"]["imageDigest"]
-    except ClientError as exc:
-        if _error_code(exc) != "ImageAlreadyExistsException":
-            raise
-    images = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": IMAGE_TAG}])["imageDetails"]
-    return images[0]["imageDigest"]
+    digest, current = _tagged_image(ecr)
+    if digest and current == manifest:
+        return digest
+    response = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag=IMAGE_TAG,
+                             imageManifestMediaType=json.loads(manifest)["mediaType"])
+    return response["image"]["imageId"]["imageDigest"]
 
 
 def ensure_role(iam, name, inline_policy=None):
@@ -65,9 +75,19 @@ def ensure_role(iam, name, inline_policy=None):
             raise
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_TRUST_POLICY,
                               Description="sandbox role for the jobintel ECS task")["Role"]["Arn"]
-    if inline_policy:
+    if inline_policy and _role_policy(iam, name) != json.loads(inline_policy):
         iam.put_role_policy(RoleName=name, PolicyName=name, PolicyDocument=inline_policy)
     return arn
+
+
+def _role_policy(iam, name):
+    try:
+        document = iam.get_role_policy(RoleName=name, PolicyName=name)["PolicyDocument"]
+    except ClientError as exc:
+        if _error_code(exc) != "NoSuchEntity":
+            raise
+        return None
+    return json.loads(document) if isinstance(document, str) else document
 
 
 def ensure_secret(secretsmanager):
@@ -88,8 +108,9 @@ def _ensure_vpc(ec2):
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NETWORK_NAME]}])["Vpcs"]
     vpc_id = vpcs[0]["VpcId"] if vpcs else ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=_name_tags("vpc"))["Vpc"]["VpcId"]
     # One attribute per call: that is the EC2 API's rule.
-    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
-    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+    for attribute, field in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+        if not ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)[field]["Value"]:
+            ec2.modify_vpc_attribute(VpcId=vpc_id, **{field: {"Value": True}})
     return vpc_id
 
 

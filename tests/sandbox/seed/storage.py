@@ -56,13 +56,35 @@ def ensure_bucket(s3, name, region):
     s3.create_bucket(**kwargs)
 
 
+_PUBLIC_ACCESS_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+
+
+def read_or_none(call, missing_codes, **kwargs):
+    """``call(**kwargs)``, or None when S3 answers that the thing is not configured/present."""
+    try:
+        return call(**kwargs)
+    except ClientError as exc:
+        if _error_code(exc) in missing_codes:
+            return None
+        raise
+
+
+def _sse_algorithms(s3, name):
+    current = read_or_none(s3.get_bucket_encryption, ("ServerSideEncryptionConfigurationNotFoundError",), Bucket=name)
+    rules = (current or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+    return [rule.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm") for rule in rules]
+
+
 def harden_bucket(s3, name):
-    """Versioning, Block Public Access and SSE-S3 default encryption (each PUT is idempotent)."""
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    """Versioning, Block Public Access and SSE-S3 default encryption; reads first so a re-run writes nothing."""
+    if s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    current = read_or_none(s3.get_public_access_block, ("NoSuchPublicAccessBlockConfiguration",), Bucket=name)
+    if (current or {}).get("PublicAccessBlockConfiguration") != _PUBLIC_ACCESS_BLOCK:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=_PUBLIC_ACCESS_BLOCK)
+    if _sse_algorithms(s3, name) != ["AES256"]:
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
 
 
 def ensure_buckets(s3, account_id, region):

@@ -1,0 +1,71 @@
+"""Watch streams: newline-delimited ``{"type", "object"}`` events over chunked HTTP.
+
+Without a resourceVersion (or with "0") the stream starts with ADDED events for the current objects;
+with one it replays the kept history after it (410 ``Expired`` as an ERROR event when that history is
+gone). An object that starts or stops matching the selectors is reported as ADDED or DELETED, as the
+real watch cache does. The stream ends after ``timeout`` seconds.
+"""
+
+import json
+import time
+
+from . import errors
+
+
+def _event(event_type, obj, rtype):
+    obj = dict(obj)
+    obj.setdefault("kind", rtype.kind)
+    obj.setdefault("apiVersion", rtype.api_version)
+    return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
+
+
+def _translate(event, rtype, namespace, selector):
+    """The event type a watcher sees for a stored change (None: not visible to it)."""
+    if event.plural != rtype.plural:
+        return None
+    if namespace is not None and event.obj["metadata"].get("namespace") != namespace:
+        return None
+    now_matches = selector.matches(event.obj)
+    was_matching = event.old is not None and selector.matches(event.old)
+    if event.type == "DELETED":
+        return "DELETED" if was_matching else None
+    if event.type == "ADDED":
+        return "ADDED" if now_matches else None
+    if now_matches:
+        return "MODIFIED" if was_matching else "ADDED"
+    return "DELETED" if was_matching else None
+
+
+def stream_watch(handler, cluster, rtype, namespace, selector, resource_version, timeout):
+    """Serve one watch request on ``handler`` until ``timeout`` or shutdown."""
+    store = cluster.store
+    with store.lock:
+        if resource_version in (None, "", "0"):
+            last = store.resource_version
+            initial = [_event("ADDED", obj, rtype) for obj in store.list(rtype.plural, namespace if rtype.namespaced else None)
+                       if selector.matches(obj)]
+        else:
+            try:
+                last = int(resource_version)
+            except ValueError as exc:
+                raise errors.bad_request('invalid resource version "%s"' % resource_version) from exc
+            initial = []
+            if last < store.oldest_watchable():
+                expired = errors.gone("too old resource version: %d (%d)" % (last, store.oldest_watchable() + 1)).status()
+                initial = [(json.dumps({"type": "ERROR", "object": expired}) + "\n").encode()]
+                last = None
+    handler.start_chunked()
+    for chunk in initial:
+        handler.send_chunk(chunk)
+    deadline = time.monotonic() + timeout
+    while last is not None and not cluster.stopping.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        store.wait(last, min(remaining, 1.0))
+        for event in store.events_after(last):
+            last = event.rv
+            visible = _translate(event, rtype, namespace, selector)
+            if visible:
+                handler.send_chunk(_event(visible, event.obj, rtype))
+    handler.send_chunk(b"")
