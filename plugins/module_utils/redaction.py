@@ -110,6 +110,27 @@ class Redactor:
         return result
 
 
+def secret_values_in(data):
+    """Values held under secret-looking names anywhere in ``data``, for a module's ``no_log_values``.
+
+    Ansible echoes module arguments back at -vvv; a module that receives free-form dicts (receipt
+    inputs, say) registers these so Ansible masks them in everything it prints.
+    """
+    found = set()
+    if isinstance(data, dict):
+        name = data.get("name")
+        for key, value in data.items():
+            secret_key = is_secret_name(key) or (key in ("value", "valueFrom") and is_secret_name(name))
+            if secret_key and isinstance(value, (str, int, float)) and len(str(value)) >= _MIN_SECRET_VALUE_LEN:
+                found.add(str(value))
+            else:
+                found |= secret_values_in(value)
+    elif isinstance(data, (list, tuple)):
+        for item in data:
+            found |= secret_values_in(item)
+    return found
+
+
 def redact(data, secret_values=None):
     """Shorthand for ``Redactor(secret_values).redact(data)``."""
     return Redactor(secret_values).redact(data)

@@ -149,6 +149,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
 
 # Module option -> receipt field ("message" is reserved by AnsibleModule, so the option is "summary").
 _FIELDS = {"operation": "operation", "phase": "phase", "status": "status", "execution_id": "execution_id",
@@ -200,6 +201,9 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
+    # inputs/outputs are free-form: mask secret-named values in everything Ansible prints (-vvv echoes args).
+    for source in (params["inputs"], params["outputs"], params["receipt"]):
+        module.no_log_values.update(secret_values_in(source))
     try:
         document = merged_receipt(params)
     except (ValueError, receipts.ReceiptError) as exc:

@@ -34,11 +34,27 @@ def prod_vars(tmp_path, execution_id, **workload_env):
 
 
 def test_prod_preflight_fails_without_redaction_enforce(sandbox, run_playbook, tmp_path):
-    result = run_playbook("preflight.yml", prod_vars(tmp_path, "pf-noredact"))
+    extravars = prod_vars(tmp_path, "pf-noredact")
+    extravars.update(jobintel_task_family="", jobintel_required_config_names=["JOBINTEL_S3_BUCKET"])
+    result = run_playbook("preflight.yml", extravars)
     assert result.rc != 0
     assert "preflight status=fail reason=redaction_not_enforced" in result.stdout
     receipt = read_receipts(sandbox, str(tmp_path / "receipts"), "pf-noredact")
     assert receipt["status"] == "failed" and receipt["failure_code"] == "redaction_not_enforced"
+
+
+def test_the_inventory_overlay_wins_over_the_task_definition(sandbox, run_playbook, tmp_path):
+    """The seeded task definition has REDACTION_ENFORCE=1; an overlay that sets 0 is what the workload gets."""
+    result = run_playbook("preflight.yml", prod_vars(tmp_path, "pf-overlay", REDACTION_ENFORCE="0"))
+    assert result.rc != 0
+    receipt = read_receipts(sandbox, str(tmp_path / "receipts"), "pf-overlay")
+    assert receipt["failure_code"] == "redaction_not_enforced"
+
+
+def test_the_task_definition_flag_counts_when_the_overlay_is_silent(sandbox, run_playbook, tmp_path):
+    result = run_playbook("preflight.yml", prod_vars(tmp_path, "pf-taskdef"))
+    assert result.rc == 0, result.stdout
+    assert read_receipts(sandbox, str(tmp_path / "receipts"), "pf-taskdef")["status"] == "success"
 
 
 def test_prod_preflight_passes_with_redaction_enforce(sandbox, run_playbook, tmp_path):

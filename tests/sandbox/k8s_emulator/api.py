@@ -61,8 +61,9 @@ def _normalize(obj):
 class Api:
     """Object verbs over a :class:`~.store.Store`."""
 
-    def __init__(self, store):
+    def __init__(self, store, root_ca=None):
         self.store = store
+        self.root_ca = root_ca
 
     # ----------------------------------------------------------------- reads
 
@@ -143,7 +144,7 @@ class Api:
             stored = self.store.put(rtype.plural, obj)
             self.store.touch(stored)
             if rtype.kind == "Namespace":
-                self.ensure_default_service_account(stored["metadata"]["name"])
+                self.ensure_namespace_defaults(stored["metadata"]["name"])
             return stored
 
     def _generate_name(self, rtype, namespace, prefix):
@@ -153,10 +154,20 @@ class Api:
                 return name
         raise errors.ApiError(500, "AlreadyExists", "unable to generate a unique name for %s" % prefix)
 
-    def ensure_default_service_account(self, namespace):
-        """What the serviceaccount controller does for every new namespace (done synchronously here)."""
+    def ensure_namespace_defaults(self, namespace):
+        """What the serviceaccount and root-ca-cert-publisher controllers add to every namespace.
+
+        Done synchronously at namespace creation so that a pod created right after its namespace
+        finds its ``default`` ServiceAccount.
+        """
         if self.store.get("serviceaccounts", namespace, "default") is None:
             self.create(BY_PLURAL["serviceaccounts"], namespace, {"metadata": {"name": "default"}}, "kube-controller-manager")
+        if self.root_ca and self.store.get("configmaps", namespace, "kube-root-ca.crt") is None:
+            self.create(BY_PLURAL["configmaps"], namespace, {"metadata": {"name": "kube-root-ca.crt", "annotations": {
+                "kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+                                             "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
+                                             "guaranteed across distributions of Kubernetes clusters."}},
+                "data": {"ca.crt": self.root_ca}}, "kube-controller-manager")
 
     # ----------------------------------------------------------------- update / patch / apply
 

@@ -45,11 +45,11 @@ def main(argv=None):
     args = parse_args(argv)
     if args.state_dir:
         os.makedirs(args.state_dir, exist_ok=True)
+    ca_pem, cert_pem, key_pem = generate(args.name)
     cluster = Cluster(args.name, args.aws_endpoint_url, args.aws_region, args.account_id, args.node_allocatable_memory,
-                      state_dir=args.state_dir)
+                      state_dir=args.state_dir, root_ca=ca_pem.decode())
     cluster.config.update({"node_allocatable_cpu": args.node_allocatable_cpu, "pod_run_seconds": args.pod_run_seconds})
     cluster.bootstrap()
-    ca_pem, cert_pem, key_pem = generate(args.name)
     token = new_token()
     server = ApiHTTPServer((args.host, args.port), cluster, token, server_context(cert_pem, key_pem), verbose=args.verbose)
     port = server.server_address[1]

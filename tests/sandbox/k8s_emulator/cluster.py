@@ -61,11 +61,11 @@ class Cluster:
     """Everything one emulator process serves."""
 
     def __init__(self, name, aws_endpoint_url=None, region="us-east-1", account_id=None, memory="4Gi", state_dir=None,
-                 tick_seconds=0.2):
+                 tick_seconds=0.2, root_ca=None):
         self.name = name
         self.node_name = "sandbox-%s-node-1" % name
         self.store = Store()
-        self.api = Api(self.store)
+        self.api = Api(self.store, root_ca)
         self.faults = FaultInjector()
         self.config = RuntimeConfig(memory=memory)
         self.recorder = Recorder(self.store, self.node_name)

@@ -30,3 +30,11 @@ def test_url_passwords_are_masked_and_input_is_not_modified():
     assert out["url"] == "postgresql://svc:%s@db:5432/app" % REDACTED
     assert out["nested"]["token"] == REDACTED
     assert data["nested"]["token"] == "t0k3n-value"
+
+
+def test_secret_values_in_finds_values_for_no_log():
+    from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
+
+    data = {"api_token": "abc-secret-1", "host": "runner-1", "pin": "12",
+            "env": [{"name": "DB_PASSWORD", "value": "pw-123456"}, {"name": "LOG_LEVEL", "value": "INFO"}]}
+    assert secret_values_in(data) == {"abc-secret-1", "pw-123456"}

@@ -4,7 +4,7 @@ from ..resources import BY_PLURAL, RESOURCE_TYPES
 
 
 class NamespaceController:
-    """Finishes namespace deletions and keeps a ``default`` ServiceAccount in every active namespace."""
+    """Finishes namespace deletions; keeps ``default`` ServiceAccount and ``kube-root-ca.crt`` in active namespaces."""
 
     def __init__(self, cluster):
         self.cluster = cluster
@@ -15,8 +15,7 @@ class NamespaceController:
         for namespace in store.list("namespaces"):
             name = namespace["metadata"]["name"]
             if not namespace["metadata"].get("deletionTimestamp"):
-                if store.get("serviceaccounts", name, "default") is None:
-                    api.ensure_default_service_account(name)
+                api.ensure_namespace_defaults(name)
                 continue
             with store.lock:
                 for rtype in RESOURCE_TYPES:
