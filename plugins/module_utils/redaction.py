@@ -24,8 +24,8 @@ _SECRET_WORDS = frozenset((
 ))
 # "key" alone is too common (object_key, pointer_key) to be secret; it is secret after these words.
 _KEY_QUALIFIERS = frozenset(("api", "access", "secret", "private", "signing", "encryption", "master", "license", "ssh", "client"))
-# A trailing word that turns a secret-looking name into a reference or an identifier.
-_REFERENCE_SUFFIXES = frozenset(("arn", "id", "ref", "name", "names", "path", "file", "count", "prefix", "ttl", "expiry"))
+# A trailing word that still names the secret itself ("token_value", "password_b64").
+_VALUE_WORDS = frozenset(("value", "data", "b64", "base64", "raw", "plain", "plaintext"))
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<password>[^@/\s]+)@")
 _MIN_SECRET_VALUE_LEN = 4  # shorter "secrets" would blank out ordinary words everywhere
@@ -37,18 +37,22 @@ def _name_words(name):
 
 
 def is_secret_name(name):
-    """Return True when an environment/config name looks like it holds a secret."""
+    """Return True when an environment/config name looks like it holds a secret.
+
+    The secret word must end the name ("GITHUB_TOKEN", "db.password") or be followed only by a
+    word such as "value" ("token_value"); "token_line" or "password_file" name something else.
+    """
     if not isinstance(name, str) or not name:
         return False
     words = _name_words(name)
-    if not words or (len(words) > 1 and words[-1] in _REFERENCE_SUFFIXES):
+    if len(words) > 1 and words[-1] in _VALUE_WORDS:
+        words = words[:-1]
+    if not words:
         return False
-    for index, word in enumerate(words):
-        if word in _SECRET_WORDS:
-            return True
-        if word == "key" and index > 0 and words[index - 1] in _KEY_QUALIFIERS:
-            return True
-    return False
+    last = words[-1]
+    if last in _SECRET_WORDS:
+        return True
+    return last == "key" and len(words) > 1 and words[-2] in _KEY_QUALIFIERS
 
 
 def mask_url_password(text):

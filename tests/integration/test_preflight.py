@@ -63,6 +63,7 @@ def test_prod_preflight_passes_with_redaction_enforce(sandbox, run_playbook, tmp
     assert "preflight status=ok" in result.stdout
     receipt = read_receipts(sandbox, str(tmp_path / "receipts"), "pf-ok")
     assert receipt["status"] == "success"
+    assert receipt["outputs"]["token_line"] == "preflight status=ok"
     checks = {c["name"]: c["status"] for c in receipt["outputs"]["checks"]}
     assert checks == {"account_region": "ok", "redaction_contract": "ok", "config_contract": "ok"}
     # OPENAI_API_KEY is required and comes from the seeded task definition's secrets (names only).

@@ -187,7 +187,6 @@ def injected(code):
         return ApiError(429, "TooManyRequests", "Too many requests, please try again later.", {"retryAfterSeconds": 1},
                         headers={"Retry-After": "1"})
     if code == 503:
-        return ApiError(503, "ServiceUnavailable", "The server is currently unable to handle the request (sandbox fault injection)",
-                        {"retryAfterSeconds": 1}, headers={"Retry-After": "1"})
+        return ApiError(503, "ServiceUnavailable", "The server is currently unable to handle the request (sandbox fault injection)", {})
     return ApiError(500, "InternalError", "Internal error occurred: sandbox fault injection",
                     {"causes": [{"message": "sandbox fault injection"}]})

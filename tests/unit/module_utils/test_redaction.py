@@ -3,10 +3,10 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import R
 
 def test_secret_names_are_recognised_and_identifiers_are_not():
     for name in ("OPENAI_API_KEY", "db.password", "authToken", "AWS_SECRET_ACCESS_KEY", "DATABASE_DSN", "GITHUB_TOKEN",
-                 "client_secret", "PASSWORD", "x-api-key", "SIGNING_KEY"):
+                 "client_secret", "PASSWORD", "x-api-key", "SIGNING_KEY", "token_value", "client-key-data"):
         assert is_secret_name(name), name
     for name in ("KEYBOARD", "object_key", "pointer_key", "JOBINTEL_S3_PREFIX", "REDACTION_ENFORCE", "SECRET_ARN",
-                 "kms_key_id", "token_ttl", "AWS_ACCESS_KEY_ID", "", None, 42):
+                 "kms_key_id", "token_ttl", "AWS_ACCESS_KEY_ID", "token_line", "password_file", "secrets_manager_arn", "", None, 42):
         assert not is_secret_name(name), name
 
 
