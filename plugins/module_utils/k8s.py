@@ -31,7 +31,15 @@ except ImportError as exc:  # pragma: no cover - reported by the module through 
     KUBERNETES_IMPORT_ERROR = exc
     ApiException = DynamicApiError = NotFoundError = Exception
 
+try:
+    import kubernetes_validate
+    HAS_KUBERNETES_VALIDATE = True
+except ImportError:  # pragma: no cover - validation is then reported as unavailable
+    HAS_KUBERNETES_VALIDATE = False
+
 FIELD_MANAGER = "signalcraft.ops"
+# The Kubernetes minor version rendered manifests are validated against (k3s on the DR runner).
+DEFAULT_SCHEMA_VERSION = "1.32"
 # What modules catch around API calls.
 K8S_ERRORS = (ApiException, DynamicApiError)
 # Server-populated fields that say nothing about whether the desired state differs.
@@ -146,3 +154,21 @@ def apply(dyn, manifest, field_manager=FIELD_MANAGER, force=False, dry_run=False
     else:
         changed = before is None or before["metadata"].get("resourceVersion") != after["metadata"].get("resourceVersion")
     return {"changed": changed, "before": comparable(before), "after": comparable(after), "result": after}
+
+
+def validate_manifest(manifest, kubernetes_version=DEFAULT_SCHEMA_VERSION):
+    """Validate a rendered manifest against the published Kubernetes schemas, offline.
+
+    Strict: unknown fields are errors, as a real API server with field validation would report.
+    Raises ValueError naming the object and the offending field.
+    """
+    if not HAS_KUBERNETES_VALIDATE:
+        raise RuntimeError("kubernetes-validate is required to validate rendered manifests (pip install kubernetes-validate).")
+    label = "%s/%s" % (manifest.get("kind", "?"), (manifest.get("metadata") or {}).get("name", "?"))
+    try:
+        kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in getattr(getattr(exc, "caused_by", None), "path", []) or [])
+        raise ValueError("%s does not validate against the Kubernetes %s schema%s: %s" % (
+            label, kubernetes_version, " at %s" % path if path else "", str(exc).splitlines()[0]))
+    return manifest

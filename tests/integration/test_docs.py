@@ -21,3 +21,25 @@ def test_ansible_doc_renders(module):
     doc = yaml.safe_load(proc.stdout)["signalcraft.ops.%s" % module]
     assert doc["doc"]["short_description"] and doc["doc"]["options"]
     assert doc["examples"].strip() and doc["return"]
+
+
+def test_collection_builds_and_installs_for_awx(tmp_path):
+    """`ansible-galaxy collection build` + install (what AWX does) gives a working collection without the sandbox."""
+    bindir = os.path.dirname(os.sys.executable)
+    # Outside the project: no ansible.cfg, so the collections/ symlink does not count as "installed".
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "installed"))
+    build = subprocess.run([os.path.join(bindir, "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), REPO_ROOT],
+                           capture_output=True, text=True, env=env, cwd=str(tmp_path), check=False)
+    assert build.returncode == 0, build.stderr
+    tarball = str(tmp_path / "signalcraft-ops-0.1.0.tar.gz")
+    install = subprocess.run([os.path.join(bindir, "ansible-galaxy"), "collection", "install", "--offline", "-p", str(tmp_path / "installed"), tarball],
+                             capture_output=True, text=True, env=env, cwd=str(tmp_path), check=False)
+    assert install.returncode == 0, install.stderr
+    root = tmp_path / "installed" / "ansible_collections" / "signalcraft" / "ops"
+    assert (root / "plugins" / "modules" / "preflight.py").exists() and (root / "roles" / "preflight" / "tasks" / "main.yml").exists()
+    for excluded in (".venv", ".sandbox", "collections", "state", "tests/output"):
+        assert not (root / excluded).exists(), excluded
+    doc = subprocess.run([os.path.join(bindir, "ansible-doc"), "signalcraft.ops.preflight"], capture_output=True, text=True,
+                         env=env, cwd=str(tmp_path), check=False)
+    assert doc.returncode == 0 and "REDACTION_ENFORCE" in doc.stdout, doc.stderr

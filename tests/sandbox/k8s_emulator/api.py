@@ -131,14 +131,16 @@ class Api:
             meta["creationTimestamp"] = iso()
             _normalize(obj)
             defaults.apply_defaults(obj)
+            # As on the real server the creator owns what it sent plus the defaults, but not what
+            # admission and the create strategy add afterwards (Job selector, pod service account...).
+            if managed_fields is None:
+                managed_fields = fieldmanager.record_update(None, obj, rtype.kind, manager, rtype.api_version, iso())
             if rtype.kind == "Pod" and meta.get("name"):
                 admission.mutate_pod(self.store, rtype, obj)
             defaults.prepare_create(obj)
             validation.validate(rtype, obj)
-            meta["managedFields"] = (managed_fields if managed_fields is not None
-                                     else fieldmanager.record_update(None, obj, rtype.kind, manager, rtype.api_version, iso()))
-            if not meta["managedFields"]:
-                meta.pop("managedFields")
+            if managed_fields:
+                meta["managedFields"] = managed_fields
             if dry_run:
                 return obj
             stored = self.store.put(rtype.plural, obj)
@@ -148,7 +150,7 @@ class Api:
             return stored
 
     def _generate_name(self, rtype, namespace, prefix):
-        for _ in range(8):
+        for dummy in range(8):
             name = prefix + name_suffix()
             if self.store.get(rtype.plural, namespace if rtype.namespaced else "", name) is None:
                 return name

@@ -89,8 +89,8 @@ class Cluster:
         resources = {"cpu": self.config.node_allocatable_cpu, "memory": self.config.node_allocatable_memory, "pods": "110",
                      "ephemeral-storage": "20Gi"}
         stamp = iso()
-        meta = (existing or {}).get("metadata") or {"name": self.node_name, "uid": "00000000-0000-4000-8000-%012d" % 1,
-                                                     "creationTimestamp": stamp}
+        meta = (existing or {}).get("metadata") or {"name": self.node_name, "uid": "00000000-0000-4000-8000-000000000001",
+                                                    "creationTimestamp": stamp}
         meta["labels"] = {"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
                           "node-role.kubernetes.io/control-plane": "", "sandbox.signalcraft.io/cluster": self.name}
         ready_since = (existing or {}).get("status", {}).get("conditions", [{}])[-1].get("lastTransitionTime", stamp)

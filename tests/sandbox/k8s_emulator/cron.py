@@ -66,7 +66,7 @@ class Schedule:
         parts = spec.split()
         if len(parts) != 5:
             raise CronError("expected exactly 5 fields, found %d: %s" % (len(parts), text))
-        self.sets = [_parse_field(part, low, high, names) for part, (_, low, high, names) in zip(parts, _FIELDS)]
+        self.sets = [_parse_field(part, low, high, names) for part, (dummy, low, high, names) in zip(parts, _FIELDS)]
         # robfig/cron: when either day field is unrestricted ("*"/"?") both must match, otherwise either.
         self.dom_star = parts[2] in ("*", "?") or parts[2].startswith("*")
         self.dow_star = parts[4] in ("*", "?") or parts[4].startswith("*")
@@ -77,7 +77,7 @@ class Schedule:
         if moment.minute not in minutes or moment.hour not in hours or moment.month not in months:
             return False
         dom_ok = moment.day in doms
-        dow_ok = (moment.isoweekday() % 7) in dows
+        dow_ok = moment.isoweekday() % 7 in dows
         if self.dom_star or self.dow_star:
             return dom_ok and dow_ok
         return dom_ok or dow_ok
@@ -85,7 +85,7 @@ class Schedule:
     def next_after(self, moment, limit_minutes=366 * 24 * 60):
         """The first firing minute strictly after ``moment`` (None when none within ``limit_minutes``)."""
         probe = moment.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
-        for _ in range(limit_minutes):
+        for dummy in range(limit_minutes):
             if self.matches(probe):
                 return probe
             probe += datetime.timedelta(minutes=1)

@@ -143,11 +143,13 @@ def not_found_path():
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
-def unsupported_media_type():
+PATCH_MEDIA_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+
+
+def unsupported_media_type(accepted=PATCH_MEDIA_TYPES):
     """415 for a body (or patch) type the server does not accept."""
     return ApiError(415, "UnsupportedMediaType",
-                    "the body of the request was in an unknown format - accepted media types include: "
-                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml", {})
+                    "the body of the request was in an unknown format - accepted media types include: %s" % accepted, {})
 
 
 def unauthorized():

@@ -270,19 +270,21 @@ def server_side_apply(live, applied, kind, manager, api_version, force, stamp):
             mine = entry
         else:
             others.append(entry)
+    merged = merge_applied(live if live is not None else {}, applied, kind)
+    # Like structured-merge-diff, only fields whose value the apply would change can conflict
+    # (applying an empty map or an equal value never does).
     conflicts = []
     if live is not None:
         for entry in others:
             if entry.manager == manager:
                 continue
             for path in sorted(applied_fields & entry.fields):
-                if path[-1] != "." and value_at(live, path, kind) != value_at(applied, path, kind):
+                if path[-1] != "." and value_at(live, path, kind) != value_at(merged, path, kind):
                     conflicts.append((entry, path))
     if conflicts and not force:
         return None, None, [(e.manager, e.api_version, path_string(p)) for e, p in conflicts]
     for entry, path in conflicts:
         entry.fields.discard(path)
-    merged = merge_applied(live if live is not None else {}, applied, kind)
     previous = mine.fields if mine else set()
     others_owned = set().union(*(e.fields for e in others)) if others else set()
     for path in sorted(previous - applied_fields, key=len):

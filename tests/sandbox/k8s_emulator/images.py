@@ -27,7 +27,7 @@ class ImageRef:
 
     def __init__(self, image):
         self.image = image
-        rest, _, self.digest = image.partition("@")
+        rest, dummy, self.digest = image.partition("@")
         first, sep, remainder = rest.partition("/")
         if sep and ("." in first or ":" in first or first == "localhost"):
             self.host, path = first, remainder
@@ -79,7 +79,7 @@ def _docker_credentials(secret, host):
         return None
     if entry.get("auth"):
         try:
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            user, dummy, password = base64.b64decode(entry["auth"]).decode().partition(":")
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
         return user, password
@@ -197,4 +197,3 @@ class PullChecker:
             # Any AWS-side failure (endpoint down, injected fault) is a registry error for the kubelet.
             return _failure(image, "Unknown", "failed to do request: %s" % exc, missing)
         return PullResult(True, missing_secrets=missing)
-

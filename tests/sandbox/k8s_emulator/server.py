@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import control, errors, openapi, resources, tables
+from . import control, errors, openapi, protobuf, resources, tables
 from .api import strip_for_list
 from .controllers.kubelet import container_log
 from .patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, apply_patch, PatchError
@@ -241,7 +241,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authorized(self):
         header = self.headers.get("Authorization") or ""
-        scheme, _, token = header.partition(" ")
+        scheme, dummy, token = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.server.token.encode())
 
     def _control(self, method, path, body):
@@ -291,6 +291,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _decode(self, request):
         content_type = (request.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if content_type == protobuf.CONTENT_TYPE:
+            return protobuf.decode(request.body, request.rtype)
         try:
             if content_type in ("application/yaml", "application/x-yaml"):
                 return yaml.safe_load(request.body)
@@ -330,7 +332,9 @@ class Handler(BaseHTTPRequestHandler):
             timeout = min(float(request.params.get("timeoutSeconds") or WATCH_CAP_SECONDS), WATCH_CAP_SECONDS)
         except ValueError as exc:
             raise errors.bad_request("invalid timeoutSeconds") from exc
-        stream_watch(self, self.server.cluster, request.rtype, request.namespace, selector, request.params.get("resourceVersion"), timeout)
+        table_include = request.params.get("includeObject", "") if request.wants_table else None
+        stream_watch(self, self.server.cluster, request.rtype, request.namespace, selector, request.params.get("resourceVersion"), timeout,
+                     table_include)
 
     def _verb_create(self, request):
         if request.name:
@@ -361,7 +365,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         api = self.server.cluster.api
         existed = content_type != APPLY_PATCH or api.store.get(request.rtype.plural, request.namespace or "", request.name) is not None
-        obj = api.patch(request.rtype, request.namespace, request.name, content_type, request.body, request.manager, request.dry_run, force,
+        # Apply needs an explicit fieldManager; other writes default it from the User-Agent.
+        manager = request.params.get("fieldManager") if content_type == APPLY_PATCH else request.manager
+        obj = api.patch(request.rtype, request.namespace, request.name, content_type, request.body, manager, request.dry_run, force,
                         request.subresource)
         self.send_json(200 if existed else 201, obj)
 
@@ -376,8 +382,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise errors.ApiError(422, "Invalid", str(exc)) from exc
             replicas = ((scale or {}).get("spec") or {}).get("replicas")
             if not isinstance(replicas, int) or replicas < 0:
-                raise errors.invalid(request.rtype, request.name, [errors.FieldError("invalid", "spec.replicas", replicas,
-                                                                                       "must be greater than or equal to 0")])
+                error = errors.FieldError("invalid", "spec.replicas", replicas, "must be greater than or equal to 0")
+                raise errors.invalid(request.rtype, request.name, [error])
             wanted = ((scale or {}).get("metadata") or {}).get("resourceVersion")
             if wanted and wanted != deployment["metadata"]["resourceVersion"]:
                 raise errors.conflict(request.rtype, request.name)
@@ -402,7 +408,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(code, body)
 
     def _verb_deletecollection(self, request):
-        policy, _ = self._delete_options(request)
+        policy, dummy = self._delete_options(request)
         selector = Selector(request.params.get("labelSelector"), request.params.get("fieldSelector"), request.rtype.plural)
         self.send_json(200, self.server.cluster.api.delete_collection(request.rtype, request.namespace, selector, policy, request.dry_run))
 
@@ -415,4 +421,3 @@ def scale_of(deployment):
             "spec": {"replicas": deployment["spec"].get("replicas", 1)},
             "status": {"replicas": (deployment.get("status") or {}).get("replicas", 0),
                        "selector": label_selector_string(deployment["spec"].get("selector"))}}
-

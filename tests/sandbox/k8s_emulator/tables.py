@@ -105,13 +105,13 @@ def table(rtype, objects, resource_version, include="PartialObjectMetadata"):
     """A Table for ``objects`` (one row each)."""
     columns = _COLUMNS.get(rtype.plural, _DEFAULT)
     definitions = []
-    for title, _ in columns:
+    for title, dummy in columns:
         definition = {"name": title, "type": "integer" if title in ("Restarts", "Data", "Active", "Secrets") else "string",
                       "format": "name" if title == "Name" else "", "description": title, "priority": 0}
         definitions.append(definition)
     rows = []
     for obj in objects:
-        row = {"cells": [getter(obj) for _, getter in columns]}
+        row = {"cells": [getter(obj) for dummy, getter in columns]}
         embedded = _row_object(obj, include or "PartialObjectMetadata", rtype)
         if embedded is not None:
             row["object"] = embedded

@@ -36,12 +36,12 @@ def deep(value):
 
 def name_suffix(length=5):
     """A random suffix like the apiserver's ``generateName`` one."""
-    return "".join(_RNG.choice(_NAME_ALPHABET) for _ in range(length))
+    return "".join(_RNG.choice(_NAME_ALPHABET) for dummy in range(length))
 
 
 def random_hex(length=16):
     """Random lowercase hex digits (event name suffixes, container ids)."""
-    return "".join(_RNG.choice(string.hexdigits[:16]) for _ in range(length))
+    return "".join(_RNG.choice(string.hexdigits[:16]) for dummy in range(length))
 
 
 def dig(obj, *path, default=None):

@@ -77,7 +77,7 @@ def check_label_name(errs, field, value):
 
 
 def _qualified_name(errs, field, key):
-    prefix, _, name = key.rpartition("/")
+    prefix, dummy, name = key.rpartition("/")
     if "/" in key and (not prefix or len(prefix) > 253 or not _SUBDOMAIN.match(prefix)):
         errs.invalid(field, key, "prefix part " + SUBDOMAIN_MSG)
     if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):

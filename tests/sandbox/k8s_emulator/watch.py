@@ -9,14 +9,27 @@ real watch cache does. The stream ends after ``timeout`` seconds.
 import json
 import time
 
-from . import errors
+from . import errors, tables
 
 
-def _event(event_type, obj, rtype):
-    obj = dict(obj)
-    obj.setdefault("kind", rtype.kind)
-    obj.setdefault("apiVersion", rtype.api_version)
-    return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
+class _Encoder:
+    """Encodes watch events; with ``as=Table`` each object becomes a one-row Table (columns only in the first)."""
+
+    def __init__(self, rtype, table_include):
+        self.rtype = rtype
+        self.table_include = table_include
+        self.columns_sent = False
+
+    def __call__(self, event_type, obj):
+        obj = dict(obj)
+        obj.setdefault("kind", self.rtype.kind)
+        obj.setdefault("apiVersion", self.rtype.api_version)
+        if self.table_include is not None:
+            obj = tables.table(self.rtype, [obj], obj["metadata"].get("resourceVersion", ""), self.table_include)
+            if self.columns_sent:
+                obj["columnDefinitions"] = []
+            self.columns_sent = True
+        return (json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n").encode()
 
 
 def _translate(event, rtype, namespace, selector):
@@ -36,13 +49,17 @@ def _translate(event, rtype, namespace, selector):
     return "DELETED" if was_matching else None
 
 
-def stream_watch(handler, cluster, rtype, namespace, selector, resource_version, timeout):
-    """Serve one watch request on ``handler`` until ``timeout`` or shutdown."""
+def stream_watch(handler, cluster, rtype, namespace, selector, resource_version, timeout, table_include=None):
+    """Serve one watch request on ``handler`` until ``timeout`` or shutdown.
+
+    ``table_include`` (the ``includeObject`` value, "" for the default) asks for Table-encoded objects.
+    """
     store = cluster.store
+    encode = _Encoder(rtype, table_include)
     with store.lock:
         if resource_version in (None, "", "0"):
             last = store.resource_version
-            initial = [_event("ADDED", obj, rtype) for obj in store.list(rtype.plural, namespace if rtype.namespaced else None)
+            initial = [encode("ADDED", obj) for obj in store.list(rtype.plural, namespace if rtype.namespaced else None)
                        if selector.matches(obj)]
         else:
             try:
@@ -67,5 +84,5 @@ def stream_watch(handler, cluster, rtype, namespace, selector, resource_version,
             last = event.rv
             visible = _translate(event, rtype, namespace, selector)
             if visible:
-                handler.send_chunk(_event(visible, event.obj, rtype))
+                handler.send_chunk(encode(visible, event.obj))
     handler.send_chunk(b"")

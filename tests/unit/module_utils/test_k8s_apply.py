@@ -35,3 +35,13 @@ def test_apply_dry_run_then_create_then_noop(sandbox, cluster):
 def test_kubeconfig_credentials_are_collected_for_no_log(sandbox):
     values = k8s.kubeconfig_secret_values(sandbox["SANDBOX_PRIMARY_KUBECONFIG"])
     assert values and all(len(v) >= 16 for v in values)
+
+
+def test_rendered_manifests_are_validated_offline_against_the_schemas():
+    good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cp", "namespace": "jobintel"}, "data": {"a": "1"}}
+    assert k8s.validate_manifest(good) is good
+    bad = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "jobintel-daily"},
+           "spec": {"schedule": "0 6 * * *", "suspend": "yes", "jobTemplate": {"spec": {"template": {"spec": {
+               "containers": [{"name": "c", "image": "busybox"}], "restartPolicy": "Never"}}}}}}
+    with pytest.raises(ValueError, match="CronJob/jobintel-daily"):
+        k8s.validate_manifest(bad)

@@ -116,7 +116,7 @@ class Cluster:
 
     def control(self, method, path, body=None):
         """A ``/_sandbox`` control request (no token); returns ``(status, json)``."""
-        status, payload, _ = self.http(method, "/_sandbox/" + path, body, token=False)
+        status, payload, dummy = self.http(method, "/_sandbox/" + path, body, token=False)
         return status, payload
 
     def kubectl(self, *args, check=True, stdin=None):
@@ -165,8 +165,8 @@ def _start_emulator(tmp_dir, name, aws_url):
     return cluster
 
 
-@pytest.fixture(scope="module")
-def moto():
+@pytest.fixture(name="moto", scope="module")
+def fixture_moto():
     """A moto server with an ECR repository holding one image; yields a dict of facts."""
     port = _free_port()
     env = dict(os.environ, MOTO_ACCOUNT_ID=ACCOUNT_ID, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
@@ -191,7 +191,7 @@ def moto():
                                           "digest": "sha256:" + "b" * 64}, "layers": []})
         digest = ecr.put_image(repositoryName="app", imageManifest=manifest, imageTag="v1")["image"]["imageId"]["imageDigest"]
         token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-        user, _, password = base64.b64decode(token).decode().partition(":")
+        user, dummy, password = base64.b64decode(token).decode().partition(":")
         assert user == "AWS"
         yield {"url": url, "ecr": ecr, "digest": digest, "password": password,
                "image": "%s/app@%s" % (ECR_HOST, digest), "missing_image": "%s/app@sha256:%s" % (ECR_HOST, "0" * 64)}
@@ -199,8 +199,8 @@ def moto():
         _stop(proc)
 
 
-@pytest.fixture(scope="module")
-def clusters(moto, tmp_path_factory):
+@pytest.fixture(name="clusters", scope="module")
+def fixture_clusters(moto, tmp_path_factory):
     """Both emulated clusters, ``primary`` and ``dr``."""
     tmp_dir = str(tmp_path_factory.mktemp("k8s"))
     started = {}
@@ -213,8 +213,8 @@ def clusters(moto, tmp_path_factory):
             _stop(cluster.proc)
 
 
-@pytest.fixture(scope="module")
-def primary(clusters):
+@pytest.fixture(name="primary", scope="module")
+def fixture_primary(clusters):
     """The ``primary`` cluster."""
     return clusters["primary"]
 
@@ -309,17 +309,17 @@ def test_cli_outputs(primary):
 
 def test_discovery(primary):
     """/version, /api, /apis and the resource lists, through raw HTTP, the dynamic client and kubectl."""
-    status, version, _ = primary.http("GET", "/version")
+    status, version, dummy = primary.http("GET", "/version")
     assert status == 200 and version["gitVersion"] == "v1.32.0-sandbox"
-    _, core, _ = primary.http("GET", "/api/v1")
+    dummy, core, dummy = primary.http("GET", "/api/v1")
     by_name = {r["name"]: r for r in core["resources"]}
     assert by_name["namespaces"]["namespaced"] is False and by_name["nodes"]["namespaced"] is False
     assert by_name["configmaps"]["shortNames"] == ["cm"] and by_name["pods"]["shortNames"] == ["po"]
     assert {"pods/log", "pods/status"} <= set(by_name)
     assert "watch" in by_name["configmaps"]["verbs"] and by_name["nodes"]["verbs"] == ["get", "list", "watch"]
-    _, batch, _ = primary.http("GET", "/apis/batch/v1")
+    dummy, batch, dummy = primary.http("GET", "/apis/batch/v1")
     assert {r["name"] for r in batch["resources"]} == {"jobs", "jobs/status", "cronjobs", "cronjobs/status"}
-    _, apps, _ = primary.http("GET", "/apis/apps/v1")
+    dummy, apps, dummy = primary.http("GET", "/apis/apps/v1")
     scale = next(r for r in apps["resources"] if r["name"] == "deployments/scale")
     assert scale["kind"] == "Scale" and scale["group"] == "autoscaling"
     cronjobs = primary.dynamic.resources.get(api_version="batch/v1", kind="CronJob")
@@ -334,11 +334,11 @@ def test_discovery(primary):
 
 def test_unauthorized_without_token(primary):
     """No or a wrong bearer token: 401 with a Status body; control endpoints need none."""
-    status, body, _ = primary.http("GET", "/api/v1/namespaces", token=False)
+    status, body, dummy = primary.http("GET", "/api/v1/namespaces", token=False)
     assert status == 401
     assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized",
                     "reason": "Unauthorized", "code": 401}
-    status, _, _ = primary.http("GET", "/api/v1/namespaces", token=False, headers={"Authorization": "Bearer nope"})
+    status, dummy, dummy = primary.http("GET", "/api/v1/namespaces", token=False, headers={"Authorization": "Bearer nope"})
     assert status == 401
     assert primary.control("GET", "health")[0] == 200
 
@@ -365,8 +365,13 @@ def test_configmap_and_cronjob_with_kubectl_and_client(clusters, name, tmp_path)
     got = json.loads(cluster.kubectl("-n", ns, "get", "cm", "settings", "-o", "json").stdout)
     assert got["data"] == {"mode": "slow"}
     cm["data"] = {"mode": "ssa"}
-    manifest.write_text(yaml.safe_dump(cm))
-    assert "serverside-applied" in cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(manifest)).stdout
+    cronjob = dict(cronjob_body("nightly", schedule="0 3 * * *"), metadata={"name": "nightly", "namespace": ns})
+    manifest.write_text(yaml.safe_dump_all([cm, cronjob]))
+    # kubectl migrates the client-side-apply ownership, then applies server-side.
+    assert cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(manifest)).stdout.count("serverside-applied") == 2
+    rv = cluster.batch.read_namespaced_cron_job("nightly", ns).metadata.resource_version
+    cluster.kubectl("apply", "--server-side", "-f", str(manifest))
+    assert cluster.batch.read_namespaced_cron_job("nightly", ns).metadata.resource_version == rv
     assert "settings" in cluster.kubectl("-n", ns, "get", "cm").stdout
     assert "0 3 * * *" in cluster.kubectl("-n", ns, "get", "cj").stdout
     # python client: read, replace, strategic merge patch, json patch, merge patch
@@ -427,8 +432,8 @@ def test_server_side_apply_conflicts_force_and_idempotence(primary):
     gone = configmaps.server_side_apply(body=dict(rival, data={}), field_manager="carol")
     assert "other" not in gone.data and gone.data.key == "b"
     # fieldManager is required for apply.
-    status, payload, _ = primary.http("PATCH", "/api/v1/namespaces/%s/configmaps/owned" % ns, json.dumps(body).encode(),
-                                      headers={"Content-Type": "application/apply-patch+yaml"})
+    apply_headers = {"Content-Type": "application/apply-patch+yaml"}
+    status, payload, dummy = primary.http("PATCH", "/api/v1/namespaces/%s/configmaps/owned" % ns, json.dumps(body).encode(), headers=apply_headers)
     assert status == 422 and "fieldManager: Required value" in payload["message"]
 
 
@@ -436,8 +441,8 @@ def test_server_side_apply_creates_and_update_managers(primary):
     """Apply creates absent objects (201) and Update managers come from fieldManager or the User-Agent."""
     ns = primary.namespace("mgr")
     yaml_body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: via-yaml\ndata:\n  k: v\n"
-    status, created, _ = primary.http("PATCH", "/api/v1/namespaces/%s/configmaps/via-yaml?fieldManager=yamler" % ns, yaml_body.encode(),
-                                      headers={"Content-Type": "application/apply-patch+yaml"})
+    path = "/api/v1/namespaces/%s/configmaps/via-yaml?fieldManager=yamler" % ns
+    status, created, dummy = primary.http("PATCH", path, yaml_body.encode(), headers={"Content-Type": "application/apply-patch+yaml"})
     assert status == 201 and created["metadata"]["managedFields"][0]["operation"] == "Apply"
     patched = primary.core.patch_namespaced_config_map("via-yaml", ns, {"data": {"k2": "v2"}})
     managers = {(m.manager, m.operation) for m in patched.metadata.managed_fields}
@@ -462,8 +467,8 @@ def test_strategic_merge_by_name_keys(primary):
     assert set(containers) == {"app", "sidecar"} and containers["app"].image == "nginx:1.28"
     assert [e.name for e in containers["app"].env] == ["A", "B"]
     assert patched.metadata.generation == 2
-    status, merged, _ = primary.http("PATCH", "/apis/apps/v1/namespaces/%s/deployments/web" % ns, patch,
-                                     headers={"Content-Type": "application/merge-patch+json"})
+    status, merged, dummy = primary.http("PATCH", "/apis/apps/v1/namespaces/%s/deployments/web" % ns, patch,
+                                         headers={"Content-Type": "application/merge-patch+json"})
     assert status == 200 and [c["name"] for c in merged["spec"]["template"]["spec"]["containers"]] == ["app"]
     wait_for(lambda: (primary.apps.read_namespaced_deployment_status("web", ns).status.available_replicas or 0) == 2,
              message="deployment available")
@@ -541,11 +546,11 @@ def test_error_status_shapes(primary):
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_config_map("no-such-ns", {"metadata": {"name": "x"}})
     assert _status_of(caught)["message"] == 'namespaces "no-such-ns" not found'
-    status, body, _ = primary.http("POST", "/api/v1/nodes", {"metadata": {"name": "n2"}})
+    status, body, dummy = primary.http("POST", "/api/v1/nodes", {"metadata": {"name": "n2"}})
     assert status == 405 and body["reason"] == "MethodNotAllowed"
-    status, body, _ = primary.http("PATCH", "/api/v1/namespaces/%s/configmaps/foo" % ns, b"{}", headers={"Content-Type": "text/plain"})
+    status, body, dummy = primary.http("PATCH", "/api/v1/namespaces/%s/configmaps/foo" % ns, b"{}", headers={"Content-Type": "text/plain"})
     assert status == 415 and body["reason"] == "UnsupportedMediaType"
-    status, body, _ = primary.http("GET", "/apis/batch/v1/namespaces/%s/widgets" % ns)
+    status, body, dummy = primary.http("GET", "/apis/batch/v1/namespaces/%s/widgets" % ns)
     assert status == 404 and body["reason"] == "NotFound"
 
 
@@ -601,16 +606,16 @@ def test_validation_errors(primary):
     assert code == 422 and status["details"]["causes"][0]["field"] == "spec.schedule"
     no_schedule = cronjob_body("c")
     del no_schedule["spec"]["schedule"]  # the typed client refuses this itself: send it raw
-    code, status, _ = primary.http("POST", "/apis/batch/v1/namespaces/%s/cronjobs" % ns, no_schedule)
+    code, status, dummy = primary.http("POST", "/apis/batch/v1/namespaces/%s/cronjobs" % ns, no_schedule)
     assert status["details"]["causes"][0] == {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.schedule"}
     # A string where the API has a boolean fails JSON decoding: 400 BadRequest, as on a real server.
-    status_code, body, _ = primary.http("POST", "/apis/batch/v1/namespaces/%s/cronjobs" % ns, dict(cronjob_body("s"), spec=dict(
+    status_code, body, dummy = primary.http("POST", "/apis/batch/v1/namespaces/%s/cronjobs" % ns, dict(cronjob_body("s"), spec=dict(
         cronjob_body("s")["spec"], suspend="yes")))
     assert status_code == 400 and body["reason"] == "BadRequest"
     assert "cannot unmarshal string into Go struct field CronJobSpec.spec.suspend of type bool" in body["message"]
-    created = batch.create_namespaced_job(ns, job_body("immutable", SANDBOX_RUN_SECONDS=30))
-    created.spec.template.spec.containers[0].image = "busybox:1.37"
-    code, status = invalid(lambda: batch.replace_namespaced_job("immutable", ns, created))
+    batch.create_namespaced_job(ns, job_body("immutable", SANDBOX_RUN_SECONDS=30))
+    new_image = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]}}}}
+    code, status = invalid(lambda: batch.patch_namespaced_job("immutable", ns, new_image))
     assert code == 422 and "spec.template: Invalid value" in status["message"] and "field is immutable" in status["message"]
     deployment = {"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": {
         "metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
@@ -662,7 +667,8 @@ def test_label_and_field_selectors(primary):
     assert names(field_selector="metadata.name=b") == ["b"]
     assert names(field_selector="metadata.name!=b", label_selector="tier") == ["a", "c"]
     everywhere = primary.core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=%s" % ns)
-    assert sorted(i.metadata.name for i in everywhere.items) == ["a", "b", "c"] and everywhere.metadata.resource_version
+    assert sorted(i.metadata.name for i in everywhere.items) == ["a", "b", "c", "kube-root-ca.crt"]
+    assert everywhere.metadata.resource_version
     with pytest.raises(ApiException) as caught:
         primary.core.list_namespaced_config_map(ns, field_selector="data.x=1")
     assert caught.value.status == 400
@@ -816,6 +822,17 @@ def test_ecr_pull_with_service_account_secret(primary, moto):
     failed = wait_for(lambda: [e for e in events_for(primary, ns, "missing") if e[0] == "Failed" and "not found" in e[2]],
                       message="Failed event")
     assert "failed to resolve reference" in failed[0][2]
+    # Deployments are Available only when their template images are pullable.
+    for name, image in (("good", moto["image"]), ("bad", moto["missing_image"])):
+        primary.apps.create_namespaced_deployment(ns, {"metadata": {"name": name}, "spec": {
+            "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}},
+                                                                     "spec": {"containers": [{"name": "c", "image": image}]}}}})
+
+    def available(name):
+        conditions = primary.apps.read_namespaced_deployment_status(name, ns).status.conditions or []
+        return next((c.status for c in conditions if c.type == "Available"), None)
+
+    wait_for(lambda: available("good") == "True" and available("bad") == "False", message="deployment availability")
 
 
 def test_ecr_pull_without_secret_then_linked(primary, moto):
@@ -830,7 +847,10 @@ def test_ecr_pull_without_secret_then_linked(primary, moto):
     assert {"Failed", "BackOff"} <= reasons
     messages = [e[2] for e in events_for(primary, ns, "waits") if e[0] == "Failed"]
     assert any("authorization failed" in m for m in messages) and "Error: ErrImagePull" in messages
-    primary.core.create_namespaced_secret(ns, dockerconfig_secret("late", moto["password"]))
+    # kubectl sends this typed create as protobuf.
+    primary.kubectl("-n", ns, "create", "secret", "docker-registry", "late", "--docker-server=" + ECR_HOST, "--docker-username=AWS",
+                    "--docker-password=" + moto["password"])
+    assert primary.core.read_namespaced_secret("late", ns).type == "kubernetes.io/dockerconfigjson"
     primary.core.patch_namespaced_service_account("default", ns, {"imagePullSecrets": [{"name": "late"}]})
     wait_for(lambda: pod_phase(primary, ns, "waits") == "Succeeded", message="pod runs after the secret is linked")
 
@@ -921,25 +941,55 @@ def test_kubernetes_core_k8s_module(primary, tmp_path):
     definition = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-ansible", "namespace": ns}, "data": {"key": "value"}}
     cronjob = dict(cronjob_body("ansible-cron"), metadata={"name": "ansible-cron", "namespace": ns})
     task = {"kubeconfig": primary.kubeconfig, "state": "present"}
+    ssa = dict(task, definition=cronjob, apply=True, server_side_apply={"field_manager": "ansible", "force_conflicts": True})
+    info = {"kubeconfig": primary.kubeconfig, "kind": "ConfigMap", "namespace": ns, "name": "from-ansible"}
+    checks = ["check is changed", "info.resources | length == 0", "real is changed", "again is not changed", "ssa is changed",
+              "ssa_again is not changed"]
     playbook = [{"hosts": "localhost", "gather_facts": False, "vars": {"ansible_python_interpreter": PYTHON}, "tasks": [
         {"name": "check mode", "kubernetes.core.k8s": dict(task, definition=definition), "check_mode": True, "register": "check"},
-        {"name": "nothing persisted", "kubernetes.core.k8s_info": {"kubeconfig": primary.kubeconfig, "kind": "ConfigMap",
-                                                                    "namespace": ns, "name": "from-ansible"}, "register": "info"},
+        {"name": "nothing persisted", "kubernetes.core.k8s_info": info, "register": "info"},
         {"name": "real", "kubernetes.core.k8s": dict(task, definition=definition), "register": "real"},
         {"name": "again", "kubernetes.core.k8s": dict(task, definition=definition), "register": "again"},
-        {"name": "cronjob server-side apply", "kubernetes.core.k8s": dict(task, definition=cronjob, apply=True,
-                                                                          server_side_apply={"field_manager": "ansible", "force_conflicts": True}),
-         "register": "ssa"},
-        {"name": "cronjob again", "kubernetes.core.k8s": dict(task, definition=cronjob, apply=True,
-                                                              server_side_apply={"field_manager": "ansible", "force_conflicts": True}),
-         "register": "ssa_again"},
-        {"ansible.builtin.assert": {"that": ["check is changed", "info.resources | length == 0", "real is changed", "again is not changed",
-                                            "ssa is changed", "ssa_again is not changed"]}}]}]
+        {"name": "cronjob server-side apply", "kubernetes.core.k8s": ssa, "register": "ssa"},
+        {"name": "cronjob again", "kubernetes.core.k8s": ssa, "register": "ssa_again"},
+        {"ansible.builtin.assert": {"that": checks}}]}]
     path = tmp_path / "playbook.yml"
     path.write_text(yaml.safe_dump(playbook, sort_keys=False))
     (tmp_path / "ansible.cfg").write_text("[defaults]\n")
-    env = dict(os.environ, ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
     result = subprocess.run([os.path.join(os.path.dirname(PYTHON), "ansible-playbook"), "-i", "localhost,", "-c", "local", str(path)],
                             cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert primary.core.read_namespaced_config_map("from-ansible", ns).data == {"key": "value"}
+
+
+def test_without_aws_state_dir_and_clean_shutdown(tmp_path):
+    """No --aws-endpoint-url: ECR images pull without secrets; SIGTERM exits 0 and --state-dir survives a restart."""
+    state = str(tmp_path / "state")
+
+    def start():
+        ready, kubeconfig = str(tmp_path / "ready.json"), str(tmp_path / "kubeconfig.yaml")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        proc = subprocess.Popen([PYTHON, "-m", "tests.sandbox.k8s_emulator", "--name", "solo", "--host", "127.0.0.1", "--port", "0",  # pylint: disable=consider-using-with
+                                 "--ready-file", ready, "--kubeconfig-out", kubeconfig, "--state-dir", state], cwd=REPO_ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(ready), timeout=30, message="ready file")
+        with open(ready, encoding="utf-8") as handle:
+            return Cluster("solo", proc, json.load(handle), kubeconfig)
+
+    solo = start()
+    try:
+        solo.control("POST", "config", {"pod_run_seconds": 0.2})
+        solo.core.create_namespaced_pod("default", pod_body("ecr", "%s/app:v1" % ECR_HOST))
+        wait_for(lambda: pod_phase(solo, "default", "ecr") == "Succeeded", message="ECR pod without AWS endpoint")
+        solo.core.create_namespaced_config_map("default", {"metadata": {"name": "persisted"}, "data": {"a": "1"}})
+    finally:
+        solo.proc.send_signal(signal.SIGTERM)
+        assert solo.proc.wait(timeout=10) == 0
+    again = start()
+    try:
+        assert again.core.read_namespaced_config_map("persisted", "default").data == {"a": "1"}
+    finally:
+        _stop(again.proc)

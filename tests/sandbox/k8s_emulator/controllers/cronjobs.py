@@ -50,8 +50,9 @@ class CronJobController:
         except cron.CronError:
             return False
         last = parse_iso((cronjob.get("status") or {}).get("lastScheduleTime"))
-        created = parse_iso(cronjob["metadata"]["creationTimestamp"]).replace(second=0)
-        return schedule.matches(minute) and (last is None or minute > last) and minute >= created
+        created = parse_iso(cronjob["metadata"]["creationTimestamp"])
+        # Like the real controller, the first run is the first scheduled time after creation.
+        return schedule.matches(minute) and (last is None or minute > last) and minute > created
 
     def fire(self, cronjob, scheduled, manual=False):
         """Create the Job for ``scheduled`` honouring suspend and concurrencyPolicy; returns the Job."""

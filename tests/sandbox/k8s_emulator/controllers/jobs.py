@@ -68,7 +68,7 @@ class JobController:
             self.cluster.recorder.record(job, "Normal", "Completed", "Job completed", _COMPONENT)
         else:
             wanted = min(spec.get("parallelism", 1), completions - succeeded) - len(active)
-            for _ in range(max(0, wanted)):
+            for dummy in range(max(0, wanted)):
                 pod = self._create_pod(job)
                 if pod is not None:
                     active.append(pod)

@@ -27,7 +27,6 @@ def exit_code(container):
 
 def container_log(pod, name=None, tail=None):
     """The text a container printed (400 ApiError while it has not started yet)."""
-    rtype = PODS
     pod_name = pod["metadata"]["name"]
     containers = (pod["spec"].get("initContainers") or []) + pod["spec"].get("containers", [])
     if name is None:
@@ -109,7 +108,7 @@ class Kubelet:
             self._record(pod, "Normal", "Pulling", 'Pulling image "%s"' % container["image"], container["name"])
             self._record(pod, "Normal", "Pulled", 'Successfully pulled image "%s" in 412ms (412ms including waiting). '
                          'Image size: 2592452 bytes.' % container["image"], container["name"])
-        status["initContainerStatuses"] = [self._status(c, "terminated", exit_code=0) for c in spec.get("initContainers") or []]
+        status["initContainerStatuses"] = [self._status(c, "terminated", code=0) for c in spec.get("initContainers") or []]
         if not status["initContainerStatuses"]:
             status.pop("initContainerStatuses")
         status["containerStatuses"] = [self._status(c, "running") for c in spec["containers"]]
@@ -160,7 +159,7 @@ class Kubelet:
         self.cluster.api.write_status(PODS, pod)
 
     @staticmethod
-    def _status(container, state, reason=None, message=None, exit_code=None, restarts=0):
+    def _status(container, state, reason=None, message=None, code=None, restarts=0):
         image = container["image"]
         entry = {"name": container["name"], "image": image, "imageID": "", "ready": False, "restartCount": restarts,
                  "started": False}
@@ -176,7 +175,7 @@ class Kubelet:
         if state == "running":
             entry.update(ready=True, started=True, state={"running": {"startedAt": stamp}})
         else:
-            entry["state"] = {"terminated": {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
+            entry["state"] = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
                                              "startedAt": stamp, "finishedAt": stamp, "containerID": entry["containerID"]}}
         return entry
 

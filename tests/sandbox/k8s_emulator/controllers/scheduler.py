@@ -11,7 +11,7 @@ _RESOURCES = (("cpu", "node_allocatable_cpu"), ("memory", "node_allocatable_memo
 def pod_requests(pod):
     """Effective requests: the sum over containers, at least the largest init container's."""
     spec = pod.get("spec") or {}
-    totals = {name: decimal.Decimal(0) for name, _ in _RESOURCES}
+    totals = {name: decimal.Decimal(0) for name, dummy in _RESOURCES}
     for container in spec.get("containers") or []:
         requests = (container.get("resources") or {}).get("requests") or {}
         for name in totals:
