@@ -90,10 +90,11 @@ class Api:
             raise errors.bad_request("Object 'Kind' is missing in '%s'" % json.dumps(body)[:200])
         obj = deep(body)
         kind, api_version = obj.setdefault("kind", rtype.kind), obj.setdefault("apiVersion", rtype.api_version)
-        if kind != rtype.kind or api_version != rtype.api_version:
-            raise errors.bad_request('the API version in the data (%s) does not match the expected API version (%s)' % (api_version, rtype.api_version)
-                                     if kind == rtype.kind else "%s in version \"%s\" cannot be handled as a %s: no kind \"%s\" is registered"
-                                     % (rtype.kind, rtype.version, rtype.kind, kind))
+        if kind != rtype.kind:
+            raise errors.decode_error(rtype, 'no kind "%s" is registered for version "%s"' % (kind, api_version))
+        if api_version != rtype.api_version:
+            raise errors.bad_request("the API version in the data (%s) does not match the expected API version (%s)"
+                                     % (api_version, rtype.api_version))
         meta = obj.get("metadata")
         if meta is None:
             meta = obj["metadata"] = {}

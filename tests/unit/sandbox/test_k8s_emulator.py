@@ -972,9 +972,10 @@ def test_without_aws_state_dir_and_clean_shutdown(tmp_path):
         ready, kubeconfig = str(tmp_path / "ready.json"), str(tmp_path / "kubeconfig.yaml")
         if os.path.exists(ready):
             os.unlink(ready)
-        proc = subprocess.Popen([PYTHON, "-m", "tests.sandbox.k8s_emulator", "--name", "solo", "--host", "127.0.0.1", "--port", "0",  # pylint: disable=consider-using-with
-                                 "--ready-file", ready, "--kubeconfig-out", kubeconfig, "--state-dir", state], cwd=REPO_ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        argv = [PYTHON, "-m", "tests.sandbox.k8s_emulator", "--name", "solo", "--host", "127.0.0.1", "--port", "0", "--ready-file", ready,
+                "--kubeconfig-out", kubeconfig, "--state-dir", state]
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                stdin=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(ready), timeout=30, message="ready file")
         with open(ready, encoding="utf-8") as handle:
             return Cluster("solo", proc, json.load(handle), kubeconfig)
