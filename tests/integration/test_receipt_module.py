@@ -9,8 +9,8 @@ RECEIPT = {
     "schema_version": "receipt.v1", "execution_id": "rcpt-idem", "operation": "dr_drill", "phase": "restore",
     "status": "success", "skip_reason": None, "failure_code": None, "message": None, "attempts": 1, "changed": True,
     "started_at": "2026-01-01T06:00:00.000Z", "finished_at": "2026-01-01T06:00:05.000Z", "duration_s": 5.0,
-    "inputs": {"namespace": "jobintel"}, "outputs": {}, "producer": {"collection": "signalcraft.ops", "version": "0.1.0",
-                                                                    "module": "signalcraft.ops.test"},
+    "inputs": {"namespace": "jobintel"}, "outputs": {},
+    "producer": {"collection": "signalcraft.ops", "version": "0.1.0", "module": "signalcraft.ops.test"},
 }
 
 

@@ -61,7 +61,7 @@ def test_concurrent_movers_never_lose_an_update(sandbox, s3, key):
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=bump) for _ in range(5)]
+    threads = [threading.Thread(target=bump) for _index in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
