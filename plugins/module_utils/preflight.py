@@ -22,7 +22,15 @@ def task_definition_env(ecs, task_definition, container_name=None):
 
     Returns ``{"arn", "names", "redaction_enforce"}``; values other than the flag are dropped here.
     """
-    described = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    try:
+        described = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    except Exception as exc:  # botocore ClientError; its class lives on the client
+        error = getattr(exc, "response", {}).get("Error", {})
+        if error.get("Code") not in ("ClientException", "InvalidParameterException"):
+            raise
+        raise GuardError("task_definition_not_found",
+                         "task definition %r could not be described (%s: %s); set task_definition to an existing "
+                         "family, family:revision or ARN in this account and region." % (task_definition, error.get("Code"), error.get("Message")))
     containers = described.get("containerDefinitions", [])
     if container_name:
         containers = [c for c in containers if c.get("name") == container_name]

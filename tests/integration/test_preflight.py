@@ -108,3 +108,14 @@ def test_check_mode_runs_the_checks_and_writes_no_receipt(sandbox, run_playbook,
     s3 = sandbox.boto3_client("s3")
     listed = s3.list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/pf-check/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_an_unknown_task_definition_fails_with_a_receipt_naming_the_cause(sandbox, run_playbook, tmp_path):
+    extravars = prod_vars(tmp_path, "pf-notaskdef", REDACTION_ENFORCE="1")
+    extravars["jobintel_task_family"] = "no-such-family"
+    result = run_playbook("preflight.yml", extravars)
+    assert result.rc != 0
+    assert "preflight status=fail reason=task_definition_not_found" in result.stdout
+    receipt = read_receipts(sandbox, str(tmp_path / "receipts"), "pf-notaskdef")
+    assert receipt["status"] == "failed" and receipt["failure_code"] == "task_definition_not_found"
+    assert "'no-such-family'" in receipt["message"]
