@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 AWSCLI := .venv-awscli/bin/aws
 SANDBOX_DIR ?= .sandbox
+# pytest workers; each starts its own sandbox (the suite is mostly CPU-bound ansible-playbook runs).
+PYTEST_WORKERS ?= 2
 BUILD_DIR := .build/ansible_collections/signalcraft/ops
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
@@ -57,7 +59,7 @@ test: setup
 	$(MAKE) --no-print-directory schemas-check unit molecule lint sanity
 
 unit:
-	$(BIN)/python -m pytest tests/unit tests/integration
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/integration
 
 molecule:
 	$(BIN)/molecule test --all
