@@ -95,6 +95,11 @@ def validate_lifecycle_rules(rules):
                 raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 allows transitions to %s only after %d days, "
                                  "not %s; raise days to %d or pick another class." % (rid, t["storage_class"], minimum, t["days"], minimum))
             days_seen.append(int(t["days"]))
+        ia_days = [int(t["days"]) for t in rule.get("transitions") or [] if t["storage_class"] in ("STANDARD_IA", "ONEZONE_IA")]
+        for t in rule.get("transitions") or []:
+            if ia_days and t["storage_class"] in ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR") and int(t["days"]) < max(ia_days) + 30:
+                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 keeps objects in an IA class at least 30 days, so the "
+                                 "%s transition must be at day %d or later, not %s." % (rid, t["storage_class"], max(ia_days) + 30, t["days"]))
         if days_seen != sorted(days_seen) or len(set(days_seen)) != len(days_seen):
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: transitions must be listed by increasing, distinct days; got %s."
                              % (rid, days_seen))
