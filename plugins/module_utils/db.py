@@ -203,3 +203,19 @@ class Database:
     def has_table_privilege(self, table, privilege):
         """True when the connected role holds ``privilege`` (SELECT, UPDATE, ...) on ``table``."""
         return bool(self.scalar("select has_table_privilege(current_user, %s, %s) as ok", (table, privilege)))
+
+
+# --- Appended for db_ops (db_bootstrap, db_verify, ops_daily) -----------------------------------
+# connect() passes statement_timeout as the libpq "options" keyword, which replaces any "options" the
+# DSN itself carries (e.g. "?options=-csearch_path%3Dapp" to select a schema). This opens the
+# connection without that keyword and sets the timeout for the session instead, so the DSN's
+# options survive.
+
+def open_session(dsn, application_name="signalcraft.ops", connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+                 statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS):
+    """A connected ``Database`` that keeps the DSN's own options; the statement timeout is set with set_config."""
+    database = Database(dsn, application_name=application_name, connect_timeout=connect_timeout, statement_timeout_ms=None)
+    database.connection()
+    if statement_timeout_ms:
+        database.scalar("select set_config('statement_timeout', %s, false) as timeout", (str(int(statement_timeout_ms)),))
+    return database
