@@ -438,11 +438,18 @@ def harden(s3, bucket, params, apply=False, check_mode=False):
     desired = desired_documents(params)
     managed = [n for n in SETTINGS if desired.get(n) is not None]
     current = read_current(s3, bucket, SETTINGS)
-    check_replication_prerequisites(s3, bucket, desired, current)
+    warnings = []
+    try:
+        check_replication_prerequisites(s3, bucket, desired, current)
+    except GuardError as exc:
+        # A plan may harden the backup bucket earlier in the same run; only a write must refuse.
+        if exc.reason != "replication_destination_unversioned" or (apply and not check_mode):
+            raise
+        warnings.append("%s: %s" % (exc.reason, exc.message))
     planned = plan(current, desired, params.get("purge_lifecycle_rules", True))
     result = {"bucket": bucket, "managed": managed, "plan": planned["changes"],
               "summary": [c["summary"] for c in planned["changes"]], "applied": [], "diff": diff_text(planned),
-              "mode": "apply" if apply and not check_mode else ("check" if check_mode else "plan")}
+              "mode": "apply" if apply and not check_mode else ("check" if check_mode else "plan"), "warnings": warnings}
     if apply and not check_mode and planned["changes"]:
         result["applied"] = apply_plan(s3, bucket, planned)
         current = read_current(s3, bucket, SETTINGS)

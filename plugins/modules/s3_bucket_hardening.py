@@ -331,6 +331,8 @@ def main():
         module.fail_json(msg="s3_hardening status=fail reason=aws_error: %s" % aws.describe_error(exc, "hardening %s" % params["bucket"]),
                          reason="aws_error")
     diff = result.pop("diff")
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     result["pending"] = bool(result["plan"]) and not result["applied"]
     # changed: something was written, or check mode with apply=true would write it.
     changed = bool(result["applied"]) or (module.check_mode and params["apply"] and bool(result["plan"]))

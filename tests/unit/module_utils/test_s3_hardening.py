@@ -72,7 +72,8 @@ def test_plan_apply_readback_and_empty_second_plan(sandbox):
     bucket, backup = _bucket(s3), _bucket(s3)
     params = {"versioning": "enabled", "public_access_block": {}, "encryption": {"sse_algorithm": "AES256"}, "lifecycle_rules": RULES,
               "replication": {"role_arn": "arn:aws:iam::111122223333:role/replication", "destination_bucket": backup}}
-    # Destination not versioned: refused before any write.
+    # Destination not versioned: a plan warns, an apply is refused before any write.
+    assert "replication_destination_unversioned" in h.harden(s3, bucket, params)["warnings"][0]
     with pytest.raises(GuardError) as info:
         h.harden(s3, bucket, params, apply=True)
     assert info.value.reason == "replication_destination_unversioned" and backup in info.value.message
