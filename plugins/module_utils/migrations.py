@@ -127,7 +127,8 @@ def fail_result(key, reason, **fields):
     ordered = [(k, fields[k]) for k in ("mode", "applied", "skipped", "failed_version") if fields.get(k) is not None]
     result = {"status": "fail", "reason": reason, "token_line": status_line.format_line(key, "fail", reason, ordered),
               "exit_code": status_line.EXIT_FAIL}
-    result.update(fields)
+    # Counts stay in the line; a result key named "skipped" would make Ansible report the task as skipped.
+    result.update({k: v for k, v in fields.items() if k in ("mode", "failed_version")})
     return result
 
 

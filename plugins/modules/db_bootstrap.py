@@ -140,8 +140,8 @@ applied:
   returned: when mode=apply_migrations
   type: list
   elements: dict
-skipped:
-  description: Migrations already applied before this run.
+already_applied:
+  description: Migrations already applied before this run (counted as C(skipped) in the status line).
   returned: when mode=apply_migrations
   type: list
   elements: dict
@@ -192,7 +192,7 @@ def apply(params, listed, execution_id, check_mode):
         plan = runner.plan(listed, before, params["allow_out_of_order"])
         pending = [migrations.public(m) for m in plan["pending"]]
         result = {"pending": pending, "unknown_applied_versions": plan["unknown_applied_versions"],
-                  "skipped": [migrations.public(m) for m in plan["skipped"]], "skipped_count": len(plan["skipped"])}
+                  "already_applied": [migrations.public(m) for m in plan["skipped"]], "skipped_count": len(plan["skipped"])}
         result["diff"] = {"before": {"applied_versions": sorted(before)},
                           "after": {"applied_versions": sorted(set(before) | set(_versions(pending)))}}
         if check_mode:
@@ -213,7 +213,7 @@ def apply(params, listed, execution_id, check_mode):
             result["diff"]["after"] = {"applied_versions": sorted(set(before) | set(_versions(applied)))}
             return result
         result.update(status="ok", reason=None, mode="apply_migrations", exit_code=0, applied=done["applied"],
-                      applied_count=len(done["applied"]), skipped=done["skipped"], skipped_count=len(done["skipped"]),
+                      applied_count=len(done["applied"]), already_applied=done["skipped"], skipped_count=len(done["skipped"]),
                       unknown_applied_versions=done["unknown_applied_versions"],
                       token_line=migrations.apply_token_line(len(done["applied"]), len(done["skipped"])),
                       changed=bool(done["applied"]) or done["created_table"])
