@@ -184,11 +184,6 @@ error_samples:
   returned: success
   type: list
   elements: dict
-warnings:
-  description: Warnings, e.g. a versioned bucket.
-  returned: when the bucket is versioned
-  type: list
-  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -223,7 +218,7 @@ def main():
                          reason="aws_error", bucket=p["bucket"])
     report["token_line"] = storage.temp_cleanup_line(report)
     module.log(report["token_line"])
-    for warning in report.get("warnings", []):
+    for warning in report.pop("warnings", []):
         module.warn(warning)
     changed = report["deleted_count"] + report["multipart_aborted"] > 0
     projected = report["after"]
