@@ -255,3 +255,34 @@ def test_restore_deep_archive_found_by_archive_key(sandbox, clean_faults):
         storage.restore_archived(s3, bucket, "archive/missing.webm", 5, "Standard")
     assert err.value.reason == "archive_object_missing"
     assert len(_requests(sandbox, "RestoreObject", bucket)) == 2
+
+
+def test_restore_in_progress_while_the_sandbox_holds_it(sandbox):
+    """Real S3 takes hours: with the sandbox's restore delay the object shows ongoing-request="true"."""
+    s3 = sandbox.boto3_client("s3")
+    bucket = _bucket(sandbox, "rstdelay")
+    _put_many(s3, bucket, [("archive/slow.webm", b"slow", "GLACIER")])
+    sandbox.control("aws", "s3-restore-delay", {"seconds": 3600})
+    try:
+        first = storage.restore_archived(s3, bucket, "archive/slow.webm", 1, "Standard")
+        assert (first["changed"], first["requested"], first["result"]) == (True, True, "in_progress")
+        assert first["after"]["ongoing"] is True and first["after"]["expiry_date"] is None
+        head = s3.head_object(Bucket=bucket, Key="archive/slow.webm")
+        assert head["Restore"] == 'ongoing-request="true"' and head["StorageClass"] == "GLACIER"
+        with pytest.raises(Exception) as err:  # the copy is not readable yet
+            s3.get_object(Bucket=bucket, Key="archive/slow.webm")
+        assert "InvalidObjectState" in str(err.value)
+        with pytest.raises(Exception) as err:  # what a second, unguarded request gets from S3
+            s3.restore_object(Bucket=bucket, Key="archive/slow.webm", RestoreRequest={"Days": 1})
+        assert "RestoreAlreadyInProgress" in str(err.value)
+
+        second = storage.restore_archived(s3, bucket, "archive/slow.webm", 1, "Standard")
+        assert (second["changed"], second["requested"], second["result"]) == (False, False, "in_progress")
+        assert "already running" in second["detail"]
+        restores = [r for r in _requests(sandbox, "RestoreObject", bucket) if r["status"] == 202]
+        assert len(restores) == 1
+    finally:
+        sandbox.control("aws", "s3-restore-delay", method="DELETE")  # completes the pending restore
+    done = storage.restore_archived(s3, bucket, "archive/slow.webm", 1, "Standard")
+    assert (done["changed"], done["result"]) == (False, "restored") and done["after"]["expiry_date"]
+    assert s3.get_object(Bucket=bucket, Key="archive/slow.webm")["Body"].read() == b"slow"
