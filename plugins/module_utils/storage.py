@@ -255,27 +255,65 @@ def _upload_bytes(s3, bucket, upload):
     return total
 
 
-def backlog(s3, bucket, prefix="", cutoff=None):
-    """``(totals, old_objects)``: count and bytes of every object and, with ``cutoff``, of those modified before it."""
+def backlog(s3, bucket, prefix="", cutoff=None, on_old=None):
+    """Count and bytes of every object under ``prefix`` and of those modified before ``cutoff``.
+
+    Streams: ``on_old(obj)`` is called for each old object as the listing goes, so a backlog of
+    millions never sits in memory (deleting listed keys does not disturb ListObjectsV2's
+    continuation, which resumes after the last key returned).
+    """
     totals = {"count": 0, "bytes": 0, "old_count": 0, "old_bytes": 0}
-    old = []
     for obj in iter_objects(s3, bucket, prefix):
         totals["count"] += 1
         totals["bytes"] += int(obj.get("Size", 0))
         if cutoff is not None and _aware(obj["LastModified"]) < cutoff:
             totals["old_count"] += 1
             totals["old_bytes"] += int(obj.get("Size", 0))
-            old.append(obj)
-    return totals, old
+            if on_old is not None:
+                on_old(obj)
+    return totals
+
+
+class _BatchDeleter:
+    """Collects keys and deletes them with DeleteObjects, at most MAX_DELETE_KEYS per request."""
+
+    def __init__(self, s3, bucket, report):
+        self.s3, self.bucket, self.report = s3, bucket, report
+        self.batch = []
+
+    def add(self, obj):
+        self.batch.append(obj)
+        if len(self.batch) >= MAX_DELETE_KEYS:
+            self.flush()
+
+    def flush(self):
+        chunk, self.batch = self.batch, []
+        if not chunk:
+            return
+        report = self.report
+        report["delete_requests"].append(len(chunk))
+        try:
+            resp = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": o["Key"]} for o in chunk], "Quiet": True})
+        except Exception as exc:
+            _error(report, chunk[0]["Key"], error_code(exc) or "error", "DeleteObjects of %d keys failed: %s" % (len(chunk), describe_error(exc)))
+            return
+        failed = set()
+        for err in resp.get("Errors", []):
+            failed.add(err["Key"])
+            _error(report, err["Key"], err.get("Code", "error"), err.get("Message", ""))
+        for obj in chunk:
+            if obj["Key"] not in failed:
+                report["deleted_count"] += 1
+                report["deleted_bytes"] += int(obj.get("Size", 0))
 
 
 def clean_temp_uploads(s3, bucket, older_than_hours=24, apply=False, prefix="", sample_size=20,
                        backlog_threshold_bytes=DEFAULT_BACKLOG_THRESHOLD_BYTES, now=None):
     """Delete objects and abort multipart uploads older than ``older_than_hours``; a dry run unless ``apply``.
 
-    Returns the report: ``before``/``after`` (count, bytes), ``deleted_count``/``deleted_bytes`` (or
-    ``would_delete_*``), multipart uploads found/aborted, ``delete_requests`` (keys per request) and
-    ``errors``. ``after`` is listed again from S3 after an apply, never computed.
+    Returns the report: ``before`` (count, bytes as listed), ``eligible``, ``deleted_count``/``deleted_bytes``
+    (or ``would_delete_*``), multipart uploads found/aborted, ``delete_requests`` (keys per request),
+    ``errors`` and ``after``, which is listed again from S3 after an apply, never computed.
     """
     validate_bucket(bucket)
     if older_than_hours is None or float(older_than_hours) < 0:
@@ -286,49 +324,39 @@ def clean_temp_uploads(s3, bucket, older_than_hours=24, apply=False, prefix="", 
     cutoff = now - datetime.timedelta(hours=float(older_than_hours))
     _check_bucket(s3, bucket)
     versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
-    totals, old = backlog(s3, bucket, prefix, cutoff)
-    uploads = list(_multipart_uploads(s3, bucket, prefix))
-    stale = [u for u in uploads if _aware(u["Initiated"]) < cutoff]
-    stale_bytes = sum(_upload_bytes(s3, bucket, u) for u in stale)
     report = {
         "bucket": bucket, "prefix": prefix or "", "apply": bool(apply), "older_than_hours": older_than_hours,
         "cutoff": cutoff.strftime("%Y-%m-%dT%H:%M:%SZ"), "versioned": versioning in ("Enabled", "Suspended"),
+        "eligible_sample": [], "backlog_threshold_bytes": int(backlog_threshold_bytes),
+        "deleted_count": 0, "deleted_bytes": 0, "multipart_aborted": 0, "delete_requests": [], "errors": 0, "error_samples": [],
+    }
+    deleter = _BatchDeleter(s3, bucket, report) if apply else None
+
+    def on_old(obj):
+        _sample(report["eligible_sample"], obj["Key"], int(sample_size))
+        if deleter is not None:
+            deleter.add(obj)
+
+    totals = backlog(s3, bucket, prefix, cutoff, on_old)
+    if deleter is not None:
+        deleter.flush()
+    uploads = list(_multipart_uploads(s3, bucket, prefix))
+    stale = [u for u in uploads if _aware(u["Initiated"]) < cutoff]
+    stale_bytes = sum(_upload_bytes(s3, bucket, u) for u in stale)
+    report.update({
         "before": {"count": totals["count"], "bytes": totals["bytes"]},
         "eligible": {"count": totals["old_count"], "bytes": totals["old_bytes"]},
-        "eligible_sample": [o["Key"] for o in old[:int(sample_size)]],
-        "backlog_threshold_bytes": int(backlog_threshold_bytes),
         "backlog_over_threshold": totals["bytes"] + stale_bytes > int(backlog_threshold_bytes),
         "multipart_uploads": len(uploads), "multipart_stale": len(stale), "multipart_stale_bytes": stale_bytes,
-        "deleted_count": 0, "deleted_bytes": 0, "multipart_aborted": 0,
         "would_delete_count": 0 if apply else totals["old_count"], "would_delete_bytes": 0 if apply else totals["old_bytes"],
         "would_abort": 0 if apply else len(stale),
-        "delete_requests": [], "errors": 0, "error_samples": [],
-    }
+    })
     if report["versioned"]:
         report["warnings"] = ["Bucket %s is versioned: deleting leaves noncurrent versions (still billed) until the "
                               "lifecycle's noncurrent-version expiration removes them." % bucket]
     if not apply:
         report["after"] = dict(report["before"])
         return report
-
-    failed = set()
-    sizes = {o["Key"]: int(o.get("Size", 0)) for o in old}
-    keys = [o["Key"] for o in old]
-    for start in range(0, len(keys), MAX_DELETE_KEYS):
-        chunk = keys[start:start + MAX_DELETE_KEYS]
-        report["delete_requests"].append(len(chunk))
-        try:
-            resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
-        except Exception as exc:
-            failed.update(chunk)
-            _error(report, chunk[0], error_code(exc) or "error", "DeleteObjects of %d keys failed: %s" % (len(chunk), describe_error(exc)))
-            continue
-        for err in resp.get("Errors", []):
-            failed.add(err["Key"])
-            _error(report, err["Key"], err.get("Code", "error"), err.get("Message", ""))
-    done = [k for k in keys if k not in failed]
-    report["deleted_count"] = len(done)
-    report["deleted_bytes"] = sum(sizes[k] for k in done)
     for upload in stale:
         try:
             s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
@@ -337,7 +365,7 @@ def clean_temp_uploads(s3, bucket, older_than_hours=24, apply=False, prefix="", 
             if error_code(exc) == "NoSuchUpload":  # completed or aborted since the listing
                 continue
             _error(report, upload["Key"], error_code(exc) or "error", "AbortMultipartUpload %s: %s" % (upload["UploadId"], describe_error(exc)))
-    after, _old = backlog(s3, bucket, prefix)
+    after = backlog(s3, bucket, prefix)
     report["after"] = {"count": after["count"], "bytes": after["bytes"]}
     return report
 

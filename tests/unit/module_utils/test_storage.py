@@ -174,6 +174,21 @@ def test_temp_cleanup_guards_and_threshold(sandbox):
     assert report["backlog_over_threshold"] is True and report["eligible"]["count"] == 3 and len(_keys(s3, bucket)) == 3
 
 
+
+def test_temp_cleanup_reports_a_failed_delete_and_keeps_going(sandbox, clean_faults):
+    s3 = sandbox.boto3_client("s3")  # one attempt per call: the injected error is seen, not retried
+    bucket = _bucket(sandbox, "tmpfail")
+    _put_many(s3, bucket, [("f/%d" % i, b"q", None) for i in range(4)])
+    s3.create_multipart_upload(Bucket=bucket, Key="f/mpu")
+    sandbox.control("aws", "faults", {"seed": 1, "rules": [{"service": "s3", "operation": "DeleteObjects", "error": "500", "count": 1}]})
+    report = storage.clean_temp_uploads(s3, bucket, 0, apply=True)
+    sandbox.clear_faults()
+    assert (report["errors"], report["deleted_count"], report["multipart_aborted"]) == (1, 0, 1)
+    assert report["error_samples"][0]["code"] == "InternalError" and report["after"] == {"count": 4, "bytes": 4}
+    assert len(_keys(s3, bucket)) == 4  # nothing claimed deleted that is not
+    retry = storage.clean_temp_uploads(s3, bucket, 0, apply=True)
+    assert (retry["errors"], retry["deleted_count"]) == (0, 4) and _keys(s3, bucket) == set()
+
 # --- Archive restores -----------------------------------------------------------------------
 
 def test_restore_header_and_state_parsing():
