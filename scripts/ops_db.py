@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: signalcraft.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -17,12 +16,15 @@ on stdout exactly as the runbook documents them, and exits with the receipt's ``
 
 ansible-playbook's own output goes to stderr (``--quiet`` drops it), so stdout holds only status lines.
 
-    scripts/ops_db.py prod_config_contract --mode=prod_required -i inventories/prod
-    scripts/ops_db.py db_bootstrap --dry-run
-    scripts/ops_db.py db_bootstrap apply_migrations
-    scripts/ops_db.py db_verify
-    scripts/ops_db.py ops_daily --strict --scheduled
-    scripts/ops_db.py db_verify -- -e db_ops_required_tables='["delivery_metrics"]'   # extra ansible-playbook args
+    .venv/bin/python scripts/ops_db.py -i inventories/prod prod_config_contract --mode=prod_required
+    .venv/bin/python scripts/ops_db.py db_bootstrap --dry-run
+    .venv/bin/python scripts/ops_db.py db_bootstrap apply_migrations
+    .venv/bin/python scripts/ops_db.py db_verify
+    .venv/bin/python scripts/ops_db.py -i inventories/prod ops_daily --scheduled
+    .venv/bin/python scripts/ops_db.py db_verify -- -e '{"db_ops_required_tables": ["delivery_metrics"]}'   # extra ansible-playbook args
+
+Global options (-i, --receipt-root, --execution-id, --quiet) go before the command. The Python that
+runs this script should be the one Ansible is installed in: its ansible-playbook is used.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -61,7 +63,7 @@ def parse_args(argv):
     if "--" in argv:
         index = argv.index("--")
         argv, ansible_args = argv[:index], argv[index + 1:]
-    parser = UsageParser(prog="ops_db.py", description=__doc__.split("\n\n")[0])
+    parser = UsageParser(prog="ops_db.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("-i", "--inventory", default=os.environ.get("SIGNALCRAFT_INVENTORY", os.path.join(REPO_ROOT, "inventories", "local")),
                         help="inventory directory (default: $SIGNALCRAFT_INVENTORY or inventories/local)")
     parser.add_argument("--receipt-root", default=os.environ.get("SIGNALCRAFT_RECEIPT_ROOT") or os.path.join(REPO_ROOT, "state", "receipts"),
@@ -134,8 +136,8 @@ def ansible_playbook_path(explicit):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     playbook, phase, key, extravars = plan_run(args)
-    execution_id = args.execution_id or "%s-%s-%s" % (args.command, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-                                                     secrets.token_hex(3))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    execution_id = args.execution_id or "%s-%s-%s" % (args.command, stamp, secrets.token_hex(3))
     receipt_root = os.path.abspath(args.receipt_root)
     extravars.update(db_ops_execution_id=execution_id, signalcraft_receipt_root=receipt_root)
     handle, vars_file = tempfile.mkstemp(prefix="ops_db-", suffix=".json")

@@ -130,14 +130,15 @@ def cluster_state(cluster):
     members = [{"instance": m["DBInstanceIdentifier"], "writer": bool(m.get("IsClusterWriter")),
                 "promotion_tier": m.get("PromotionTier")} for m in cluster.get("DBClusterMembers", [])]
     writers = [m["instance"] for m in members if m["writer"]]
+    # RDS promotes the reader with the lowest promotion tier (15 when unset) first.
+    readers = sorted((m for m in members if not m["writer"]),
+                     key=lambda m: (m["promotion_tier"] if m["promotion_tier"] is not None else 15, m["instance"]))
     return {
         "cluster_identifier": cluster.get("DBClusterIdentifier"),
         "cluster_arn": cluster.get("DBClusterArn"),
         "status": cluster.get("Status"),
         "writer": writers[0] if writers else None,
-        "readers": [m["instance"] for m in sorted((m for m in members if not m["writer"]),
-                                                   key=lambda m: (m["promotion_tier"] if m["promotion_tier"] is not None else 15,
-                                                                  m["instance"]))],
+        "readers": [m["instance"] for m in readers],
         "members": members,
     }
 

@@ -266,8 +266,8 @@ class MigrationRunner:
 
 
 def apply_token_line(applied_count, skipped_count):
-    return status_line.format_line(APPLY_KEY, "ok", fields=[("mode", "apply_migrations"), ("applied", applied_count),
-                                                           ("skipped", skipped_count)])
+    fields = [("mode", "apply_migrations"), ("applied", applied_count), ("skipped", skipped_count)]
+    return status_line.format_line(APPLY_KEY, "ok", fields=fields)
 
 
 VERIFY_KEY = "db_verify"
@@ -279,7 +279,7 @@ def verify(database, required_tables, migrations=None, table=DEFAULT_TABLE):
     Tables are resolved with the connection's search_path (``schema.table`` names work too).
     Returns ``{"status", "reason", "token_line", "exit_code", "missing_tables", "pending_migrations"}``.
     """
-    names = [t for t in required_tables]
+    names = list(required_tables)
     for name in names:
         validate_table_name(name, "required_tables")
     missing = [t for t in names if database.scalar("select to_regclass(%s) is not null as present", (t,)) is not True]

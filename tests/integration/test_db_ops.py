@@ -64,7 +64,7 @@ def module_result(run, task):
     """The registered result of a role task (event task names carry no role prefix in ansible-runner)."""
     results = [e["event_data"]["res"] for e in run.events if e.get("event") in ("runner_on_ok", "runner_on_failed")
                and e["event_data"].get("task", "").split(" : ")[-1] == task]
-    assert len(results) == 1, "\n".join(sorted(set("%s %s" % (e.get("event"), e["event_data"].get("task")) for e in run.events if "task" in e.get("event_data", {}))))
+    assert len(results) == 1, "task %r did not run exactly once" % task
     return results[0]
 
 

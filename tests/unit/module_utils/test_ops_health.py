@@ -85,10 +85,10 @@ def test_read_counts_sums_only_the_window(sandbox):
                       "values ('2026-01-10', 'email', 40, 10)" % name)
         with db.open_session(dsn) as database:
             summed, second = ops_health.read_counts(database, datetime.date(2026, 1, 10), datetime.date(2026, 1, 10))
-            two_days, _ = ops_health.read_counts(database, datetime.date(2026, 1, 9), datetime.date(2026, 1, 10))
+            two_days, second_two_days = ops_health.read_counts(database, datetime.date(2026, 1, 9), datetime.date(2026, 1, 10))
         assert summed == {"delivered_total": 150, "held_total": 10, "suppressed_total": 5, "failed_total": 1}
         assert second == {"eligible_total": 40, "second_touch_total": 10}
-        assert two_days["delivered_total"] == 650
+        assert two_days["delivered_total"] == 650 and second_two_days == second
     finally:
         admin.execute("drop schema %s cascade" % name)
         admin.close()
