@@ -177,6 +177,7 @@ def main():
     p = module.params
     database = db.Database(p["dsn"], application_name="signalcraft.ops.storage_orphans")
     try:
+        # The constructor validates the inputs: bad ones fail before any client is built or call made.
         scan = storage.OrphanScan(None, database, p["bucket"], p["prefix"], p["sample_size"], p["page_size"], p["grace_minutes"])
         scan.s3 = aws.AwsClientFactory.from_params(p).client("s3")
         report = scan.run()
