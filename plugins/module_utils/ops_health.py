@@ -51,11 +51,15 @@ class HealthInputError(ValueError):
 
 
 def window(as_of=None, window_days=1, today=None):
-    """``(first_day, last_day)`` inclusive: ``window_days`` days ending on ``as_of`` (default today, UTC)."""
+    """``(first_day, last_day)`` inclusive: ``window_days`` days ending on ``as_of``.
+
+    Without ``as_of`` the window ends yesterday (UTC): the last complete day, so a daily run early
+    in the morning does not judge a few hours of today's traffic.
+    """
     if int(window_days) < 1:
         raise HealthInputError("window_days must be at least 1, got %r." % (window_days,))
     if as_of in (None, ""):
-        last = today or datetime.datetime.now(datetime.timezone.utc).date()
+        last = (today or datetime.datetime.now(datetime.timezone.utc).date()) - datetime.timedelta(days=1)
     elif isinstance(as_of, datetime.date):
         last = as_of
     else:

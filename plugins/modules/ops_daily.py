@@ -47,7 +47,7 @@ options:
     type: int
     default: 1
   as_of:
-    description: The last day of the window (C(YYYY-MM-DD)). Defaults to today (UTC).
+    description: The last day of the window (C(YYYY-MM-DD)). Defaults to yesterday, the last complete UTC day.
     type: str
   min_attempted_total:
     description: Fewer attempts than this in the window is C(insufficient_data).

@@ -93,7 +93,7 @@ def test_dry_run_plan_apply_reapply_and_verify(sandbox, run_playbook, schema, tm
     assert tables(admin, name) == [] and not os.path.exists(str(root / "plan"))
 
     # 3. Apply: three migrations, in order, each recorded with this execution id.
-    first = run_playbook("db_bootstrap.yml", dict(base, db_ops_execution_id="apply-1"))
+    first = run_playbook("db_bootstrap.yml", dict(base, db_ops_execution_id="apply-1"), verbosity=3)  # -vvv: still no password
     assert first.rc == 0, first.stdout
     assert "db_bootstrap status=ok mode=apply_migrations applied=3 skipped=0" in first.stdout
     rows = applied_rows(admin, name)

@@ -42,7 +42,9 @@ def test_bad_thresholds_and_windows_are_refused():
     with pytest.raises(ops_health.HealthInputError):
         ops_health.window("2026-01-01", 0)
     assert ops_health.window("2026-01-10", 3) == (datetime.date(2026, 1, 8), datetime.date(2026, 1, 10))
-    assert ops_health.window(None, 1, today=datetime.date(2026, 2, 1)) == (datetime.date(2026, 2, 1),) * 2
+    # Without as_of the window ends on the last complete day.
+    assert ops_health.window(None, 1, today=datetime.date(2026, 2, 1)) == (datetime.date(2026, 1, 31),) * 2
+    assert ops_health.window(None, 7, today=datetime.date(2026, 2, 1)) == (datetime.date(2026, 1, 25), datetime.date(2026, 1, 31))
 
 
 @pytest.mark.parametrize("status,strict,scheduled,code", [
