@@ -163,8 +163,16 @@ def test_prod_config_contract_names_only(sandbox, tmp_path):
     failed = receipt(sandbox, tmp_path / "receipts", execution_id, "prod_config")
     assert failed["outputs"]["missing_names"] == ["DELIVERY_PROVIDER_API_KEY"] and failed["failure_code"] == "missing_env"
     assert failed["outputs"]["sources"] == {"DATABASE_URL": ["environment"], "REDACTION_ENFORCE": ["environment"]}
-    # Names are reported (at -vvv too); the values never are. The ok path is in test_config_contract.py.
+    # Names are reported (at -vvv too); the values never are.
     assert secret not in json.dumps(failed) and secret not in err and "DELIVERY_PROVIDER_API_KEY" in err
+
+    env["DELIVERY_PROVIDER_API_KEY"] = "key-%s" % secret
+    code, out, err, execution_id = wrapper(sandbox, tmp_path, "prod_config_contract", "--mode=prod_required", env=env,
+                                           ansible_args=no_overlay[:2])
+    assert (code, out) == (0, ["prod_config status=ok"]), err
+    passed = receipt(sandbox, tmp_path / "receipts", execution_id, "prod_config")
+    assert passed["status"] == "success" and passed["outputs"]["present_count"] == 3
+    assert secret not in json.dumps(passed) and secret not in err
 
 
 def test_ops_daily_watchdog_outcomes_and_exit_codes(sandbox, schema, tmp_path):
