@@ -99,13 +99,14 @@ def connect(dsn, application_name="signalcraft.ops", connect_timeout=DEFAULT_CON
     if not isinstance(dsn, str) or not dsn.strip():
         raise DbError("db_dsn_invalid", "The database DSN is empty; set it in the inventory "
                       "(e.g. postgresql://user:password@host:5432/dbname).")
-    options = "-c statement_timeout=%d" % int(statement_timeout_ms) if statement_timeout_ms else None
     try:
-        kwargs = {"row_factory": dict_row, "autocommit": True, "connect_timeout": int(connect_timeout),
-                  "application_name": application_name}
-        if options:
-            kwargs["options"] = options
-        return psycopg.connect(dsn, **kwargs)
+        # The statement timeout is set on the session, not through libpq's "options" keyword: that
+        # keyword would replace any options the DSN carries (e.g. "?options=-csearch_path%3Dapp").
+        conn = psycopg.connect(dsn, row_factory=dict_row, autocommit=True, connect_timeout=int(connect_timeout),
+                               application_name=application_name)
+        if statement_timeout_ms:
+            conn.execute("select set_config('statement_timeout', %s, false)", (str(int(statement_timeout_ms)),))
+        return conn
     except psycopg.ProgrammingError as exc:
         raise DbError("db_dsn_invalid", "The database DSN %s is not valid: %s; fix the DSN in the inventory."
                       % (redact_dsn(dsn, dsn), redact_dsn(_error_text(exc), dsn)))
@@ -205,17 +206,10 @@ class Database:
         return bool(self.scalar("select has_table_privilege(current_user, %s, %s) as ok", (table, privilege)))
 
 
-# --- Appended for db_ops (db_bootstrap, db_verify, ops_daily) -----------------------------------
-# connect() passes statement_timeout as the libpq "options" keyword, which replaces any "options" the
-# DSN itself carries (e.g. "?options=-csearch_path%3Dapp" to select a schema). This opens the
-# connection without that keyword and sets the timeout for the session instead, so the DSN's
-# options survive.
-
 def open_session(dsn, application_name="signalcraft.ops", connect_timeout=DEFAULT_CONNECT_TIMEOUT,
                  statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS):
-    """A connected ``Database`` that keeps the DSN's own options; the statement timeout is set with set_config."""
-    database = Database(dsn, application_name=application_name, connect_timeout=connect_timeout, statement_timeout_ms=None)
+    """A ``Database`` already connected, so connection errors surface before any other work."""
+    database = Database(dsn, application_name=application_name, connect_timeout=connect_timeout,
+                        statement_timeout_ms=statement_timeout_ms)
     database.connection()
-    if statement_timeout_ms:
-        database.scalar("select set_config('statement_timeout', %s, false) as timeout", (str(int(statement_timeout_ms)),))
     return database

@@ -58,3 +58,13 @@ def test_transaction_commits_or_rolls_back_and_query_errors_are_tokens(sandbox):
         row = conn.execute("select size_bytes from recordings where object_key = %s", (key,)).fetchone()
         assert row == (0,)
         conn.execute("delete from recordings where object_key = %s", (key,))
+
+
+def test_the_dsns_own_options_survive_the_statement_timeout(sandbox):
+    """A schema chosen through the DSN's options is kept; the timeout is set on the session."""
+    base = sandbox["SANDBOX_PG_DSN"]
+    dsn = base + ("&" if "?" in base else "?") + "options=-csearch_path%3Dcustom_schema"
+    with db.connect(dsn, statement_timeout_ms=1234) as conn:
+        row = conn.execute("select current_setting('search_path') as path, current_setting('statement_timeout') as timeout").fetchone()
+    assert row["path"] == "custom_schema"
+    assert row["timeout"] == "1234ms"
