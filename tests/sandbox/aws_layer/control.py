@@ -5,6 +5,7 @@ GET|POST|DELETE /_sandbox/faults                   -> fault rules and injection 
 GET|DELETE /_sandbox/requests?service=&operation=  -> request log
 GET  /_sandbox/ecs-tasks                           -> tasks started through the layer
 GET  /_sandbox/ecs-task-metadata/<task-id>[/task]  -> ECS task metadata v4 (container / task)
+GET|POST|DELETE /_sandbox/s3-restore-delay         -> how long accepted S3 restores stay in progress
 """
 
 import json
@@ -43,6 +44,7 @@ class ControlApi:
         handler = {
             "health": self._health, "faults": self._faults, "requests": self._requests,
             "ecs-tasks": self._ecs_tasks, "ecs-task-metadata": self._metadata,
+            "s3-restore-delay": self._restore_delay,
         }.get(head)
         response = handler(request, rest) if handler else _not_found(request.path)
         return response(environ, start_response)
@@ -66,6 +68,17 @@ class ControlApi:
             self.state.request_log.clear()
             return _json([])
         return _json(self.state.request_log.query(request.args.to_dict()))
+
+    def _restore_delay(self, request, _rest):
+        restores = self.state.restores
+        if request.method == "POST":
+            try:
+                restores.configure(json.loads(request.get_data() or b"{}").get("seconds", 0))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return _json({"error": "body must be {\"seconds\": <number >= 0>}: %s" % exc}, 400)
+        elif request.method == "DELETE":
+            restores.reset()
+        return _json(restores.snapshot())
 
     def _ecs_tasks(self, request, _rest):
         return _json(self.state.ecs.summaries(base_url(request.environ)))

@@ -15,6 +15,8 @@ from .ecs_outcomes import EcsOutcomes
 from .faults import FaultInjector
 from .protocol_errors import fault_error
 from .request_log import RequestLog
+from .s3_multipart import MultipartInitiated
+from .s3_restore import RestoreDelay
 
 
 def buffer_body(environ):
@@ -67,6 +69,8 @@ class SandboxMiddleware:
         self.request_log = RequestLog(request_log_size)
         self.key_locks = s3_rules.KeyLocks()
         self.ecs = EcsOutcomes()
+        self.multipart = MultipartInitiated()
+        self.restores = RestoreDelay()
         self.control = ControlApi(self)
 
     def __call__(self, environ, start_response):
@@ -79,7 +83,7 @@ class SandboxMiddleware:
             time.sleep(fault.latency_ms / 1000.0)
         elif fault is not None:
             return self._reply_error(info, fault_error(info, fault.error), environ, start_response, fault.error)
-        rejection = s3_rules.delete_objects_violation(info, body)
+        rejection = s3_rules.delete_objects_violation(info, body) or self.restores.reject(info)
         if rejection is not None:
             return self._reply_error(info, rejection, environ, start_response)
         with self.key_locks.hold(info):
@@ -90,6 +94,10 @@ class SandboxMiddleware:
         if info.service == "ecs" and status.startswith("200"):
             response_body = self.ecs.rewrite(info.operation, body, response_body)
             headers = _with_length(headers, response_body)
+        elif info.protocol == "s3" and info.operation in ("CreateMultipartUpload", "ListMultipartUploads") and status.startswith("200"):
+            response_body = self.multipart.rewrite(info.operation, response_body)
+            headers = _with_length(headers, response_body)
+        headers = self.restores.after(info, status, headers)
         self.request_log.record(info, int(status.split(" ", 1)[0]), injected=fault is not None,
                                 fault=fault.error if fault is not None else None)
         start_response(status, headers)

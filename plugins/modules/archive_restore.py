@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: archive_restore
+short_description: Restore an archived recording found by recordings.archive_key and report its restore status
+version_added: "0.2.0"
+description:
+  - The storage runbook's "Restoring archived assets". Looks the recording up in PostgreSQL by
+    O(recording_id) or O(object_key) (its C(object_key) or C(archive_key), within O(bucket)) and
+    restores the object at its C(archive_key) in the row's bucket.
+  - Reads HeadObject first. An object that is not archived (C(STANDARD), C(STANDARD_IA),
+    C(GLACIER_IR), ...) is reported as readable now with C(changed=false). A restore already running
+    (C(ongoing-request="true")) or done (C(ongoing-request="false", expiry-date=...)) is reported
+    with C(changed=false) and no RestoreObject call; so is C(RestoreAlreadyInProgress) from a
+    concurrent request.
+  - O(tier=Expedited) is refused for C(DEEP_ARCHIVE) (and the Intelligent-Tiering Deep Archive
+    Access tier) before any write.
+  - Otherwise requests RestoreObject with O(days) and O(tier) and reports the state read back
+    (C(in_progress) until S3 finishes, hours on real S3; C(restored) with the expiry date after).
+  - Nothing is written in check mode.
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  dsn:
+    description: PostgreSQL connection string of the recordings metadata. Never logged.
+    type: str
+    required: true
+  recording_id:
+    description: The C(recordings.id) of the recording to restore.
+    type: int
+  object_key:
+    description: The recording's C(object_key) or C(archive_key); needs O(bucket).
+    type: str
+  bucket:
+    description:
+      - The recordings bucket. Required with O(object_key); with O(recording_id) the row must be in it.
+    type: str
+  days:
+    description: How many days the restored copy stays readable (ignored by Intelligent-Tiering archive tiers).
+    type: int
+    default: 5
+  tier:
+    description:
+      - Retrieval tier. V(Expedited) (minutes) is not available for Deep Archive; V(Standard) takes
+        hours (up to 12 on Deep Archive), V(Bulk) up to 48 hours and costs least.
+    type: str
+    choices: [Standard, Bulk, Expedited]
+    default: Standard
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Looks the object up and says whether a restore would be requested; never requests one.
+  diff_mode:
+    support: full
+    description: The restore state before and after.
+"""
+
+EXAMPLES = r"""
+- name: Restore recording 4711 for 5 days
+  signalcraft.ops.archive_restore:
+    dsn: "{{ storage_pg_dsn }}"
+    recording_id: 4711
+    days: 5
+    tier: Standard
+
+- name: Restore by key (same as aws s3api restore-object ... Days=5,Tier=Bulk)
+  signalcraft.ops.archive_restore:
+    dsn: "{{ storage_pg_dsn }}"
+    bucket: "{{ storage_recordings_bucket }}"
+    object_key: recordings/2026/01/exam-123.webm
+    tier: Bulk
+"""
+
+RETURN = r"""
+token_line:
+  description: One structured line with the outcome.
+  returned: success
+  type: str
+  sample: archive_restore bucket=author-recordings-prod key=archive/exam-123.webm storage_class=DEEP_ARCHIVE tier=Standard days=5 result=in_progress ...
+recording_id:
+  description: The C(recordings.id) found.
+  returned: success
+  type: int
+bucket:
+  description: The bucket of the archived object.
+  returned: success
+  type: str
+key:
+  description: The archived object's key (the row's C(archive_key)).
+  returned: success
+  type: str
+days:
+  description: The days requested.
+  returned: success
+  type: int
+tier:
+  description: The tier requested.
+  returned: success
+  type: str
+result:
+  description: >-
+    V(not_archived), V(in_progress), V(restored), V(requested) (accepted, state not yet visible) or
+    V(would_restore) (check mode).
+  returned: success
+  type: str
+detail:
+  description: The outcome in one sentence.
+  returned: success
+  type: str
+requested:
+  description: Whether this run sent RestoreObject and S3 accepted it.
+  returned: success
+  type: bool
+before:
+  description: >-
+    State read from HeadObject before: C(state) (not_archived, archived, in_progress, restored),
+    C(storage_class), C(archive_status), C(ongoing), C(expiry_date), C(restore_header).
+  returned: success
+  type: dict
+after:
+  description: The same, read back after the request.
+  returned: success
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, db, storage
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        dsn=dict(type="str", required=True, no_log=True),
+        recording_id=dict(type="int"),
+        object_key=dict(type="str", no_log=False),
+        bucket=dict(type="str"),
+        days=dict(type="int", default=5),
+        tier=dict(type="str", choices=list(storage.RESTORE_TIERS), default="Standard"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("recording_id", "object_key")], required_one_of=[("recording_id", "object_key")],
+                           required_by={"object_key": ["bucket"]})
+    for lib, ok, err in (("boto3", aws.HAS_BOTO3, aws.BOTO3_IMPORT_ERROR), ("psycopg", db.HAS_PSYCOPG, db.PSYCOPG_IMPORT_ERROR)):
+        if not ok:
+            module.fail_json(msg=missing_required_lib(lib), exception=str(err))
+    p = module.params
+
+    def fail(reason, message):
+        module.fail_json(msg="archive_restore status=fail reason=%s: %s" % (reason, message), reason=reason)
+
+    database = db.Database(p["dsn"], application_name="signalcraft.ops.archive_restore")
+    try:
+        storage.validate_restore(p["days"], p["tier"])
+        row = storage.find_recording(database, p["recording_id"], p["object_key"], p["bucket"])
+        s3 = aws.AwsClientFactory.from_params(p).client("s3")
+        report = storage.restore_archived(s3, row["bucket"], row["archive_key"], p["days"], p["tier"], apply=not module.check_mode)
+    except GuardError as exc:
+        fail(exc.reason, exc.message)
+    except db.DbError as exc:
+        fail(exc.reason, exc.message)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        fail("aws_error", aws.describe_error(exc, "archive restore"))
+    finally:
+        database.close()
+    report["recording_id"] = row["id"]
+    report["token_line"] = storage.restore_line(report)
+    module.log(report["token_line"])
+    diff = {"before": report["before"], "after": report["after"]}
+    if report["result"] == "would_restore":
+        diff["after"] = dict(report["before"], state="in_progress", ongoing=True)
+    module.exit_json(diff=diff, **report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: retention_sweep
+short_description: Delete expired recordings from S3 and mark their PostgreSQL rows, honouring legal holds
+version_added: "0.2.0"
+description:
+  - The retention job of the recordings runbook. Runs the pre-flight checks first (database
+    privileges, S3 read access to each bucket, outstanding legal holds) and fails before any write
+    when one fails.
+  - A recording is deleted when its row is not marked deleted, its C(expires_at) has passed, it was
+    created more than O(window_days) ago, no outstanding row in C(legal_holds) names it and, on
+    S3 Object Lock buckets, no version of its object has a legal hold.
+  - Per batch of at most 1,000 keys (one DeleteObjects request each) the object is deleted (every
+    version on versioned buckets), confirmed gone with HeadObject, and only then its row gets
+    C(deleted_at). A crash between the two writes is repaired by the next run.
+  - Dry run by default (counts what would be deleted, reads only); O(apply=true) deletes. Nothing
+    is written in check mode.
+  - Reports C(deleted_count), C(skipped_legal_hold), C(errors), per-batch progress (also appended to
+    O(progress_file) as JSON lines while the sweep runs) and the runbook's validation count
+    C(select count(*) from recordings where deleted_at is null and expires_at < now()).
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  dsn:
+    description: PostgreSQL connection string of the recordings metadata. Never logged.
+    type: str
+    required: true
+  buckets:
+    description: Buckets the sweep may delete from; rows of other buckets are left alone.
+    type: list
+    elements: str
+    required: true
+  window_days:
+    description: The retention window; nothing created within it is deleted, whatever its C(expires_at).
+    type: int
+    required: true
+  apply:
+    description: Delete. Off (the default) is a dry run that only counts.
+    type: bool
+    default: false
+  legal_hold_mode:
+    description:
+      - V(skip) deletes everything else and skips recordings under an outstanding hold.
+      - V(block) refuses the whole run while any expired recording in O(buckets) has an outstanding hold.
+    type: str
+    choices: [skip, block]
+    default: skip
+  batch_size:
+    description: Rows per batch (and keys per DeleteObjects request), 1 to 1000.
+    type: int
+    default: 1000
+  concurrency:
+    description: Parallel S3 reads (legal hold, version listing, delete confirmation).
+    type: int
+    default: 16
+  max_batches:
+    description: Stop after this many batches (0 means no limit); the next run continues.
+    type: int
+    default: 0
+  progress_file:
+    description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps).
+    type: path
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Runs the pre-flight checks and counts like a dry run; never deletes.
+  diff_mode:
+    support: none
+    description: Deletions are reported as counts.
+"""
+
+EXAMPLES = r"""
+- name: Count what the retention sweep would delete
+  signalcraft.ops.retention_sweep:
+    dsn: "{{ storage_pg_dsn }}"
+    buckets: [author-recordings-prod]
+    window_days: 45
+  no_log: false
+
+- name: Delete expired recordings
+  signalcraft.ops.retention_sweep:
+    dsn: "{{ storage_pg_dsn }}"
+    buckets: [author-recordings-prod]
+    window_days: 45
+    apply: true
+    progress_file: /var/log/signalcraft/retention-progress.jsonl
+"""
+
+RETURN = r"""
+token_line:
+  description: The structured log line.
+  returned: always
+  type: str
+  sample: retention status=ok mode=apply deleted_count=2500 would_delete_count=0 skipped_legal_hold=12 skipped_in_window=40 errors=0
+log_json:
+  description: The same as one JSON object.
+  returned: always
+  type: str
+apply:
+  description: Whether deletions were made.
+  returned: always
+  type: bool
+deleted_count:
+  description: Rows marked deleted after their object was confirmed gone.
+  returned: always
+  type: int
+would_delete_count:
+  description: In a dry run, the recordings that would be deleted.
+  returned: always
+  type: int
+skipped_legal_hold:
+  description: Expired recordings skipped for a legal hold (table and S3 Object Lock).
+  returned: always
+  type: int
+skipped_legal_hold_table:
+  description: Of those, held by an outstanding row in C(legal_holds).
+  returned: always
+  type: int
+skipped_legal_hold_s3:
+  description: Of those, held by an S3 Object Lock legal hold.
+  returned: always
+  type: int
+skipped_in_window:
+  description: Expired recordings not deleted because they were created within the window.
+  returned: always
+  type: int
+errors:
+  description: Objects that could not be deleted or confirmed gone this run (their rows stay unmarked).
+  returned: always
+  type: int
+error_samples:
+  description: Up to 50 errors with C(bucket), C(key), C(code) and C(detail).
+  returned: always
+  type: list
+  elements: dict
+batches:
+  description: Per batch C(batch), C(rows), C(deleted), C(skipped_legal_hold), C(errors).
+  returned: always
+  type: list
+  elements: dict
+progress:
+  description: One progress line per batch.
+  returned: always
+  type: list
+  elements: str
+delete_requests:
+  description: The number of keys in each DeleteObjects request (each at most 1000).
+  returned: always
+  type: list
+  elements: int
+complete:
+  description: False when O(max_batches) stopped the sweep before the end.
+  returned: always
+  type: bool
+checks:
+  description: The pre-flight checks.
+  returned: always
+  type: list
+  elements: dict
+before:
+  description: Counts before the sweep (C(dangling_count) is the runbook's query; C(expired_unmarked), C(held), C(in_window), C(unexplained) for O(buckets)).
+  returned: always
+  type: dict
+after:
+  description: The same counts after the sweep; C(unexplained) reaches 0 when the sweep converged.
+  returned: always
+  type: dict
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, db, retention
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        dsn=dict(type="str", required=True, no_log=True),
+        buckets=dict(type="list", elements="str", required=True),
+        window_days=dict(type="int", required=True),
+        apply=dict(type="bool", default=False),
+        legal_hold_mode=dict(type="str", choices=["skip", "block"], default="skip"),
+        batch_size=dict(type="int", default=retention.MAX_DELETE_KEYS),
+        concurrency=dict(type="int", default=16),
+        max_batches=dict(type="int", default=0),
+        progress_file=dict(type="path"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    for lib, ok, err in (("boto3", aws.HAS_BOTO3, aws.BOTO3_IMPORT_ERROR), ("psycopg", db.HAS_PSYCOPG, db.PSYCOPG_IMPORT_ERROR)):
+        if not ok:
+            module.fail_json(msg=missing_required_lib(lib), exception=str(err))
+    p = module.params
+    lines = []
+
+    def progress(line):
+        lines.append(line)
+        module.log(line)
+        if p["progress_file"]:
+            with open(p["progress_file"], "a") as handle:
+                handle.write(json.dumps({"line": line}) + "\n")
+
+    def fail(reason, message, partial=None):
+        partial = dict(partial or {})
+        partial.pop("before", None)
+        module.fail_json(msg="%s: %s" % (retention.token_line(partial, reason), message), reason=reason, progress=lines, **partial)
+
+    database = db.Database(p["dsn"], application_name="signalcraft.ops.retention_sweep")
+    try:
+        retention.validate_inputs(p["buckets"], p["window_days"], p["batch_size"])
+        if p["progress_file"]:
+            os.makedirs(os.path.dirname(os.path.abspath(p["progress_file"])), exist_ok=True)
+        s3 = aws.AwsClientFactory.from_params(p).client("s3")
+        checks, features = retention.preflight(s3, database, p["buckets"], p["legal_hold_mode"], p["window_days"])
+        sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=p["apply"] and not module.check_mode,
+                                batch_size=p["batch_size"], concurrency=p["concurrency"], legal_hold_mode=p["legal_hold_mode"],
+                                max_batches=p["max_batches"], progress=progress, features=features)
+        result = sweep.run()
+    except GuardError as exc:
+        fail(exc.reason, exc.message)
+    except retention.SweepStopped as exc:
+        fail(exc.reason, exc.message, exc.result)
+    except db.DbError as exc:
+        fail(exc.reason, exc.message)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        fail("aws_error", aws.describe_error(exc, "retention sweep"))
+    finally:
+        database.close()
+    result.update(checks=checks, progress=lines, token_line=retention.token_line(result), log_json=retention.json_log(result))
+    module.log(result["token_line"])
+    if result["errors"]:
+        module.fail_json(msg="%s: %d object(s) were not deleted; their rows stay unmarked and the next run retries them (see error_samples)."
+                         % (result["token_line"], result["errors"]), reason="delete_errors", changed=result["deleted_count"] > 0, **result)
+    module.exit_json(changed=result["deleted_count"] > 0, **result)
+
+
+if __name__ == "__main__":
+    main()

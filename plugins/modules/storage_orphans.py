@@ -1,0 +1,201 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: storage_orphans
+short_description: List recordings objects without a metadata row and rows without an object (read-only)
+version_added: "0.2.0"
+description:
+  - The storage runbook's weekly orphan check (C(scripts/storage/list_orphans.py)). Reads only.
+  - Lists the objects of O(bucket) under O(prefix) (ListObjectsV2, paginated) and the C(recordings)
+    rows of that bucket whose C(object_key) starts with O(prefix) (keyset-paginated), and walks both
+    in the same byte order as a merge join, so memory stays one page per side.
+  - An object is an orphan when no row has it as C(object_key) or C(archive_key). A row is an orphan
+    when C(deleted_at) is null and neither its C(object_key) nor its C(archive_key) exists.
+  - Objects modified and rows created within O(grace_minutes) are not judged (an upload writes its
+    object and its row one after the other); they are counted as C(skipped_recent).
+  - Objects whose row is already marked deleted are reported separately (C(objects_with_deleted_row)).
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  dsn:
+    description: PostgreSQL connection string of the recordings metadata. Never logged.
+    type: str
+    required: true
+  bucket:
+    description: The recordings bucket.
+    type: str
+    required: true
+  prefix:
+    description: Key prefix to scan (empty for the whole bucket).
+    type: str
+    default: ""
+  sample_size:
+    description: At most this many keys/ids are returned per kind of orphan (0 to 1000); the counts are always complete.
+    type: int
+    default: 20
+  page_size:
+    description: Objects per ListObjectsV2 page and rows per query page (1 to 1000).
+    type: int
+    default: 1000
+  grace_minutes:
+    description: Objects and rows younger than this are not judged (uploads in flight).
+    type: int
+    default: 60
+  fail_on_orphans:
+    description: Fail (reason C(orphans_found)) when any orphan is found, for scheduled checks that should alert.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode runs it unchanged.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+"""
+
+EXAMPLES = r"""
+- name: List orphans of the recordings bucket
+  signalcraft.ops.storage_orphans:
+    dsn: "{{ storage_pg_dsn }}"
+    bucket: "{{ storage_recordings_bucket }}"
+    prefix: recordings/
+    sample_size: 50
+  register: orphans
+
+- name: Show how many
+  ansible.builtin.debug:
+    msg: "{{ orphans.objects_without_row }} objects without row, {{ orphans.rows_without_object }} rows without object"
+"""
+
+RETURN = r"""
+token_line:
+  description: One structured line with the counts.
+  returned: success
+  type: str
+  sample: storage_orphans bucket=author-recordings-prod prefix=recordings/ objects_scanned=1200 rows_scanned=1190 objects_without_row=12 ...
+bucket:
+  description: The bucket scanned.
+  returned: success
+  type: str
+prefix:
+  description: The prefix scanned.
+  returned: success
+  type: str
+objects_scanned:
+  description: Objects listed under the prefix.
+  returned: success
+  type: int
+objects_scanned_bytes:
+  description: Their total size in bytes.
+  returned: success
+  type: int
+rows_scanned:
+  description: C(recordings) rows of the bucket under the prefix (deleted or not).
+  returned: success
+  type: int
+objects_without_row:
+  description: Objects no row names (as C(object_key) or C(archive_key)).
+  returned: success
+  type: int
+objects_without_row_bytes:
+  description: Their total size in bytes.
+  returned: success
+  type: int
+objects_without_row_sample:
+  description: Up to O(sample_size) of them, in key order, with C(key), C(size), C(last_modified).
+  returned: success
+  type: list
+  elements: dict
+rows_without_object:
+  description: Rows with C(deleted_at) null whose object (and archive copy, if any) is missing.
+  returned: success
+  type: int
+rows_without_object_sample:
+  description: Up to O(sample_size) of them with C(id), C(key), C(archive_key).
+  returned: success
+  type: list
+  elements: dict
+objects_with_deleted_row:
+  description: Objects that exist although their row is marked deleted.
+  returned: success
+  type: int
+objects_with_deleted_row_sample:
+  description: Up to O(sample_size) of them with C(id), C(key).
+  returned: success
+  type: list
+  elements: dict
+archive_copies:
+  description: Objects without a row of their own that a row names as its C(archive_key).
+  returned: success
+  type: int
+skipped_recent:
+  description: Objects and rows not judged because they are younger than O(grace_minutes).
+  returned: success
+  type: int
+grace_cutoff:
+  description: Objects modified and rows created after this time (UTC) were not judged.
+  returned: success
+  type: str
+orphans_total:
+  description: C(objects_without_row) + C(rows_without_object).
+  returned: success
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, db, storage
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        dsn=dict(type="str", required=True, no_log=True),
+        bucket=dict(type="str", required=True),
+        prefix=dict(type="str", default=""),
+        sample_size=dict(type="int", default=20),
+        page_size=dict(type="int", default=1000),
+        grace_minutes=dict(type="int", default=60),
+        fail_on_orphans=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    for lib, ok, err in (("boto3", aws.HAS_BOTO3, aws.BOTO3_IMPORT_ERROR), ("psycopg", db.HAS_PSYCOPG, db.PSYCOPG_IMPORT_ERROR)):
+        if not ok:
+            module.fail_json(msg=missing_required_lib(lib), exception=str(err))
+    p = module.params
+    database = db.Database(p["dsn"], application_name="signalcraft.ops.storage_orphans")
+    try:
+        # The constructor validates the inputs: bad ones fail before any client is built or call made.
+        scan = storage.OrphanScan(None, database, p["bucket"], p["prefix"], p["sample_size"], p["page_size"], p["grace_minutes"])
+        scan.s3 = aws.AwsClientFactory.from_params(p).client("s3")
+        report = scan.run()
+    except GuardError as exc:
+        module.fail_json(msg="storage_orphans status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except db.DbError as exc:
+        module.fail_json(msg="storage_orphans status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except aws.AWS_ERRORS as exc:
+        module.fail_json(msg="storage_orphans status=fail reason=aws_error: %s" % aws.describe_error(exc, "orphan scan"), reason="aws_error")
+    finally:
+        database.close()
+    report["token_line"] = storage.orphans_line(report)
+    module.log(report["token_line"])
+    if p["fail_on_orphans"] and report["orphans_total"]:
+        module.fail_json(msg="%s: %d orphan(s) found (see the samples)." % (report["token_line"], report["orphans_total"]),
+                         reason="orphans_found", changed=False, **report)
+    module.exit_json(changed=False, **report)
+
+
+if __name__ == "__main__":
+    main()

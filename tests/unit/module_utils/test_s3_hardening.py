@@ -1,0 +1,100 @@
+"""s3_hardening: normalisation, planning and guards (pure), and plan/apply/read-back against the sandbox's S3."""
+
+import uuid
+
+import pytest
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import s3_hardening as h
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+
+RULES = [
+    {"id": "tiering", "prefix": "rec/", "transitions": [{"days": 7, "storage_class": "GLACIER_IR"}, {"days": 30, "storage_class": "DEEP_ARCHIVE"}],
+     "noncurrent_version_expiration_days": 30},
+    {"id": "abort-multipart", "abort_incomplete_multipart_upload_days": 7},
+]
+
+
+def test_api_forms_of_one_lifecycle_normalise_to_one_document():
+    ours = h.desired_documents({"lifecycle_rules": RULES})["lifecycle"]
+    # What the API may hand back: other rule order, legacy top-level Prefix, Filter {"Prefix": ""}, And with one prefix.
+    api = {"Rules": [
+        {"ID": "abort-multipart", "Status": "Enabled", "Filter": {"Prefix": ""}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        {"ID": "tiering", "Status": "Enabled", "Prefix": "rec/", "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+         "Transitions": [{"Days": 30, "StorageClass": "DEEP_ARCHIVE"}, {"Days": 7, "StorageClass": "GLACIER_IR"}]},
+    ]}
+    assert h.normalise_lifecycle(api) == h.normalise_lifecycle(ours)
+    api["Rules"][1] = dict(api["Rules"][1], Filter={"And": {"Prefix": "rec/"}})
+    del api["Rules"][1]["Prefix"]
+    assert h.normalise_lifecycle(api) == h.normalise_lifecycle(ours)
+    assert h.normalise_replication({"Role": "r", "Rules": [{"ID": "x", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+                                                            "Destination": {"Bucket": "arn:aws:s3:::b", "StorageClass": "STANDARD"}}]}) == \
+        h.normalise_replication({"Role": "r", "Rules": [{"ID": "x", "Priority": 1, "Status": "Enabled", "Filter": {},
+                                                         "DeleteMarkerReplication": {"Status": "Disabled"},
+                                                         "Destination": {"Bucket": "arn:aws:s3:::b"}}]})
+
+
+def test_plan_lists_only_managed_settings_and_respects_purge():
+    current = {"versioning": {}, "public_access_block": None, "encryption": None, "replication": None,
+               "lifecycle": {"Rules": [{"ID": "legacy", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 9}}]}}
+    desired = h.desired_documents({"versioning": "enabled", "lifecycle_rules": RULES})
+    planned = h.plan(current, desired)
+    assert [c["setting"] for c in planned["changes"]] == ["versioning", "lifecycle"]
+    assert planned["changes"][0]["summary"] == "versioning: Disabled -> Enabled"
+    assert planned["changes"][1]["summary"] == "lifecycle: +abort-multipart, +tiering, -legacy"
+    kept = h.plan(current, desired, purge_lifecycle_rules=False)["changes"][1]["after"]
+    assert sorted(r["ID"] for r in kept["Rules"]) == ["abort-multipart", "legacy", "tiering"]
+    # Never-versioned is already "not keeping versions": suspending it is not a change.
+    assert h.plan({"versioning": {}}, h.desired_documents({"versioning": "suspended"}))["changes"] == []
+
+
+@pytest.mark.parametrize("rule, token_part", [
+    ({"id": "a", "transitions": [{"days": 7, "storage_class": "STANDARD_IA"}]}, "only after 30 days"),
+    ({"id": "a", "transitions": [{"days": 30, "storage_class": "DEEP_ARCHIVE"}, {"days": 7, "storage_class": "GLACIER_IR"}]}, "increasing"),
+    ({"id": "a"}, "has no action"),
+    ({"id": "a", "transitions": [{"days": 30, "storage_class": "GLACIER"}], "expiration_days": 30}, "after the last transition"),
+])
+def test_invalid_rules_fail_before_any_call(rule, token_part):
+    with pytest.raises(GuardError) as info:
+        h.desired_documents({"lifecycle_rules": [rule]})
+    assert info.value.reason == "lifecycle_rule_invalid" and token_part in info.value.message
+
+
+def _bucket(s3, versioned=False):
+    name = "test-harden-%s" % uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=name)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def test_plan_apply_readback_and_empty_second_plan(sandbox):
+    s3 = sandbox.boto3_client("s3")
+    bucket, backup = _bucket(s3), _bucket(s3)
+    params = {"versioning": "enabled", "public_access_block": {}, "encryption": {"sse_algorithm": "AES256"}, "lifecycle_rules": RULES,
+              "replication": {"role_arn": "arn:aws:iam::111122223333:role/replication", "destination_bucket": backup}}
+    # Destination not versioned: a plan warns, an apply is refused before any write.
+    assert "replication_destination_unversioned" in h.harden(s3, bucket, params)["warnings"][0]
+    with pytest.raises(GuardError) as info:
+        h.harden(s3, bucket, params, apply=True)
+    assert info.value.reason == "replication_destination_unversioned" and backup in info.value.message
+    assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None
+    s3.put_bucket_versioning(Bucket=backup, VersioningConfiguration={"Status": "Enabled"})
+
+    planned = h.harden(s3, bucket, params)
+    assert planned["applied"] == [] and len(planned["plan"]) == 5
+    assert s3.get_bucket_versioning(Bucket=bucket).get("Status") is None  # a plan writes nothing
+    applied = h.harden(s3, bucket, params, apply=True)
+    assert applied["applied"] == ["versioning", "public_access_block", "encryption", "lifecycle", "replication"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["tiering"]["Transitions"][1] == {"Days": 30, "StorageClass": "DEEP_ARCHIVE"}
+    assert s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"][0]["Destination"]["Bucket"].endswith(backup)
+    assert applied["controls"]["versioning"] == {"Status": "Enabled"}
+    again = h.harden(s3, bucket, params, apply=True)
+    assert again["plan"] == [] and again["applied"] == []
+
+
+def test_missing_bucket_is_a_guard_error(sandbox):
+    with pytest.raises(GuardError) as info:
+        h.harden(sandbox.boto3_client("s3"), "no-such-bucket-%s" % uuid.uuid4().hex[:8], {"versioning": "enabled"})
+    assert info.value.reason == "bucket_not_found"
