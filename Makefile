@@ -79,7 +79,7 @@ sanity:
 	rm -rf .build && mkdir -p $(BUILD_DIR)
 	git ls-files -z --cached --others --exclude-standard | grep -zv '^collections/' | xargs -0 cp --parents -t $(BUILD_DIR)
 	cd $(BUILD_DIR) && git init -q && git add -A && \
-		$(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
+		$(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 build:
 	$(BIN)/ansible-galaxy collection build --force --output-path .build/dist

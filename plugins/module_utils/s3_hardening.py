@@ -288,8 +288,8 @@ def _describe(name, before, after):
     if name == "public_access_block":
         if before is None:
             return "public_access_block: none -> %s" % ", ".join("%s=%s" % (k, str(v).lower()) for k, v in after.items())
-        return "public_access_block: " + ", ".join("%s %s -> %s" % (k, str(before[k]).lower(), str(after[k]).lower())
-                                                     for k in after if before.get(k) != after[k])
+        changes = ["%s %s -> %s" % (k, str(before[k]).lower(), str(after[k]).lower()) for k in after if before.get(k) != after[k]]
+        return "public_access_block: " + ", ".join(changes)
     if name == "encryption":
         def alg(doc):
             if doc is None:

@@ -72,8 +72,7 @@ def iter_objects(s3, bucket, prefix="", page_size=1000):
     """Every object under ``prefix`` (dicts with Key, Size, LastModified), in S3's key order, page by page."""
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix or "", PaginationConfig={"PageSize": int(page_size)}):
-        for entry in page.get("Contents", []):
-            yield entry
+        yield from page.get("Contents", [])
 
 
 def _pool_map(func, items, concurrency=16):
@@ -112,8 +111,7 @@ def _iter_rows(database, bucket, prefix, page_size):
     after = ""
     while True:
         rows = database.query(_ROWS_SQL, {"bucket": bucket, "prefix": prefix or "", "after": after, "limit": int(page_size)})
-        for row in rows:
-            yield row
+        yield from rows
         if len(rows) < int(page_size):
             return
         after = rows[-1]["object_key"]
@@ -212,9 +210,9 @@ class OrphanScan:
                 continue
             self.report["objects_without_row"] += 1
             self.report["objects_without_row_bytes"] += int(obj.get("Size", 0))
-            _sample(self.report["objects_without_row_sample"], {"key": obj["Key"], "size": int(obj.get("Size", 0)),
-                                                               "last_modified": _aware(obj["LastModified"]).strftime("%Y-%m-%dT%H:%M:%SZ")},
-                    self.sample_size)
+            entry = {"key": obj["Key"], "size": int(obj.get("Size", 0)),
+                     "last_modified": _aware(obj["LastModified"]).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            _sample(self.report["objects_without_row_sample"], entry, self.sample_size)
 
     def _flush_rows(self):
         """Rows whose object is missing: unless the row's archive_key object exists."""
@@ -222,14 +220,14 @@ class OrphanScan:
         if not pending:
             return
         with_archive = [r for r in pending if r["archive_key"]]
-        archived = {r["id"] for r, ok in zip(with_archive, _pool_map(lambda r: _exists(self.s3, self.bucket, r["archive_key"]),
-                                                                      with_archive, self.concurrency)) if ok}
+        present = _pool_map(lambda r: _exists(self.s3, self.bucket, r["archive_key"]), with_archive, self.concurrency)
+        archived = {r["id"] for r, ok in zip(with_archive, present) if ok}
         for row in pending:
             if row["id"] in archived:
                 continue
             self.report["rows_without_object"] += 1
-            _sample(self.report["rows_without_object_sample"], {"id": row["id"], "key": row["object_key"],
-                                                               "archive_key": row["archive_key"]}, self.sample_size)
+            entry = {"id": row["id"], "key": row["object_key"], "archive_key": row["archive_key"]}
+            _sample(self.report["rows_without_object_sample"], entry, self.sample_size)
 
 
 def orphans_line(report):
@@ -244,8 +242,7 @@ def orphans_line(report):
 
 def _multipart_uploads(s3, bucket, prefix):
     for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix or ""):
-        for upload in page.get("Uploads", []):
-            yield upload
+        yield from page.get("Uploads", [])
 
 
 def _upload_bytes(s3, bucket, upload):

@@ -185,7 +185,7 @@ def main():
         module.fail_json(msg="storage_orphans status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
     except db.DbError as exc:
         module.fail_json(msg="storage_orphans status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except aws.AWS_ERRORS as exc:
+    except aws.AWS_ERRORS + (ValueError,) as exc:
         module.fail_json(msg="storage_orphans status=fail reason=aws_error: %s" % aws.describe_error(exc, "orphan scan"), reason="aws_error")
     finally:
         database.close()

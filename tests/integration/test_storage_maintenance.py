@@ -28,8 +28,8 @@ def test_orphans_playbook_reports_both_ways_and_can_alert(sandbox, run_playbook,
     s3 = sandbox.boto3_client("s3")
     bucket = "test-maint-pb-orph-%s" % uuid.uuid4().hex[:10]
     s3.create_bucket(Bucket=bucket)
-    _put_many(s3, bucket, [("rec/%02d" % i, b"data", None) for i in range(6)] + [("rec/stray-a", b"12345", None),
-                                                                              ("rec/stray-b", b"1", None)])
+    strays = [("rec/stray-a", b"12345", None), ("rec/stray-b", b"1", None)]
+    _put_many(s3, bucket, [("rec/%02d" % i, b"data", None) for i in range(6)] + strays)
     ids = _rows(sandbox, bucket, [("rec/%02d" % i, None, False, "3 days") for i in range(6)]
                 + [("rec/lost-1", None, False, "3 days"), ("rec/lost-2", None, False, "3 days")])
     base = {"storage_recordings_bucket": bucket, "storage_orphans_prefix": "rec/", "storage_orphans_grace_minutes": 0,
@@ -100,8 +100,9 @@ def test_archive_restore_playbook(sandbox, run_playbook, tmp_path):
     ids = _rows(sandbox, bucket, [("rec/exam-1.webm", "archive/exam-1.webm", False, "40 days")])
     base = {"storage_recordings_bucket": bucket, "signalcraft_receipt_root": str(tmp_path / "receipts")}
 
-    refused = run_playbook("archive_restore.yml", dict(base, storage_maintenance_restore_recording_id=ids["rec/exam-1.webm"],
-                                                        storage_restore_tier="Expedited", storage_maintenance_execution_id="rst-exp"))
+    refused = run_playbook("archive_restore.yml", dict(
+        base, storage_maintenance_restore_recording_id=ids["rec/exam-1.webm"],
+        storage_restore_tier="Expedited", storage_maintenance_execution_id="rst-exp"))
     assert refused.rc != 0 and "restore_tier_invalid" in refused.stdout
     assert _receipt(tmp_path / "receipts", "rst-exp", "restore")["failure_code"] == "restore_tier_invalid"
     assert not _requests(sandbox, "RestoreObject", bucket)  # refused before any write
@@ -109,8 +110,9 @@ def test_archive_restore_playbook(sandbox, run_playbook, tmp_path):
     # Real S3 takes hours: hold the restore in progress in the sandbox, as S3 would.
     sandbox.control("aws", "s3-restore-delay", {"seconds": 3600})
     try:
-        first = run_playbook("archive_restore.yml", dict(base, storage_maintenance_restore_object_key="rec/exam-1.webm",
-                                                          storage_restore_days=2, storage_maintenance_execution_id="rst-1"))
+        first = run_playbook("archive_restore.yml", dict(
+            base, storage_maintenance_restore_object_key="rec/exam-1.webm",
+            storage_restore_days=2, storage_maintenance_execution_id="rst-1"))
         assert first.rc == 0, first.stdout
         res = first.task_results(RESTORE_TASK)[0]
         assert res["changed"] is True and res["requested"] is True and res["key"] == "archive/exam-1.webm"

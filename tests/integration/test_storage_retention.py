@@ -44,8 +44,8 @@ def test_sweep_of_2500_expired_recordings_under_throttling(sandbox, clean_faults
     assert (res["deleted_count"], res["skipped_legal_hold"], res["errors"]) == (2500, 20, 0)
     assert res["changed"] is True and len(res["progress"]) == 3
     keys, marked = state(sandbox, bucket)
-    assert keys == {k for k, *_ in rows if not k.startswith("exp/")}
-    assert marked == {k for k, *_ in rows if k.startswith("exp/")}
+    assert keys == {row[0] for row in rows if not row[0].startswith("exp/")}
+    assert marked == {row[0] for row in rows if row[0].startswith("exp/")}
     # Every DeleteObjects request carried at most 1,000 keys (read from the sandbox's request log).
     deletes = sandbox.control("aws", "requests?operation=DeleteObjects&bucket=%s&injected=false" % bucket)
     assert deletes and all(e["status"] == 200 for e in deletes)

@@ -174,7 +174,6 @@ def test_temp_cleanup_guards_and_threshold(sandbox):
     assert report["backlog_over_threshold"] is True and report["eligible"]["count"] == 3 and len(_keys(s3, bucket)) == 3
 
 
-
 def test_temp_cleanup_reports_a_failed_delete_and_keeps_going(sandbox, clean_faults):
     s3 = sandbox.boto3_client("s3")  # one attempt per call: the injected error is seen, not retried
     bucket = _bucket(sandbox, "tmpfail")
@@ -188,6 +187,7 @@ def test_temp_cleanup_reports_a_failed_delete_and_keeps_going(sandbox, clean_fau
     assert len(_keys(s3, bucket)) == 4  # nothing claimed deleted that is not
     retry = storage.clean_temp_uploads(s3, bucket, 0, apply=True)
     assert (retry["errors"], retry["deleted_count"]) == (0, 4) and _keys(s3, bucket) == set()
+
 
 # --- Archive restores -----------------------------------------------------------------------
 
