@@ -12,6 +12,7 @@ from . import s3_rules
 from .classify import classify
 from .control import PREFIX, ControlApi
 from .ecs_outcomes import EcsOutcomes
+from .ecs_services import EcsServices
 from .faults import FaultInjector
 from .protocol_errors import fault_error
 from .request_log import RequestLog
@@ -67,6 +68,7 @@ class SandboxMiddleware:
         self.request_log = RequestLog(request_log_size)
         self.key_locks = s3_rules.KeyLocks()
         self.ecs = EcsOutcomes()
+        self.ecs_services = EcsServices()
         self.control = ControlApi(self)
 
     def __call__(self, environ, start_response):
@@ -89,6 +91,7 @@ class SandboxMiddleware:
             status, headers, response_body = call_buffered(self.app, environ)
         if info.service == "ecs" and status.startswith("200"):
             response_body = self.ecs.rewrite(info.operation, body, response_body)
+            response_body = self.ecs_services.rewrite(info.operation, body, response_body)
             headers = _with_length(headers, response_body)
         self.request_log.record(info, int(status.split(" ", 1)[0]), injected=fault is not None,
                                 fault=fault.error if fault is not None else None)
