@@ -386,8 +386,12 @@ def _primary(service):
 def update_service(ecs, cluster, service, task_definition_arn, force_new_deployment=False, check_mode=False):
     """Point ``service`` at ``task_definition_arn``; no call when it already runs that revision.
 
+    A ``family:revision`` (or family) is resolved to its ARN first, so the comparison is exact.
+
     Returns ``(changed, before_state, after_state)``.
     """
+    if not task_definition_arn.startswith("arn:"):
+        task_definition_arn = describe_task_definition(ecs, task_definition_arn)[0]["taskDefinitionArn"]
     current = describe_service(ecs, cluster, service)
     before = service_state(current)
     if current.get("taskDefinition") == task_definition_arn and not force_new_deployment:
@@ -422,10 +426,12 @@ def wait_service_stable(ecs, cluster, service, task_definition_arn=None, timeout
             return state, backoff.waited, backoff.polls + 1
         if not backoff.pause():
             raise EcsWaitTimeout(
-                "service %s in cluster %s was not stable after %ss: %d deployment(s), running %s of %s desired%s. "
-                "Look at the service events and the stopped tasks' stoppedReason; raise the wait timeout if the rollout is just slow." % (
-                    service, cluster, timeout, len(state["deployments"]), state["running_count"], state["desired_count"],
-                    "; PRIMARY failed tasks %s" % primary.get("failedTasks") if primary.get("failedTasks") else ""),
+                "service %s in cluster %s was not stable after %ss: %d deployment(s); PRIMARY %s runs %s of %s tasks "
+                "(%s failed, rollout %s); the service runs %s of %s desired. Look at the service events and the stopped tasks' "
+                "stoppedReason; raise the wait timeout if the rollout is only slow." % (
+                    service, cluster, timeout, len(state["deployments"]), primary.get("taskDefinition"), primary.get("runningCount"),
+                    primary.get("desiredCount"), primary.get("failedTasks", 0), primary.get("rolloutState"),
+                    state["running_count"], state["desired_count"]),
                 last=state, waited=backoff.waited)
 
 
