@@ -60,3 +60,23 @@ def last_request_seq(sandbox):
 def requests_since(sandbox, seq, **filters):
     query = "&".join("%s=%s" % item for item in sorted(filters.items()))
     return [e for e in sandbox.control("aws", "requests?" + query) if e["seq"] > seq]
+
+
+POINTERS = ("state/last_success.json", "state/openai/cs/last_success.json")
+
+
+def copy_seeded_pointers(sandbox, prefix):
+    """Copy the seeded last_success pointers under ``prefix``; returns {key: etag} of the copies."""
+    s3 = sandbox.boto3_client("s3")
+    bucket = sandbox["SANDBOX_ARTIFACT_BUCKET"]
+    etags = {}
+    for relative in POINTERS:
+        key = "%s/%s" % (prefix, relative)
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": "%s/%s" % (sandbox["SANDBOX_PREFIX"], relative)})
+        etags[key] = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+    return etags
+
+
+def read_pointer(sandbox, key):
+    obj = sandbox.boto3_client("s3").get_object(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Key=key)
+    return json.loads(obj["Body"].read()), obj["ETag"]
