@@ -70,7 +70,9 @@ revision:
   returned: on success
   type: int
 containers:
-  description: Per container C(name), C(image), C(environment) (list of C(name)/C(value), secret values redacted) and C(secrets) (C(name), C(valueFrom) redacted).
+  description:
+    - Per container C(name), C(image), C(environment) (list of C(name)/C(value), secret values redacted)
+      and C(secrets) (C(name), C(valueFrom) redacted).
   returned: on success
   type: list
   elements: dict
