@@ -450,6 +450,16 @@ def validate_run_id(run_id):
     return run_id
 
 
+def require_cluster(ecs, cluster):
+    """The ACTIVE cluster's ARN, or GuardError(cluster_not_found) before anything is started."""
+    response = ecs.describe_clusters(clusters=[cluster])
+    active = [c for c in response.get("clusters", []) if c.get("status") == "ACTIVE"]
+    if not active:
+        raise GuardError("cluster_not_found", "ECS cluster %r is not ACTIVE in this account and region; set jobintel_ecs_cluster "
+                                              "(the module's cluster) to an existing cluster name or ARN." % cluster)
+    return active[0]["clusterArn"]
+
+
 def network_configuration(subnets, security_groups, assign_public_ip):
     """RunTask's awsvpc network configuration, or None when no subnets are given."""
     if not subnets:

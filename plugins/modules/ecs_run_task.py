@@ -197,7 +197,7 @@ failure_code:
   returned: on failure
   type: str
 reason:
-  description: The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(task_definition_not_found), ...).
+  description: The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found), C(task_definition_not_found), ...).
   returned: on failure
   type: str
 waited_s:
@@ -239,6 +239,7 @@ class TaskFailed(Exception):
 def run(module, factory, result):
     params = module.params
     client = factory.client("ecs")
+    ecs.require_cluster(client, params["cluster"])
     described, _tags = ecs.describe_task_definition(client, params["task_definition"])
     run_id = ecs.validate_run_id(params["run_id"] or ecs.new_run_id())
     overrides = dict((k, ecs.env_value(k, v)) for k, v in params["environment"].items())

@@ -25,7 +25,7 @@ def test_prod_refuses_tags_and_unknown_digests_before_any_write(sandbox, run_pla
     tag = run_playbook("deploy.yml", base_vars(tmp_path, family, signalcraft_deployment_env="prod",
                                                jobintel_image_ref=sandbox["SANDBOX_IMAGE_TAG_REF"]))
     assert tag.rc != 0
-    assert "reason=image_ref_not_pinned" in tag.stdout and "prod requires <repo>@sha256:<digest>" in tag.stdout.replace("\n", " ")
+    assert "reason=image_ref_not_pinned" in tag.stdout and "prod requires <repo>@sha256:<digest>" in " ".join(tag.stdout.split())
     unknown_ref = sandbox["SANDBOX_IMAGE_REF"][:-12] + "0123456789ab"
     unknown = run_playbook("deploy.yml", base_vars(tmp_path, family, jobintel_image_ref=unknown_ref, signalcraft_execution_id="unknown-digest"))
     assert unknown.rc != 0 and "reason=image_not_found" in unknown.stdout
@@ -67,11 +67,15 @@ def test_check_mode_registers_nothing_then_one_revision_then_none(sandbox, run_p
     assert receipt["status"] == "success" and receipt["changed"] is True
     assert receipt["outputs"]["task_definition_arn"] == current["taskDefinitionArn"]
 
-    # The same inputs again, with the overlay in another order: nothing to register.
-    second = run_playbook("deploy.yml", base_vars(tmp_path / "again", family, jobintel_deploy_environment=dict(reversed(list(overlay.items())))))
+    # The same overlay in another order, and the image as a tag where dev allows tags: the tag resolves
+    # to the digest the revision already carries, so there is nothing to register.
+    second = run_playbook("deploy.yml", base_vars(tmp_path / "again", family, jobintel_deploy_environment=dict(reversed(list(overlay.items()))),
+                                                  signalcraft_deployment_env="dev", jobintel_allow_image_tags=True,
+                                                  jobintel_image_ref=sandbox["SANDBOX_IMAGE_TAG_REF"]))
     assert second.rc == 0, second.stdout
     [result] = second.task_results("Register a revision when the image or environment differs")
     assert result["changed"] is False and result["registered"] is False
+    assert result["image"]["pinned_ref"] == sandbox["SANDBOX_IMAGE_REF"] and result["image"]["tag"] == "sandbox"
     assert revisions(sandbox, family) == after
 
 

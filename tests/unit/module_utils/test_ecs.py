@@ -182,6 +182,10 @@ def test_wait_task_stopped_returns_the_exit_code_and_times_out_on_a_deadline(san
                                                     clock=clock, sleep=clock.sleep)
     outcome = ecs.task_outcome(stopped, "jobintel")
     assert outcome["exit_code"] == 3 and outcome["stopped_reason"] == "boom" and outcome["stopped"] and polls >= 1
+    assert ecs.require_cluster(client, sandbox["SANDBOX_ECS_CLUSTER"]).endswith(":cluster/%s" % sandbox["SANDBOX_ECS_CLUSTER"])
+    with pytest.raises(GuardError) as no_cluster:
+        ecs.require_cluster(client, "no-such-cluster")
+    assert no_cluster.value.reason == "cluster_not_found"
     with pytest.raises(GuardError) as missing:
         ecs.describe_task(client, sandbox["SANDBOX_ECS_CLUSTER"], task["taskArn"].rsplit("/", 1)[0] + "/" + "0" * 32)
     assert missing.value.reason == "task_not_found"
