@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import base64
 import hashlib
+import mimetypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -290,9 +291,19 @@ def plan(s3, bucket, objects, concurrency, replace_changed=True, listing_prefix=
     return result
 
 
+_CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".jsonl": "application/x-ndjson"}
+
+
+def content_type(path):
+    """The Content-Type a browser or the console should see (the run's JSON, CSV and Markdown first)."""
+    extension = os.path.splitext(path)[1].lower()
+    return _CONTENT_TYPES.get(extension) or mimetypes.guess_type(path)[0] or "binary/octet-stream"
+
+
 def _put(s3, bucket, obj, extra):
     with open(obj.path, "rb") as body:
-        kwargs = dict(Bucket=bucket, Key=obj.key, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=obj.sha256)
+        kwargs = dict(Bucket=bucket, Key=obj.key, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=obj.sha256,
+                      ContentType=content_type(obj.path))
         kwargs.update(extra)
         return s3.put_object(**kwargs)
 

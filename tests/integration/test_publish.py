@@ -49,6 +49,8 @@ def test_check_mode_publish_and_idempotent_rerun(sandbox, clean_faults, run_play
     for rel, data in files.items():
         head = s3.head_object(Bucket=bucket, Key="%s/runs/%s/%s" % (prefix, NEW_RUN, rel), ChecksumMode="ENABLED")
         assert head["ChecksumSHA256"] == sha256_b64(data) and head["ContentLength"] == len(data), rel
+        if rel.endswith(".json"):
+            assert head["ContentType"] == "application/json", rel
     # latest/ holds exactly the new run's openai/cs outputs; the stale key is gone.
     latest = s3.list_objects_v2(Bucket=bucket, Prefix="%s/latest/openai/cs/" % prefix)["Contents"]
     outputs = dict((rel[len("openai/cs/"):], data) for rel, data in files.items() if rel.startswith("openai/cs/"))
@@ -155,7 +157,7 @@ def test_interrupted_publish_keeps_pointers_and_a_rerun_completes_it(sandbox, cl
 
 
 def test_missing_bucket_fails_naming_it_and_writes_nothing(sandbox, clean_faults, run_playbook, tmp_path):
-    """(publish disabled is the same path one step earlier; tests/unit/module_utils/test_publish.py covers it.)"""
+    """(publish disabled is the same path one step earlier; tests/unit/module_utils/test_publish_transfer.py covers it.)"""
     s3 = sandbox.boto3_client("s3")
     bucket = sandbox["SANDBOX_ARTIFACT_BUCKET"]
     prefix = new_prefix("refuse")

@@ -1,7 +1,7 @@
 """verify_ops.yml: pointer missing, access denied and target missing fail with distinct reason tokens
 and a non-zero outcome, next to pointers that pass (one prefix, one pointer per failure kind; one
 playbook run). The remaining tokens (pointer_invalid, target_incomplete, latest_mismatch) are
-covered in tests/unit/module_utils/test_publish.py.
+covered in tests/unit/module_utils/test_publish_transfer.py.
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import pointers
