@@ -13,8 +13,8 @@ Layout under ``<proof_root>/<run_id>/``::
 
 The schedule is anchored on the start receipt: checkpoint ``i`` is due at ``started_at + i *
 interval`` for ``i = 0 .. duration // interval``. A resumed harness (same run id) keeps the start
-receipt and skips what is recorded; slots whose window (due time plus one interval) closed while
-no harness was running are *missed* (a gap in the proof, never a made-up checkpoint). Slots that
+receipt and skips what is recorded; slots whose window (due time plus ``missed_after``, by default
+one interval) closed while no harness was running are *missed* (a gap in the proof, never a made-up checkpoint). Slots that
 were open when a harness (re)started are taken even when the harness runs late (``late_s`` says
 by how much), so a slow checkpoint never turns into a gap. Each checkpoint is written atomically under a lock, checkpoint file first, then the
 JSON lines index rewritten whole, so a kill at any moment leaves either the old or the new state
@@ -53,7 +53,8 @@ JSONL_FILE = "checkpoints.jsonl"
 SUMMARY_FILE = "summary.json"
 FINAL_FILE = "final_receipt.json"
 # Parameters that define what a harness observes and when; a resume must not change them.
-SCHEDULE_PARAMS = ("duration_s", "interval_s", "candidate_id", "provider", "jobintel_profile", "bucket", "prefix", "namespace", "cronjob")
+SCHEDULE_PARAMS = ("duration_s", "interval_s", "missed_after_s", "candidate_id", "provider", "jobintel_profile", "bucket", "prefix",
+                   "namespace", "cronjob")
 FAIL, DEGRADED, OK = "fail", "degraded", "ok"
 # Problem token -> severity. Anything that means "the daily pipeline is not running" fails.
 PROBLEMS = {
@@ -105,8 +106,12 @@ def validate_run_id(run_id):
     return run_id
 
 
-def schedule(started_at, duration_s, interval_s):
-    """``{"started_at", "ends_at", "duration_s", "interval_s", "checkpoints_planned"}``."""
+def schedule(started_at, duration_s, interval_s, missed_after_s=None):
+    """``{"started_at", "ends_at", "duration_s", "interval_s", "missed_after_s", "checkpoints_planned"}``.
+
+    ``missed_after_s`` (default: the interval) is how long after its due time a slot may still be
+    taken by a (re)started harness before it counts as missed.
+    """
     if interval_s > duration_s:
         raise HarnessError("invalid_interval", "interval (%ss) is longer than duration (%ss); use an interval at most the "
                                                "duration." % (interval_s, duration_s))
@@ -116,6 +121,7 @@ def schedule(started_at, duration_s, interval_s):
         "ends_at": receipts.format_timestamp(started + datetime.timedelta(seconds=duration_s)),
         "duration_s": duration_s,
         "interval_s": interval_s,
+        "missed_after_s": missed_after_s or interval_s,
         "checkpoints_planned": int(duration_s // interval_s) + 1,
     }
 
@@ -133,7 +139,7 @@ def slot_state(sched, index, now, recorded):
     if index in recorded:
         return "taken"
     due = due_at(sched, index)
-    if now >= due + datetime.timedelta(seconds=sched["interval_s"]):
+    if now >= due + datetime.timedelta(seconds=sched.get("missed_after_s") or sched["interval_s"]):
         return "missed"
     return "due" if now >= due else "upcoming"
 
@@ -252,7 +258,7 @@ def serialize(document):
 
 def public_params(params):
     """What the start receipt records and a resume compares (no connection details, no secrets)."""
-    keys = ("duration_s", "interval_s", "candidate_id", "provider", "jobintel_profile", "bucket", "prefix", "namespace", "cronjob",
+    keys = ("duration_s", "interval_s", "missed_after_s", "candidate_id", "provider", "jobintel_profile", "bucket", "prefix", "namespace", "cronjob",
             "context", "max_pointer_age_hours")
     return dict((k, params.get(k)) for k in keys)
 
@@ -273,7 +279,7 @@ def start(proof, params, now, check_mode=False):
                                                               "start a new run_id." % (proof.run_id, ", ".join(
                                                                   "%s=%s" % (k, json.dumps(recorded.get(k))) for k in changed)))
             return existing, False
-        sched = schedule(now, params["duration_s"], params["interval_s"])
+        sched = schedule(now, params["duration_s"], params["interval_s"], params.get("missed_after_s"))
         receipt = receipts.build(OPERATION, "start", "success", proof.run_id, now, finished_at=now, inputs=wanted,
                                  outputs={"run_id": proof.run_id, "proof_dir": proof.path, "schedule": sched},
                                  module="signalcraft.ops.stability_harness",

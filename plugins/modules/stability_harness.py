@@ -24,9 +24,9 @@ description:
     health of the workload in the Kubernetes namespace (nodes, the CronJob, Deployments, recent
     Jobs and pods). A checkpoint already recorded is never taken again. A checkpoint taken after
     its due time records how late it was (C(late_s)).
-  - Slots whose window (due time plus one interval) closed while no harness was running are
-    reported missed by O(step=start) and O(step=finish): a gap in the proof, never a made-up
-    checkpoint. O(step=start) returns only the slots still open, so the playbook takes those.
+  - Slots whose window (due time plus O(missed_after)) closed while no harness was running are
+    reported missed by O(step=start) and O(step=finish) (a gap in the proof, never a made-up
+    checkpoint). O(step=start) returns only the slots still open, so the playbook takes those.
   - O(step=finish) derives C(summary.json) from the files and writes C(final_receipt.json) when the
     harness is complete.
   - Each checkpoint is one short module call, so a playbook loop streams progress and AWX job
@@ -60,6 +60,11 @@ options:
       - Time between checkpoints, same format as O(duration). At most O(duration).
     type: str
     required: true
+  missed_after:
+    description:
+      - How long after its due time a checkpoint may still be taken by a (re)started harness; later,
+        the slot counts as missed. Same format as O(duration). Defaults to O(interval).
+    type: str
   index:
     description:
       - The checkpoint to take (0 is taken at the start). Required with O(step=checkpoint).
@@ -174,7 +179,7 @@ proof_dir:
   returned: always
   type: str
 schedule:
-  description: C(started_at), C(ends_at), C(duration_s), C(interval_s), C(checkpoints_planned).
+  description: C(started_at), C(ends_at), C(duration_s), C(interval_s), C(missed_after_s), C(checkpoints_planned).
   returned: always
   type: dict
 created:
@@ -247,6 +252,7 @@ def harness_params(params):
     values = dict(params)
     values["duration_s"] = harness.parse_duration(params["duration"], "duration")
     values["interval_s"] = harness.parse_duration(params["interval"], "interval")
+    values["missed_after_s"] = harness.parse_duration(params["missed_after"], "missed_after") if params["missed_after"] else values["interval_s"]
     harness.schedule(receipts.utc_now(), values["duration_s"], values["interval_s"])  # interval <= duration
     return values
 
@@ -355,6 +361,7 @@ def main():
         proof_root=dict(type="path", required=True),
         duration=dict(type="str", required=True),
         interval=dict(type="str", required=True),
+        missed_after=dict(type="str"),
         index=dict(type="int"),
         wait=dict(type="bool", default=True),
         candidate_id=dict(type="str"),
