@@ -579,6 +579,21 @@ def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay
                 task_arn, task.get("lastStatus"), timeout), last=task, waited=backoff.waited)
 
 
+def require_new_run(s3, location, run_id):
+    """Refuse a run id whose outbox already holds a run: a second task would overwrite its artifacts."""
+    if not location:
+        return
+    key = location["prefix"] + RUN_ARTIFACTS[1]
+    try:
+        s3.head_object(Bucket=location["bucket"], Key=key)
+    except Exception as exc:
+        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return
+        raise
+    raise GuardError("run_id_exists", "run_id %r already has artifacts at %s; give a new run_id (or none, to generate one) "
+                                      "instead of overwriting a finished run." % (run_id, location["uri"]))
+
+
 def read_run_health(s3, location):
     """``run_health.v1.json`` of a run (failed_stage, failure_codes, status), or None when absent."""
     if not location:

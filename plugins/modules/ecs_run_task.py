@@ -49,6 +49,8 @@ options:
   run_id:
     description:
       - The run id, passed as C(JOBINTEL_RUN_ID). Default is C(<UTC YYYYMMDDTHHMMSSZ>-<8 hex>).
+      - A run id whose outbox already holds a C(run_summary.v1.json) is refused (C(run_id_exists)) before
+        anything starts, so a rerun never overwrites a finished run's artifacts.
     type: str
   launch_type:
     description:
@@ -197,7 +199,7 @@ failure_code:
   returned: on failure
   type: str
 reason:
-  description: The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found), C(task_definition_not_found), ...).
+  description: The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found), C(run_id_exists), C(task_definition_not_found), ...).
   returned: on failure
   type: str
 waited_s:
@@ -250,6 +252,8 @@ def run(module, factory, result):
     if described.get("networkMode") == "awsvpc" and not params["subnets"]:
         raise GuardError("network_config_missing", "task definition %s uses awsvpc: set subnets (and security_groups) from the inventory." % (
             described["taskDefinitionArn"]))
+    if params["run_id"]:
+        ecs.require_new_run(factory.client("s3"), location, run_id)
     if module.check_mode:
         result["changed"] = True
         return

@@ -218,3 +218,15 @@ def test_service_update_is_idempotent_and_the_wait_follows_the_waiter_rule(sandb
         assert missing.value.reason == "service_not_found"
     finally:
         client.delete_service(cluster=cluster, service=name, force=True)
+
+
+def test_a_run_id_with_artifacts_is_refused(sandbox):
+    s3 = sandbox.boto3_client("s3")
+    location = ecs.artifact_location({"JOBINTEL_S3_BUCKET": sandbox["SANDBOX_ARTIFACT_BUCKET"],
+                                      "JOBINTEL_S3_PREFIX": "ecs-unit/%s" % uuid.uuid4().hex[:8]}, "r1")
+    ecs.require_new_run(s3, location, "r1")  # nothing there yet
+    s3.put_object(Bucket=location["bucket"], Key=location["prefix"] + "run_summary.v1.json", Body=b"{}")
+    with pytest.raises(GuardError) as refused:
+        ecs.require_new_run(s3, location, "r1")
+    assert refused.value.reason == "run_id_exists" and location["uri"] in refused.value.message
+    ecs.require_new_run(s3, None, "r1")  # no bucket, no artifacts to protect
