@@ -43,6 +43,8 @@ _UNORDERED_BY_NAME = ("environment", "secrets")
 _NOT_FOUND_CODES = ("ClientException", "InvalidParameterException")
 TERMINAL_TASK_STATUS = "STOPPED"
 RUN_ID_ENV = "JOBINTEL_RUN_ID"
+# Unfilled inventory values (inventories/<env>/group_vars) start with this; they must never reach a task.
+INVENTORY_PLACEHOLDER = "REPLACE_WITH_"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 # Files a jobintel task writes under <prefix>/outbox/<run_id>/ (the failure playbook reads them in this order).
 RUN_ARTIFACTS = ("run_health.v1.json", "run_summary.v1.json", "artifacts/provider_availability_v1.json")
@@ -149,11 +151,15 @@ def normalise(definition):
 
 
 def env_value(name, value):
-    """An environment value as ECS stores it (a string); refuses booleans and structures."""
+    """An environment value as ECS stores it (a string); refuses booleans, structures and inventory placeholders."""
     if isinstance(value, bool) or isinstance(value, (dict, list)) or value is None:
         raise GuardError("environment_value_invalid",
                          "environment value of %s must be a string or number (got %s); quote it in the inventory, "
                          "e.g. %s: \"1\"." % (name, "null" if value is None else type(value).__name__, name))
+    if isinstance(value, str) and value.startswith(INVENTORY_PLACEHOLDER):
+        raise GuardError("inventory_placeholder",
+                         "environment value of %s is the inventory placeholder %r; fill it in (group_vars of this environment) "
+                         "before deploying or running." % (name, value))
     return value if isinstance(value, str) else str(value)
 
 

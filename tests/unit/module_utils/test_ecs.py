@@ -68,6 +68,7 @@ def test_desired_request_overlays_purges_removes_and_keeps_the_rest():
     ({"environment": {"OPENAI_API_KEY": "sk-live"}}, "environment_conflicts_with_secret"),
     ({"environment": {"FLAG": True}}, "environment_value_invalid"),
     ({"environment": {"FLAG": None}}, "environment_value_invalid"),
+    ({"environment": {"JOBINTEL_S3_BUCKET": "REPLACE_WITH_PROD_ARTIFACT_BUCKET"}}, "inventory_placeholder"),
     ({"container_name": "nope"}, "container_not_found"),
 ])
 def test_desired_request_refuses_bad_input(kwargs, reason):
