@@ -7,17 +7,19 @@ published run and the pointers from S3.
 """
 
 import json
+import os
 
 import jsonschema
 
+from tests.conftest import REPO_ROOT
 from tests.integration.ecs_sandbox import copy_seeded_pointers, latest, private_family, read_pointer, read_receipt, revisions
 
 PHASES = ("verify", "deploy", "run_once", "publish", "verify_ops", "provenance")
+with open(os.path.join(REPO_ROOT, "schemas", "receipt.v1.schema.json")) as _handle:
+    RECEIPT_SCHEMA = json.load(_handle)
 
 
 def test_demo_runs_the_daily_chain_and_moves_the_pointers_to_the_new_run(sandbox, run_playbook, tmp_path):
-    from tests.integration.test_preflight import RECEIPT_SCHEMA
-
     family, prefix = private_family(sandbox)
     seeded_pointers = copy_seeded_pointers(sandbox, prefix)
     before = revisions(sandbox, family)
