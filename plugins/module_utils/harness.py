@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes clie
     _Urllib3Error = OSError
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, k8s, pointers, receipts, runs
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import validate_k8s_name, validate_s3_prefix
 
 _CONNECTION_ERRORS = (_Urllib3Error, OSError)
 
@@ -97,6 +98,27 @@ def parse_duration(value, name="duration"):
     if seconds <= 0:
         raise HarnessError("invalid_duration", "%s %r must be longer than zero." % (name, value))
     return seconds
+
+
+def validate_params(params):
+    """The module's parameters checked and completed with ``duration_s``/``interval_s``/``missed_after_s``,
+    before anything is read or written. Raises HarnessError or GuardError."""
+    for name in ("bucket", "context", "candidate_id", "provider", "jobintel_profile", "kubeconfig"):
+        if str(params.get(name) or "").startswith("REPLACE_"):
+            raise HarnessError("inventory_placeholder", "%s is still %s; set it in the inventory." % (name, params[name]))
+    if bool(params.get("provider")) != bool(params.get("jobintel_profile")):
+        raise HarnessError("provider_profile_pair", "provider and jobintel_profile go together (the state/<provider>/<profile>/ "
+                                                    "pointer); set both or neither.")
+    validate_s3_prefix(params.get("prefix"))
+    validate_k8s_name(params.get("namespace"), "namespace", label=True)
+    validate_k8s_name(params.get("cronjob"), "cronjob")
+    validate_run_id(params.get("run_id"))
+    values = dict(params)
+    values["duration_s"] = parse_duration(params.get("duration"), "duration")
+    values["interval_s"] = parse_duration(params.get("interval"), "interval")
+    values["missed_after_s"] = parse_duration(params["missed_after"], "missed_after") if params.get("missed_after") else values["interval_s"]
+    schedule(receipts.utc_now(), values["duration_s"], values["interval_s"])  # interval <= duration
+    return values
 
 
 def validate_run_id(run_id):

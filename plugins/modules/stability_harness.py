@@ -235,32 +235,13 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, harness, k8s, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, validate_k8s_name, validate_s3_prefix
-
-
-def harness_params(params):
-    """Validated parameters, before anything is read or written."""
-    for name in ("bucket", "context", "candidate_id", "provider", "jobintel_profile", "kubeconfig"):
-        if str(params.get(name) or "").startswith("REPLACE_"):
-            raise harness.HarnessError("inventory_placeholder", "%s is still %s; set it in the inventory." % (name, params[name]))
-    if bool(params["provider"]) != bool(params["jobintel_profile"]):
-        raise harness.HarnessError("provider_profile_pair", "provider and jobintel_profile go together (the "
-                                                            "state/<provider>/<profile>/ pointer); set both or neither.")
-    validate_s3_prefix(params["prefix"])
-    validate_k8s_name(params["namespace"], "namespace", label=True)
-    validate_k8s_name(params["cronjob"], "cronjob")
-    values = dict(params)
-    values["duration_s"] = harness.parse_duration(params["duration"], "duration")
-    values["interval_s"] = harness.parse_duration(params["interval"], "interval")
-    values["missed_after_s"] = harness.parse_duration(params["missed_after"], "missed_after") if params["missed_after"] else values["interval_s"]
-    harness.schedule(receipts.utc_now(), values["duration_s"], values["interval_s"])  # interval <= duration
-    return values
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
 
 
 def cluster_client(params):
     try:
         return k8s.api_client(params["kubeconfig"], params["context"])
-    except Exception as exc:  # kubernetes ConfigException / ValueError: bad kubeconfig or unknown context
+    except (ValueError, OSError, k8s.k8s_config.ConfigException) as exc:  # bad kubeconfig or unknown context
         raise harness.HarnessError("kube_context_invalid", "cannot load context %r from kubeconfig %s (%s); set kube_context to a "
                                                            "context in that kubeconfig." % (params["context"], params["kubeconfig"] or "(default)", exc))
 
@@ -383,7 +364,7 @@ def main():
     module.no_log_values.update(k8s.kubeconfig_secret_values(module.params["kubeconfig"]))
     steps = {"start": run_start, "checkpoint": run_checkpoint, "finish": run_finish}
     try:
-        values = harness_params(module.params)
+        values = harness.validate_params(module.params)
         proof = harness.ProofDir(values["proof_root"], values["run_id"])
         result = steps[values["step"]](module, values, proof)
     except (harness.HarnessError, GuardError) as exc:

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import harness, k8s, pointers, receipts, runs
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
 from tests.conftest import REPO_ROOT
 from tests.sandbox.aws_layer import jobintel
 
@@ -62,6 +63,36 @@ def test_slot_states():
     assert harness.slot_state(sched, 2, at(3.0), {}) == "missed"
     assert harness.slot_state(sched, 2, at(9), {2: {}}) == "taken"
     assert harness.slots(sched, at(2.2), {0: {}}) == {"taken": [0], "missed": [1], "pending": [2, 3, 4]}
+
+
+def module_params(**overrides):
+    params = {"run_id": "m21-x", "duration": "72h", "interval": "60m", "missed_after": None, "candidate_id": "local",
+              "provider": "openai", "jobintel_profile": "cs", "bucket": "b", "prefix": "jobintel", "namespace": "jobintel",
+              "cronjob": "jobintel-daily", "context": "ctx", "kubeconfig": None}
+    params.update(overrides)
+    return params
+
+
+def test_validate_params_completes_the_durations():
+    values = harness.validate_params(module_params())
+    assert (values["duration_s"], values["interval_s"], values["missed_after_s"]) == (259200, 3600, 3600)
+    assert harness.validate_params(module_params(missed_after="2h"))["missed_after_s"] == 7200
+
+
+@pytest.mark.parametrize("overrides,reason", [
+    ({"context": "REPLACE_WITH_KUBE_CONTEXT"}, "inventory_placeholder"),
+    ({"bucket": "REPLACE_WITH_PROD_ARTIFACT_BUCKET"}, "inventory_placeholder"),
+    ({"jobintel_profile": None}, "provider_profile_pair"),
+    ({"prefix": "/jobintel/"}, "invalid_prefix"),
+    ({"namespace": "Not_A_Name"}, "invalid_name"),
+    ({"run_id": "../up"}, "invalid_run_id"),
+    ({"interval": "2h", "duration": "1h"}, "invalid_interval"),
+    ({"duration": "forever"}, "invalid_duration"),
+])
+def test_validate_params_refuses_bad_input(overrides, reason):
+    with pytest.raises((harness.HarnessError, GuardError)) as err:
+        harness.validate_params(module_params(**overrides))
+    assert err.value.reason == reason
 
 
 @pytest.mark.parametrize("run_id", ["", "../x", "a/b", None, ".x"])
