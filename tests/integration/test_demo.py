@@ -1,17 +1,56 @@
-"""playbooks/demo.yml (what `make demo` runs) works on the local inventory with inventory defaults only."""
+"""playbooks/demo.yml (what `make demo` runs) = daily.yml end to end on the local inventory.
+
+Only the task family and the S3 prefix are private to this test (a copy of the seeded task
+definition and of the seeded pointers), so the seeded state other tests read is never moved.
+Everything is read back: receipts from disk and the receipt bucket, the task from ECS, the
+published run and the pointers from S3.
+"""
 
 import json
 import os
 
+import jsonschema
 
-def test_demo_runs_and_writes_its_receipts(sandbox, run_playbook, tmp_path):
-    root = str(tmp_path / "receipts")
-    result = run_playbook("demo.yml", {"signalcraft_receipt_root": root})
+from tests.conftest import REPO_ROOT
+from tests.integration.ecs_sandbox import copy_seeded_pointers, latest, private_family, read_pointer, read_receipt, revisions
+
+PHASES = ("verify", "deploy", "run_once", "publish", "verify_ops", "provenance")
+with open(os.path.join(REPO_ROOT, "schemas", "receipt.v1.schema.json")) as _handle:
+    RECEIPT_SCHEMA = json.load(_handle)
+
+
+def test_demo_runs_the_daily_chain_and_moves_the_pointers_to_the_new_run(sandbox, run_playbook, tmp_path):
+    family, prefix = private_family(sandbox)
+    seeded_pointers = copy_seeded_pointers(sandbox, prefix)
+    before = revisions(sandbox, family)
+    root = tmp_path / "receipts"
+    result = run_playbook("demo.yml", {"signalcraft_receipt_root": str(root), "jobintel_task_family": family, "jobintel_prefix": prefix})
     assert result.rc == 0, result.stdout
-    [execution_id] = os.listdir(root)
-    with open(os.path.join(root, execution_id, "verify.json")) as handle:
-        receipt = json.load(handle)
-    assert receipt["operation"] == "preflight" and receipt["status"] == "success"
+
+    [execution_id] = [p.name for p in root.iterdir()]
+    receipts = {phase: read_receipt(sandbox, str(root), phase, execution_id) for phase in PHASES}
+    for phase, receipt in receipts.items():
+        jsonschema.validate(receipt, RECEIPT_SCHEMA)
+        assert receipt["status"] == "success" and receipt["execution_id"] == execution_id, phase
+    assert receipts["verify"]["operation"] == "preflight"
+
+    # Deploy with inventory defaults found nothing to change: no revision, the run used the latest one.
+    assert revisions(sandbox, family) == before and receipts["deploy"]["changed"] is False
+    run = receipts["run_once"]["outputs"]
+    assert run["task_definition_arn"] == latest(sandbox, family)["taskDefinitionArn"]
+    [task] = sandbox.boto3_client("ecs").describe_tasks(cluster=sandbox["SANDBOX_ECS_CLUSTER"], tasks=[run["task_arn"]])["tasks"]
+    assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
+
+    # Publish took the run from the task's outbox to runs/<run_id>/ and moved both pointers to it.
+    bucket = sandbox["SANDBOX_ARTIFACT_BUCKET"]
     s3 = sandbox.boto3_client("s3")
-    copy = s3.get_object(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key="receipts/%s/verify.json" % execution_id)
-    assert json.loads(copy["Body"].read()) == receipt
+    summary = json.loads(s3.get_object(Bucket=bucket, Key="%s/runs/%s/run_summary.v1.json" % (prefix, run["run_id"]))["Body"].read())
+    assert summary["run_id"] == run["run_id"] and summary["ecs_task_arn"] == run["task_arn"]
+    for key, old_etag in seeded_pointers.items():
+        pointer, etag = read_pointer(sandbox, key)
+        assert etag != old_etag and pointer["run_id"] == run["run_id"], key
+        assert pointer["target"].startswith("s3://%s/%s/runs/%s/" % (bucket, prefix, run["run_id"]))
+        assert pointer["provenance"]["ecs_task_arn"] == run["task_arn"]
+    latest_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="%s/latest/openai/cs/" % prefix)["Contents"]]
+    assert "%s/latest/openai/cs/ranked_jobs.openai.cs.json" % prefix in latest_keys
+    assert receipts["provenance"]["outputs"]["run_id"] == run["run_id"]

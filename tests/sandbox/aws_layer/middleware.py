@@ -12,6 +12,7 @@ from . import s3_rules
 from .classify import classify
 from .control import PREFIX, ControlApi
 from .ecs_outcomes import EcsOutcomes
+from .ecs_services import EcsServices
 from .faults import FaultInjector
 from .protocol_errors import fault_error
 from .request_log import RequestLog
@@ -71,6 +72,7 @@ class SandboxMiddleware:
         self.ecs = EcsOutcomes()
         self.multipart = MultipartInitiated()
         self.restores = RestoreDelay()
+        self.ecs_services = EcsServices()
         self.control = ControlApi(self)
 
     def __call__(self, environ, start_response):
@@ -93,6 +95,7 @@ class SandboxMiddleware:
             status, headers, response_body = call_buffered(self.app, environ)
         if info.service == "ecs" and status.startswith("200"):
             response_body = self.ecs.rewrite(info.operation, body, response_body)
+            response_body = self.ecs_services.rewrite(info.operation, body, response_body)
             headers = _with_length(headers, response_body)
         elif info.protocol == "s3" and info.operation in ("CreateMultipartUpload", "ListMultipartUploads") and status.startswith("200"):
             response_body = self.multipart.rewrite(info.operation, response_body)

@@ -12,7 +12,9 @@ from xml.sax.saxutils import escape
 
 from .classify import RequestInfo
 
-FAULT_KINDS = ("throttle", "slowdown", "500", "503", "latency")
+# access_denied is not transient: it answers what an IAM/bucket-policy denial answers, so tests can
+# tell "forbidden" from "missing" and interrupt a transfer without retries.
+FAULT_KINDS = ("throttle", "slowdown", "500", "503", "latency", "access_denied")
 
 # fault kind -> (HTTP status, code, message), per protocol family.
 _S3 = {
@@ -20,27 +22,31 @@ _S3 = {
     "slowdown": (503, "SlowDown", "Please reduce your request rate."),
     "500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "ServiceUnavailable", "Service is unable to handle request."),
+    "access_denied": (403, "AccessDenied", "Access Denied"),
 }
 _JSON = {
     "throttle": (400, "ThrottlingException", "Rate exceeded"),
     "slowdown": (400, "ThrottlingException", "Rate exceeded"),
     "500": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
     "503": (503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."),
+    "access_denied": (400, "AccessDeniedException", "User is not authorized to perform this action."),
 }
 _QUERY = {
     "throttle": (400, "Throttling", "Rate exceeded"),
     "slowdown": (400, "Throttling", "Rate exceeded"),
     "500": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
     "503": (503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."),
+    "access_denied": (403, "AccessDenied", "User is not authorized to perform this action."),
 }
 _EC2 = {
     "throttle": (503, "RequestLimitExceeded", "Request limit exceeded."),
     "slowdown": (503, "RequestLimitExceeded", "Request limit exceeded."),
     "500": (500, "InternalError", "An internal error has occurred."),
     "503": (503, "Unavailable", "The server is overloaded and can't handle the request."),
+    "access_denied": (403, "UnauthorizedOperation", "You are not authorized to perform this operation."),
 }
 _TABLES = {"s3": _S3, "json": _JSON, "rest-json": _JSON, "query": _QUERY, "ec2": _EC2}
-_REASONS = {400: "Bad Request", 404: "Not Found", 412: "Precondition Failed", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 412: "Precondition Failed", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 @dataclass

@@ -1,0 +1,345 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ecs_run_task
+short_description: Run one ECS task from a task-definition revision and wait for its exit code
+version_added: "0.1.0"
+description:
+  - Starts one task of O(task_definition) (RunTask) with environment overrides on one container,
+    waits until it is C(STOPPED) (bounded polling with exponential backoff) and returns the task ARN,
+    each container's exit code and the stop reason. Replaces C(TASKDEF_REV=<rev> run_ecs_once.sh).
+  - The run gets a run id (O(run_id), generated when omitted) passed as C(JOBINTEL_RUN_ID), so the
+    artifacts the workload writes to C(s3://<JOBINTEL_S3_BUCKET>/<JOBINTEL_S3_PREFIX>/outbox/<run_id>/)
+    are known before it starts.
+  - A non-zero exit fails the task with the run's failure code (the first of C(failure_codes) in the
+    run's C(run_health.v1.json), else a token derived from ECS's stop code), its C(failed_stage) and
+    the artifact paths to inspect, in the order the failure playbook reads them.
+  - A timeout fails with reason C(wait_timeout); the task is left running unless O(stop_on_timeout=true).
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  cluster:
+    description:
+      - The cluster name or ARN.
+    type: str
+    required: true
+  task_definition:
+    description:
+      - The revision to run, as C(family:revision), ARN, or C(family) for the latest ACTIVE revision.
+    type: str
+    required: true
+  container_name:
+    description:
+      - The container that gets O(environment) and C(JOBINTEL_RUN_ID). Default is the only
+        container, or the first essential one.
+    type: str
+  environment:
+    description:
+      - Environment overrides (name to value) for this run only.
+    type: dict
+    default: {}
+  run_id:
+    description:
+      - The run id, passed as C(JOBINTEL_RUN_ID). Default is C(<UTC YYYYMMDDTHHMMSSZ>-<8 hex>).
+      - A run id whose outbox already holds a C(run_summary.v1.json) is refused (C(run_id_exists)) before
+        anything starts, so a rerun never overwrites a finished run's artifacts.
+    type: str
+  launch_type:
+    description:
+      - The launch type.
+    type: str
+    choices: [FARGATE, EC2, EXTERNAL]
+    default: FARGATE
+  platform_version:
+    description:
+      - Fargate platform version (default is ECS's C(LATEST)).
+    type: str
+  subnets:
+    description:
+      - Subnets of the task's awsvpc network configuration. Required for C(awsvpc) task definitions.
+    type: list
+    elements: str
+    default: []
+  security_groups:
+    description:
+      - Security groups of the task's awsvpc network configuration.
+    type: list
+    elements: str
+    default: []
+  assign_public_ip:
+    description:
+      - Give the task's ENI a public IP (Fargate tasks in public subnets without a NAT).
+    type: bool
+    default: false
+  started_by:
+    description:
+      - The C(startedBy) tag of the task (at most 128 characters).
+    type: str
+    default: signalcraft.ops
+  wait:
+    description:
+      - Wait for C(STOPPED) and judge the exit code. With V(false) the module returns after RunTask.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for C(STOPPED).
+    type: int
+    default: 3600
+  wait_delay:
+    description:
+      - Seconds between the first polls; grows by half each poll.
+    type: float
+    default: 5
+  wait_max_delay:
+    description:
+      - Longest pause between polls, in seconds.
+    type: float
+    default: 30
+  stop_on_timeout:
+    description:
+      - Stop the task (StopTask) when O(wait_timeout) passes.
+    type: bool
+    default: false
+  operation:
+    description:
+      - The receipt's operation name (C(run_once), C(force_fail_demo)).
+    type: str
+    default: run_once
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+attributes:
+  check_mode:
+    support: full
+    description: Resolves the task definition and the artifact location; starts no task.
+  diff_mode:
+    support: none
+    description: A task run is not a change of configuration.
+seealso:
+  - module: signalcraft.ops.ecs_task_info
+  - module: signalcraft.ops.ecs_taskdef_deploy
+"""
+
+EXAMPLES = r"""
+- name: Run revision 7 once and wait for its exit code
+  signalcraft.ops.ecs_run_task:
+    cluster: jobintel
+    task_definition: jobintel-daily:7
+    subnets: [subnet-0123456789abcdef0]
+    security_groups: [sg-0123456789abcdef0]
+    environment:
+      JOBINTEL_PROVIDERS: openai
+    wait_timeout: 3600
+  register: run
+
+- name: Force a failure at the scrape stage (dev/test)
+  signalcraft.ops.ecs_run_task:
+    cluster: jobintel
+    task_definition: jobintel-daily
+    subnets: [subnet-0123456789abcdef0]
+    environment:
+      JOBINTEL_FORCE_FAIL_STAGE: scrape
+    operation: force_fail_demo
+"""
+
+RETURN = r"""
+task_arn:
+  description: The task's ARN (null in check mode).
+  returned: always
+  type: str
+task_definition_arn:
+  description: The revision that ran.
+  returned: always
+  type: str
+run_id:
+  description: The run id (C(JOBINTEL_RUN_ID)).
+  returned: always
+  type: str
+  sample: 20260101T060000Z-1a2b3c4d
+exit_code:
+  description: The exit code of O(container_name) (or the first container with a non-zero code).
+  returned: when the task stopped
+  type: int
+containers:
+  description: Each container's name, last status, exit code, reason, image and image digest.
+  returned: always
+  type: list
+  elements: dict
+stopped_reason:
+  description: ECS's stoppedReason.
+  returned: always
+  type: str
+stop_code:
+  description: ECS's stopCode (C(EssentialContainerExited), C(TaskFailedToStart), ...).
+  returned: always
+  type: str
+last_status:
+  description: The task's last status.
+  returned: always
+  type: str
+artifacts:
+  description: Where the run writes its files - C(bucket), C(prefix), C(uri) and the C(paths) to inspect first.
+  returned: when the effective environment has JOBINTEL_S3_BUCKET
+  type: dict
+run_health:
+  description: C(status), C(failed_stage), C(failure_codes) from the run's run_health.v1.json, when it was written.
+  returned: when the task stopped
+  type: dict
+failure_code:
+  description: The failure code the run is filed under (e.g. C(FORCED_FAILURE)).
+  returned: on failure
+  type: str
+reason:
+  description: The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found), C(run_id_exists), C(task_definition_not_found), ...).
+  returned: on failure
+  type: str
+waited_s:
+  description: Seconds spent waiting for C(STOPPED).
+  returned: always
+  type: float
+polls:
+  description: DescribeTasks calls made while waiting.
+  returned: always
+  type: int
+attempts:
+  description: API call attempts beyond the first (throttling retries) plus one.
+  returned: always
+  type: int
+receipt:
+  description: A receipt.v1 document (operation O(operation), phase C(run_once)) for M(signalcraft.ops.receipt).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, ecs, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
+
+_INPUTS = ("cluster", "task_definition", "container_name", "environment", "run_id", "launch_type", "subnets",
+           "security_groups", "assign_public_ip", "wait", "wait_timeout", "stop_on_timeout", "region", "endpoint_url")
+_OUTPUTS = ("task_arn", "task_definition_arn", "run_id", "exit_code", "containers", "stopped_reason", "stop_code",
+            "last_status", "artifacts", "run_health", "failure_code", "waited_s", "polls")
+
+
+class TaskFailed(Exception):
+    """The task stopped with a non-zero exit; the message names the code and the artifacts."""
+
+    reason = "task_failed"
+
+
+def run(module, factory, result):
+    params = module.params
+    client = factory.client("ecs")
+    ecs.require_cluster(client, params["cluster"])
+    described, _tags = ecs.describe_task_definition(client, params["task_definition"])
+    run_id = ecs.validate_run_id(params["run_id"] or ecs.new_run_id())
+    overrides = dict((k, ecs.env_value(k, v)) for k, v in params["environment"].items())
+    overrides[ecs.RUN_ID_ENV] = run_id
+    container, environment = ecs.effective_environment(described, params["container_name"], overrides)
+    location = ecs.artifact_location(environment, run_id)
+    result.update(run_id=run_id, task_definition_arn=described["taskDefinitionArn"], artifacts=location)
+    if described.get("networkMode") == "awsvpc" and not params["subnets"]:
+        raise GuardError("network_config_missing", "task definition %s uses awsvpc: set subnets (and security_groups) from the inventory." % (
+            described["taskDefinitionArn"]))
+    if params["run_id"]:
+        ecs.require_new_run(factory.client("s3"), location, run_id)
+    if module.check_mode:
+        result["changed"] = True
+        return
+    request = ecs.run_task_request(params["cluster"], described["taskDefinitionArn"], container, overrides, params["launch_type"],
+                                   network=ecs.network_configuration(params["subnets"], params["security_groups"], params["assign_public_ip"]),
+                                   started_by=params["started_by"], platform_version=params["platform_version"])
+    task = ecs.start_task(client, request)
+    result.update(changed=True, task_arn=task["taskArn"])
+    result.update((k, v) for k, v in ecs.task_outcome(task, container).items() if k in _OUTPUTS)
+    if not params["wait"]:
+        return
+    try:
+        task, waited, polls = ecs.wait_task_stopped(client, params["cluster"], task["taskArn"], params["wait_timeout"],
+                                                    params["wait_delay"], params["wait_max_delay"])
+    except ecs.EcsWaitTimeout as exc:
+        result.update(waited_s=exc.waited, last_status=(exc.last or {}).get("lastStatus"))
+        if params["stop_on_timeout"]:
+            client.stop_task(cluster=params["cluster"], task=result["task_arn"], reason="signalcraft.ops: wait_timeout %ss" % params["wait_timeout"])
+        raise
+    result.update(waited_s=waited, polls=polls)
+    outcome = ecs.task_outcome(task, container)
+    result.update((k, v) for k, v in outcome.items() if k in _OUTPUTS)
+    result["run_health"] = ecs.read_run_health(factory.client("s3"), location)
+    if outcome["exit_code"] != 0:
+        result["failure_code"] = ecs.failure_code(outcome, result["run_health"])
+        health = result["run_health"] or {}
+        raise TaskFailed("task %s exited %s (%s); failure_code=%s failed_stage=%s; inspect %s" % (
+            result["task_arn"], outcome["exit_code"], outcome["stopped_reason"], result["failure_code"], health.get("failed_stage"),
+            ", ".join(location["paths"]) if location else "the task's logs (no JOBINTEL_S3_BUCKET, so no artifacts)"))
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        cluster=dict(type="str", required=True),
+        task_definition=dict(type="str", required=True),
+        container_name=dict(type="str"),
+        environment=dict(type="dict", default={}),
+        run_id=dict(type="str"),
+        launch_type=dict(type="str", choices=["FARGATE", "EC2", "EXTERNAL"], default="FARGATE"),
+        platform_version=dict(type="str"),
+        subnets=dict(type="list", elements="str", default=[]),
+        security_groups=dict(type="list", elements="str", default=[]),
+        assign_public_ip=dict(type="bool", default=False),
+        started_by=dict(type="str", default="signalcraft.ops"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=3600),
+        wait_delay=dict(type="float", default=5),
+        wait_max_delay=dict(type="float", default=30),
+        stop_on_timeout=dict(type="bool", default=False),
+        operation=dict(type="str", default="run_once"),
+        execution_id=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    params = module.params
+    if params["wait_timeout"] <= 0:
+        module.fail_json(msg="wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
+    module.no_log_values.update(secret_values_in([{"name": k, "value": v} for k, v in params["environment"].items()]))
+    started = receipts.utc_now()
+    execution_id = params["execution_id"] or "%s-%s" % (params["operation"], started.strftime("%Y%m%dT%H%M%SZ"))
+    factory = aws.AwsClientFactory.from_params(params)
+    result = dict(changed=False, task_arn=None, run_id=params["run_id"], containers=[], waited_s=0.0, polls=0)
+    status, reason, message = "success", None, None
+    try:
+        run(module, factory, result)
+    except TaskFailed as exc:
+        status, reason = "failed", TaskFailed.reason
+        message = "run_once status=fail reason=%s failure_code=%s: %s" % (reason, result["failure_code"], exc)
+    except ecs.EcsWaitTimeout as exc:
+        status, reason, message = "failed", exc.reason, "run_once status=fail reason=%s: %s" % (exc.reason, exc.message)
+    except GuardError as exc:
+        status, reason, message = "failed", exc.reason, "run_once status=fail reason=%s: %s" % (exc.reason, exc.message)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        status, reason, message = "failed", "aws_error", "run_once status=fail reason=aws_error: %s" % aws.describe_error(exc, "run_task")
+    result["attempts"] = 1 + factory.retries
+    result["receipt"] = receipts.build(
+        params["operation"], "run_once", status, execution_id, started, inputs=dict((k, params[k]) for k in _INPUTS),
+        outputs=dict((k, result.get(k)) for k in _OUTPUTS), failure_code=result.get("failure_code") or reason, message=message, attempts=result["attempts"],
+        changed=bool(result["changed"]) and not module.check_mode, module="signalcraft.ops.ecs_run_task",
+        secret_values=list(module.no_log_values))
+    if status == "failed":
+        module.fail_json(msg=message, reason=reason, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: pointer_verify
+short_description: Verify the last_success pointers of published runs and the objects they name
+version_added: "0.1.0"
+description:
+  - The checks of C(verify_ops.sh) as a module. Reads C(<prefix>/state/last_success.json) and, for every provider and
+    profile, C(<prefix>/state/<provider>/<profile>/last_success.json).
+  - Each pointer must exist, parse as C(pointer.v1) for its provider/profile, and name a target under which at least
+    C(object_count) objects exist. With O(check_latest), C(latest/<provider>/<profile>/) must hold exactly the
+    objects of the target (same keys, same SHA-256 or ETag).
+  - Tells the failure kinds apart with stable tokens, C(pointer_missing), C(access_denied), C(target_missing),
+    C(pointer_invalid), C(target_incomplete), C(latest_mismatch), C(bucket_missing), and returns
+    C(verify_ops status=ok) or C(verify_ops status=fail reason=<token>) (the first failing check's token).
+  - Reads only.
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  bucket:
+    description: The artifact bucket.
+    type: str
+    required: true
+  prefix:
+    description: Key prefix inside O(bucket), without leading or trailing C(/).
+    type: str
+    default: ""
+  providers:
+    description: Providers whose pointers are checked, crossed with O(profiles). Empty checks only C(last_success).
+    type: list
+    elements: str
+    default: []
+  profiles:
+    description: Profiles whose pointers are checked, crossed with O(providers).
+    type: list
+    elements: str
+    default: []
+  check_latest:
+    description: Also compare C(latest/<provider>/<profile>/) with the target of that pair's pointer.
+    type: bool
+    default: true
+  mode:
+    description: V(verify) fails the task when a check fails; V(report) returns the same result without failing.
+    type: str
+    choices: [verify, report]
+    default: verify
+  concurrency:
+    description: Threads for the checksum reads of the C(latest/) comparison.
+    type: int
+    default: 8
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; every check runs in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+seealso:
+  - module: signalcraft.ops.s3_publish_run
+  - module: signalcraft.ops.run_provenance
+"""
+
+EXAMPLES = r"""
+- name: Verify the published-run pointers
+  signalcraft.ops.pointer_verify:
+    bucket: "{{ jobintel_bucket }}"
+    prefix: jobintel
+    providers: [openai]
+    profiles: [cs]
+  register: verify_ops
+"""
+
+RETURN = r"""
+status:
+  description: C(ok) when every check passed, otherwise C(fail).
+  returned: always
+  type: str
+reason:
+  description: The first failing check's token, or null.
+  returned: always
+  type: str
+  sample: pointer_missing
+token_line:
+  description: C(verify_ops status=ok) or C(verify_ops status=fail reason=<token>).
+  returned: always
+  type: str
+checks:
+  description:
+    - One per pointer, C(name) (C(last_success) or C(<provider>/<profile>)), C(pointer_key), C(status), C(reason),
+      C(detail), and when readable C(run_id), C(target), C(object_count), C(found_count), C(published_at).
+  returned: always
+  type: list
+  elements: dict
+receipt:
+  description: A receipt.v1 document (operation C(verify_ops), phase C(verify_ops)) for M(signalcraft.ops.receipt).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, receipts, run_pointers, run_publish
+
+
+def run(module, factory):
+    params = module.params
+    s3 = factory.client("s3")
+    checks = []
+    try:
+        run_publish.check_bucket_name(params["bucket"])
+        run_publish.check_bucket_exists(s3, params["bucket"])
+    except run_publish.PublishError as exc:
+        checks.append({"name": "bucket", "pointer_key": None, "status": "fail", "reason": exc.reason, "detail": exc.message})
+    if not checks:
+        checks.append(run_pointers.check_pointer(s3, params["bucket"], params["prefix"], concurrency=params["concurrency"]))
+        for provider in params["providers"]:
+            for profile in params["profiles"]:
+                checks.append(run_pointers.check_pointer(s3, params["bucket"], params["prefix"], provider, profile,
+                                                         check_latest=params["check_latest"], concurrency=params["concurrency"]))
+    status, reason = run_pointers.summarize(checks)
+    return dict(changed=False, status=status, reason=reason, token_line=run_pointers.token_line("verify_ops", status, reason),
+                checks=checks)
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        bucket=dict(type="str", required=True),
+        prefix=dict(type="str", default=""),
+        providers=dict(type="list", elements="str", default=[]),
+        profiles=dict(type="list", elements="str", default=[]),
+        check_latest=dict(type="bool", default=True),
+        mode=dict(type="str", choices=["verify", "report"], default="verify"),
+        concurrency=dict(type="int", default=8),
+        execution_id=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_together=[("providers", "profiles")])
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    params = module.params
+    bad = [n for n in params["providers"] + params["profiles"] if not run_pointers.valid_name(n)]
+    if bad or (params["prefix"] or "").strip("/") != (params["prefix"] or ""):
+        module.fail_json(msg="verify_ops status=fail reason=invalid_input: prefix must not start or end with '/' and "
+                         "providers/profiles must be lowercase tokens (got %s)." % (bad or params["prefix"]),
+                         status="fail", reason="invalid_input")
+    started = receipts.utc_now()
+    factory = aws.AwsClientFactory.from_params(params)
+    try:
+        result = run(module, factory)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        result = dict(changed=False, status="fail", reason="aws_error",
+                      checks=[{"name": "aws", "pointer_key": None, "status": "fail", "reason": "aws_error",
+                               "detail": aws.describe_error(exc, "verify_ops")}],
+                      token_line=run_pointers.token_line("verify_ops", "fail", "aws_error"))
+    inputs = dict((k, params[k]) for k in ("bucket", "prefix", "providers", "profiles", "check_latest", "mode", "region", "endpoint_url"))
+    result["receipt"] = receipts.build(
+        "verify_ops", "verify_ops", "success" if result["status"] == "ok" else "failed",
+        params["execution_id"] or "verify-ops-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        inputs=inputs, outputs=dict((k, result[k]) for k in ("status", "reason", "token_line", "checks")),
+        failure_code=result["reason"], attempts=1 + factory.retries, module="signalcraft.ops.pointer_verify",
+    )
+    if result["status"] == "fail" and params["mode"] == "verify":
+        details = "; ".join("%s: %s" % (c["name"], c["detail"]) for c in result["checks"] if c["status"] == "fail")
+        module.fail_json(msg="%s: %s" % (result["token_line"], details), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""daily.yml --check writes nothing (no revision, no task, no S3 write); a failed run stops the chain.
+
+The end-to-end run of daily.yml is tests/integration/test_demo.py (demo.yml imports daily.yml), so
+the suite pays for one full chain, not two.
+"""
+
+from tests.integration.ecs_sandbox import (copy_seeded_pointers, last_request_seq, private_family, read_pointer, read_receipt,
+                                           requests_since, revisions)
+
+S3_WRITES = ("PutObject", "CopyObject", "DeleteObject", "DeleteObjects", "CompleteMultipartUpload", "CreateMultipartUpload")
+
+
+def test_daily_check_mode_writes_nothing_anywhere(sandbox, run_playbook, tmp_path):
+    family, prefix = private_family(sandbox)
+    pointers = copy_seeded_pointers(sandbox, prefix)
+    before = revisions(sandbox, family)
+    seq = last_request_seq(sandbox)
+    overlay = {"REDACTION_ENFORCE": "1", "JOBINTEL_S3_BUCKET": sandbox["SANDBOX_ARTIFACT_BUCKET"], "JOBINTEL_S3_PREFIX": prefix,
+               "RELEASE": "check"}
+    result = run_playbook("daily.yml", {"jobintel_task_family": family, "jobintel_prefix": prefix, "jobintel_deploy_environment": overlay,
+                                        "signalcraft_receipt_root": str(tmp_path / "receipts")}, check=True)
+    assert result.rc == 0, result.stdout
+    assert "preflight status=ok" in result.stdout
+    [planned] = result.task_results("Register a revision when the image or environment differs")
+    assert planned["changed"] is True and "container jobintel environment RELEASE added (check)" in planned["changes"]
+    [run] = result.task_results("Run the task and wait until it stops")
+    assert run["task_arn"] is None and run["artifacts"]["prefix"].startswith(prefix + "/outbox/")
+    # Read back: nothing registered, started or written.
+    assert revisions(sandbox, family) == before
+    assert requests_since(sandbox, seq, service="ecs", operation="RunTask") == []
+    assert requests_since(sandbox, seq, service="ecs", operation="RegisterTaskDefinition") == []
+    writes = [r for r in requests_since(sandbox, seq, service="s3") if r["operation"] in S3_WRITES]
+    assert writes == []
+    assert not (tmp_path / "receipts").exists()
+    for key, etag in pointers.items():
+        assert read_pointer(sandbox, key)[1] == etag
+
+
+def test_a_failed_run_stops_the_chain_before_publish_and_moves_no_pointer(sandbox, run_playbook, tmp_path):
+    family, prefix = private_family(sandbox)
+    pointers = copy_seeded_pointers(sandbox, prefix)
+    root = tmp_path / "receipts"
+    result = run_playbook("daily.yml", {"jobintel_task_family": family, "jobintel_prefix": prefix, "signalcraft_receipt_root": str(root),
+                                        "jobintel_run_once_environment": {"JOBINTEL_FORCE_FAIL_STAGE": "scrape"}})
+    assert result.rc != 0 and "failure_code=FORCED_FAILURE" in result.stdout
+    [execution_id] = [p.name for p in root.iterdir()]
+    assert sorted(p.name for p in (root / execution_id).iterdir()) == ["deploy.json", "run_once.json", "verify.json"]
+    failed = read_receipt(sandbox, str(root), "run_once", execution_id)
+    assert failed["status"] == "failed" and failed["failure_code"] == "FORCED_FAILURE"
+    for key, etag in pointers.items():
+        assert read_pointer(sandbox, key)[1] == etag
+    runs = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix="%s/runs/" % prefix)
+    assert runs["KeyCount"] == 0
