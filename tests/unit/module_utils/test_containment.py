@@ -74,10 +74,21 @@ def test_scale_plan_write_and_wait(service):
     assert containment.scale_line("ok", state=done, previous=2, desired=6) == "scale_workers status=ok desired=6 previous=2 running=6"
 
 
-def test_wait_times_out_with_the_last_state(service, sandbox):
-    ecs, cluster_name, name = service
+def stuck_service(sandbox):
+    """A service whose tasks never start (the sandbox's crash-looping image, see its ECS README)."""
+    ecs = sandbox.boto3_client("ecs")
+    family = "stuck-%s" % uuid.uuid4().hex[:8]
+    ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "worker", "image": sandbox["SANDBOX_IMAGE_REF"], "memory": 512, "essential": True,
+        "environment": [{"name": "SANDBOX_SERVICE_ROLLOUT", "value": "stuck"}]}])
+    name = "workers-%s" % uuid.uuid4().hex[:8]
+    ecs.create_service(cluster=sandbox["SANDBOX_ECS_CLUSTER"], serviceName=name, taskDefinition=family, desiredCount=2)
+    return ecs, sandbox["SANDBOX_ECS_CLUSTER"], name
+
+
+def test_wait_times_out_with_the_last_state(sandbox):
+    ecs, cluster_name, name = stuck_service(sandbox)
     clock = FakeClock()
-    # moto leaves a new service at runningCount 0 until it is updated: it never reaches 2 here.
     error = reason(containment.wait_for_running, ecs, cluster_name, name, 2, timeout=30, poll_interval=10, clock=clock, sleep=clock.sleep)
     assert error.reason == "scale_timeout" and error.details["state"]["running_count"] == 0
     assert clock.now == 30 and clock.sleeps == [10, 10, 10]
