@@ -8,6 +8,7 @@ boto3 and the cluster with the kubernetes client.
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -122,10 +123,20 @@ def test_harness_writes_its_proof_and_a_rerun_changes_nothing(sandbox, run_playb
     assert json.loads(s3_copy["Body"].read()) == final
     assert "m21 status=pass run_id=%s checkpoints=5/5 missed=0" % run_id in " ".join(result.stdout.split())
 
+    # The proof is mirrored to the receipt bucket (m21_proof_bucket), file for file.
     before = digests(str(proof))
+    s3 = sandbox.boto3_client("s3")
+    mirror_base = "proofs/m21/%s/" % run_id
+    listed = s3.list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix=mirror_base)["Contents"]
+    copy = dict((item["Key"][len(mirror_base):], hashlib.sha256(s3.get_object(
+        Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key=item["Key"])["Body"].read()).hexdigest()) for item in listed)
+    assert copy == before
+
+    # A rerun in a fresh container (no local proof): restored from S3, nothing changes, nothing is taken twice.
+    shutil.rmtree(str(proof))
     again = run_playbook("stability_harness.yml", harness_vars(tmp_path, workload, run_id, 4, 1))
     assert again.rc == 0, again.stdout
-    assert "changed=0" in again.stdout
+    assert "changed=0" in again.stdout and "restored=%d" % len(before) in again.stdout
     assert digests(str(proof)) == before
 
 
