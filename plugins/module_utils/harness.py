@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -42,7 +43,7 @@ except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes clie
     _Urllib3Error = OSError
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, k8s, pointers, receipts, runs
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import validate_k8s_name, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import safe_relative_path, validate_k8s_name, validate_s3_prefix
 
 _CONNECTION_ERRORS = (_Urllib3Error, OSError)
 
@@ -103,13 +104,14 @@ def parse_duration(value, name="duration"):
 def validate_params(params):
     """The module's parameters checked and completed with ``duration_s``/``interval_s``/``missed_after_s``,
     before anything is read or written. Raises HarnessError or GuardError."""
-    for name in ("bucket", "context", "candidate_id", "provider", "jobintel_profile", "kubeconfig"):
+    for name in ("bucket", "proof_bucket", "context", "candidate_id", "provider", "jobintel_profile", "kubeconfig"):
         if str(params.get(name) or "").startswith("REPLACE_"):
             raise HarnessError("inventory_placeholder", "%s is still %s; set it in the inventory." % (name, params[name]))
     if bool(params.get("provider")) != bool(params.get("jobintel_profile")):
         raise HarnessError("provider_profile_pair", "provider and jobintel_profile go together (the state/<provider>/<profile>/ "
                                                     "pointer); set both or neither.")
     validate_s3_prefix(params.get("prefix"))
+    validate_s3_prefix(params.get("proof_prefix"), "proof_prefix")
     validate_k8s_name(params.get("namespace"), "namespace", label=True)
     validate_k8s_name(params.get("cronjob"), "cronjob")
     validate_run_id(params.get("run_id"))
@@ -268,6 +270,76 @@ class _Lock:
         if HAS_FCNTL:
             fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+
+
+class ProofMirror:
+    """A copy of one harness run's directory in S3, so the harness resumes in a fresh container.
+
+    AWX runs each job in a new execution environment: without the copy, a resumed harness would
+    find no start receipt and no checkpoints. Checkpoint files are uploaded create-only
+    (``If-None-Match: *``), so two harnesses can never replace each other's checkpoint in S3.
+    """
+
+    def __init__(self, s3, bucket, prefix, run_id):
+        self.s3 = s3
+        self.bucket = bucket
+        self.base = "/".join(p for p in ((prefix or "").strip("/"), run_id) if p) + "/"
+
+    def uri(self, relative=""):
+        return "s3://%s/%s%s" % (self.bucket, self.base, relative)
+
+    def remote(self):
+        """``{relative path: ETag}`` of the copy."""
+        found = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.base):
+            for item in page.get("Contents", []):
+                found[item["Key"][len(self.base):]] = str(item.get("ETag", "")).strip('"')
+        return found
+
+    def upload(self, proof, relative, create_only=False):
+        """Copy one local file; True when written (False when create-only found it there already)."""
+        with open(os.path.join(proof.path, relative), "rb") as handle:
+            data = handle.read()
+        kwargs = {"Bucket": self.bucket, "Key": self.base + relative, "Body": data, "ContentType": "application/json"}
+        if create_only:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            self.s3.put_object(**kwargs)
+        except Exception as exc:  # botocore ClientError; its class lives on the client
+            code = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
+            if create_only and code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+    def restore(self, proof):
+        """Download every file of the copy that the local directory lacks; returns their paths."""
+        restored = []
+        for relative in sorted(self.remote()):
+            relative = safe_relative_path(relative)
+            local = os.path.join(proof.path, relative)
+            if not os.path.exists(local):
+                body = self.s3.get_object(Bucket=self.bucket, Key=self.base + relative)["Body"].read()
+                receipts.write_atomic(local, body, mode=0o644)
+                restored.append(relative)
+        return restored
+
+    def sync(self, proof):
+        """Upload local files that the copy lacks or holds with other content; returns their paths."""
+        remote = self.remote()
+        uploaded = []
+        for root, _dirs, files in os.walk(proof.path):
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue  # the lock file and atomic-write temporaries
+                path = os.path.join(root, name)
+                relative = os.path.relpath(path, proof.path).replace(os.sep, "/")
+                with open(path, "rb") as handle:
+                    digest = hashlib.md5(handle.read()).hexdigest()  # nosec - compared with the S3 ETag, not security
+                if remote.get(relative) != digest:
+                    self.upload(proof, relative)
+                    uploaded.append(relative)
+        return sorted(uploaded)
 
 
 def serialize(document):

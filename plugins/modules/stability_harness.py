@@ -29,6 +29,8 @@ description:
     checkpoint). O(step=start) returns only the slots still open, so the playbook takes those.
   - O(step=finish) derives C(summary.json) from the files and writes C(final_receipt.json) when the
     harness is complete.
+  - With O(proof_bucket), the directory is mirrored to S3 and restored from it, so nothing depends
+    on local files surviving between AWX jobs.
   - Each checkpoint is one short module call, so a playbook loop streams progress and AWX job
     timeouts or a killed process lose at most the checkpoint being taken.
 author:
@@ -97,6 +99,18 @@ options:
       - The jobintel key prefix in O(bucket).
     type: str
     default: ""
+  proof_bucket:
+    description:
+      - Also keep a copy of the run's directory in this bucket, under
+        C(<proof_prefix>/<run_id>/). O(step=start) restores what the local directory lacks from
+        it, so a harness resumes in a fresh container (AWX); checkpoint files are uploaded
+        create-only, O(step=finish) uploads whatever the copy lacks.
+    type: str
+  proof_prefix:
+    description:
+      - Key prefix of the copy in O(proof_bucket).
+    type: str
+    default: proofs/m21
   max_pointer_age_hours:
     description:
       - A primary pointer older than this marks a checkpoint C(degraded) (C(pointer_stale)). V(0) does not check age.
@@ -219,6 +233,16 @@ verdict:
   description: O(step=finish) only. V(pass), V(degraded), V(fail), V(incomplete) (slots missed) or V(in_progress).
   returned: when step=finish
   type: str
+restored:
+  description: O(step=start) only. Files restored from the O(proof_bucket) copy into the local directory.
+  returned: when step=start
+  type: list
+  elements: str
+mirrored:
+  description: Files uploaded to the O(proof_bucket) copy by this call.
+  returned: when proof_bucket is set
+  type: list
+  elements: str
 line:
   description: A one-line status for the log.
   returned: always
@@ -230,6 +254,7 @@ receipt:
   type: dict
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -246,17 +271,34 @@ def cluster_client(params):
                                                            "context in that kubeconfig." % (params["context"], params["kubeconfig"] or "(default)", exc))
 
 
+def mirror_for(values, proof):
+    if not values["proof_bucket"]:
+        return None
+    return harness.ProofMirror(aws.AwsClientFactory.from_params(values).client("s3"), values["proof_bucket"],
+                               values["proof_prefix"], proof.run_id)
+
+
 def run_start(module, values, proof):
     cluster_client(values)  # a wrong context fails before the start receipt exists
+    mirror = mirror_for(values, proof)
+    restored, mirrored = [], []
+    if mirror and not module.check_mode and not os.path.exists(proof.file(harness.START_FILE)):
+        restored = mirror.restore(proof)  # a resume in a fresh container
     now = receipts.utc_now()
     receipt, created = harness.start(proof, values, now, check_mode=module.check_mode)
+    if mirror and created and not module.check_mode and mirror.upload(proof, harness.START_FILE, create_only=True):
+        mirrored.append(harness.START_FILE)
     sched = receipt["outputs"]["schedule"]
     states = harness.slots(sched, now, proof.recorded())
     result = dict(changed=created, created=created, receipt=receipt, schedule=sched, pending=states["pending"],
-                  taken=states["taken"], missed=states["missed"])
+                  taken=states["taken"], missed=states["missed"], restored=restored)
+    if mirror:
+        result["mirrored"] = mirrored
     result["line"] = "m21 %s run_id=%s checkpoints=%d every %ss until %s taken=%d missed=%d pending=%d" % (
         "started" if created else "resumed", proof.run_id, sched["checkpoints_planned"], sched["interval_s"], sched["ends_at"],
         len(states["taken"]), len(states["missed"]), len(states["pending"]))
+    if restored:
+        result["line"] += " restored=%d from %s" % (len(restored), mirror.uri())
     if created and module._diff:
         result["diff"] = {"before": "", "after": receipts.serialize(receipt).decode(), "after_header": proof.file(harness.START_FILE)}
     return result
@@ -297,6 +339,12 @@ def run_checkpoint(module, values, proof):
     cluster = harness.observe_cluster(cluster_client(values), values["namespace"], values["cronjob"], values["recent_jobs"])
     document = harness.build_checkpoint(proof.run_id, sched, index, taken_at, pipeline, cluster)
     written = True if module.check_mode else proof.add_checkpoint(document)
+    mirror = mirror_for(values, proof)
+    if mirror and written and not module.check_mode:
+        relative = os.path.relpath(proof.checkpoint_path(index), proof.path)
+        mirror.upload(proof, relative, create_only=True)
+        mirror.upload(proof, harness.JSONL_FILE)
+        result["mirrored"] = [relative, harness.JSONL_FILE]
     result.update(changed=written, state="taken" if written else "already_taken", checkpoint=document,
                   line=harness.checkpoint_line(document))
     if written and module._diff:
@@ -328,6 +376,10 @@ def run_finish(module, values, proof):
                                       module="signalcraft.ops.stability_harness", message=harness.summary_line(summary))
     result = dict(changed=changed, summary=summary, verdict=summary["verdict"], schedule=start["outputs"]["schedule"],
                   receipt=receipt, line=harness.summary_line(summary))
+    mirror = mirror_for(values, proof)
+    if mirror and not module.check_mode:
+        result["mirrored"] = mirror.sync(proof)
+        result["changed"] = changed or bool(result["mirrored"])
     if diffs and module._diff:
         result["diff"] = diffs
     return result
@@ -350,6 +402,8 @@ def main():
         jobintel_profile=dict(type="str"),
         bucket=dict(type="str", required=True),
         prefix=dict(type="str", default=""),
+        proof_bucket=dict(type="str"),
+        proof_prefix=dict(type="str", default="proofs/m21"),
         max_pointer_age_hours=dict(type="float", default=0),
         namespace=dict(type="str", default="jobintel"),
         cronjob=dict(type="str", default="jobintel-daily"),

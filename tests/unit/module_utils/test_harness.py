@@ -318,3 +318,28 @@ def test_an_unreachable_cluster_is_a_failed_observation(sandbox, tmp_path):
     api.configuration.retries = 0
     observed = harness.observe_cluster(api, "jobintel", "jobintel-daily", request_timeout=2)
     assert observed["problems"] == ["cluster_unreachable"] and not observed["reachable"] and observed["error"]["message"]
+
+
+def test_proof_mirror_uploads_create_only_restores_and_syncs(sandbox, tmp_path):
+    s3 = sandbox.boto3_client("s3")
+    bucket = sandbox["SANDBOX_RECEIPT_BUCKET"]
+    prefix = "tests/harness-mirror/%s" % uuid.uuid4().hex[:8]
+    proof = harness.ProofDir(str(tmp_path / "a"), "m21-m")
+    start, _created = harness.start(proof, PARAMS, T0)
+    sched = start["outputs"]["schedule"]
+    proof.add_checkpoint(checkpoint("m21-m", sched, 0))
+    mirror = harness.ProofMirror(s3, bucket, prefix, "m21-m")
+    relative = "checkpoints/checkpoint-0000/checkpoint.json"
+    assert mirror.upload(proof, relative, create_only=True)
+    assert not mirror.upload(proof, relative, create_only=True)  # never replaced in S3
+    assert mirror.sync(proof) == [harness.JSONL_FILE, harness.START_FILE]
+    assert mirror.sync(proof) == []
+    assert sorted(mirror.remote()) == sorted([relative, harness.JSONL_FILE, harness.START_FILE])
+    assert mirror.uri() == "s3://%s/%s/m21-m/" % (bucket, prefix)
+
+    fresh = harness.ProofDir(str(tmp_path / "b"), "m21-m")  # another container
+    assert mirror.restore(fresh) == sorted([relative, harness.JSONL_FILE, harness.START_FILE])
+    assert fresh.recorded() == proof.recorded() and fresh.read_json(harness.START_FILE) == start
+    assert mirror.restore(fresh) == []
+    proof.add_checkpoint(checkpoint("m21-m", sched, 1))
+    assert mirror.sync(proof) == sorted(["checkpoints/checkpoint-0001/checkpoint.json", harness.JSONL_FILE])
