@@ -223,7 +223,10 @@ def describe_changes(before, after):
         for key in sorted(set(old_env) | set(new_env)):
             if old_env.get(key) == new_env.get(key):
                 continue
-            shown = (lambda v: REDACTED if is_secret_name(key) and v is not None else v)
+            secret = is_secret_name(key)
+
+            def shown(value, secret=secret):
+                return REDACTED if secret and value is not None else value
             if key not in old_env:
                 changes.append("container %s environment %s added (%s)" % (name, key, shown(new_env[key])))
             elif key not in new_env:

@@ -527,6 +527,7 @@ def observe_pipeline(s3, bucket, prefix, candidate_id, provider, profile, now, m
         except pointers.PointerError as exc:
             entry["error"] = "%s: %s" % (exc.reason, exc)
             pointer = None
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except aws.AWS_ERRORS as exc:  # one bad read is an observation, not the end of a 72h harness
             entry["error"] = aws.describe_error(exc, "reading the pointer")
             pointer = None
@@ -549,12 +550,14 @@ def observe_pipeline(s3, bucket, prefix, candidate_id, provider, profile, now, m
         except runs.RunsError as exc:
             problems.append("pointer_target_missing" if exc.reason in ("run_not_found", "invalid_run_id") else "pointer_unreadable")
             run = {"run_id": primary["run_id"], "error": "%s: %s" % (exc.reason, exc.message)}
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except aws.AWS_ERRORS as exc:
             problems.append("pointer_unreadable")
             run = {"run_id": primary["run_id"], "error": aws.describe_error(exc, "reading the run")}
         else:
-            run = dict((k, loaded[k]) for k in ("run_id", "candidate_id", "status", "summary_status", "failed_stage",
-                                                 "failure_codes", "provider_categories", "finished_at"))
+            fields = ("run_id", "candidate_id", "status", "summary_status", "failed_stage", "failure_codes",
+                      "provider_categories", "finished_at")
+            run = dict((k, loaded[k]) for k in fields)
             run["findings"] = [f["code"] for f in loaded["findings"]]
             run["providers"] = dict((p["provider"], p["category"]) for p in loaded["providers"])
             if loaded["status"] == "failed" or loaded["summary_status"] == "failed":
@@ -599,6 +602,7 @@ def observe_cluster(api, namespace, cronjob, recent_jobs=5, request_timeout=15):
             problems.append("nodes_not_ready")
         try:
             core.read_namespace(namespace, **timeout)
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except k8s.K8S_ERRORS as exc:
             if getattr(exc, "status", None) == 404:
                 problems.append("namespace_missing")
@@ -606,6 +610,7 @@ def observe_cluster(api, namespace, cronjob, recent_jobs=5, request_timeout=15):
             raise
         try:
             cron = batch.read_namespaced_cron_job(cronjob, namespace, **timeout)
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except k8s.K8S_ERRORS as exc:
             if getattr(exc, "status", None) != 404:
                 raise
@@ -650,9 +655,11 @@ def observe_cluster(api, namespace, cronjob, recent_jobs=5, request_timeout=15):
         out["pods"] = {"by_phase": phases, "waiting_reasons": waiting, "restarts": restarts}
         if any(reason in _WAITING_BAD for reason in waiting):
             problems.append("pods_waiting")
+    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
     except k8s.K8S_ERRORS as exc:
         out["error"] = k8s.api_error(exc)
         problems.append("cluster_api_error" if out["reachable"] else "cluster_unreachable")
+    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
     except _CONNECTION_ERRORS as exc:  # the API server cannot be reached (refused, timeout, TLS)
         out["error"] = {"code": None, "reason": type(exc).__name__, "message": str(exc).splitlines()[0] if str(exc) else ""}
         problems.append("cluster_unreachable")

@@ -17,10 +17,7 @@ __metaclass__ = type
 import json
 import re
 
-try:  # Python 3
-    from urllib.request import Request, urlopen
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    Request = urlopen = None
+from ansible.module_utils.urls import open_url
 
 PROVENANCE_FIELDS = ("git_sha", "image_digest", "ecs_task_arn")
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
@@ -48,9 +45,12 @@ def fetch_task_metadata(base_uri, timeout=3.0, opener=None):
     """GET ``<base_uri>/task`` (ECS task metadata v4) and return the parsed document."""
     url = base_uri.rstrip("/") + "/task"
     try:
-        request = Request(url, headers={"Accept": "application/json"})
-        with (opener or urlopen)(request, timeout=timeout) as response:  # nosec - the ECS agent's link-local endpoint
+        # The ECS agent's endpoint is plain HTTP on a link-local address; no proxy may sit in between.
+        response = (opener or open_url)(url, headers={"Accept": "application/json"}, timeout=timeout, use_proxy=False)
+        try:
             document = json.loads(response.read().decode("utf-8"))
+        finally:
+            response.close()
     except Exception as exc:  # pylint: disable=broad-except  # any failure means "could not read it"
         raise ProvenanceError("cannot read ECS task metadata from %s: %s" % (url, exc))
     if not isinstance(document, dict):

@@ -205,9 +205,9 @@ def check_pointer(s3, bucket, prefix, provider=None, profile=None, check_latest=
                 pointers.s3_uri(bucket, latest), document["target"], exc), **info)
         if differ:
             info["latest_differs"] = differ
-            return _check(name, key, "fail", "latest_mismatch", "%s does not hold the run %s names (%d key(s) differ: %s); "
-                          "rerun the publish of run %s." % (pointers.s3_uri(bucket, latest), uri, len(differ),
-                                                              ", ".join(differ[:5]), document["run_id"]), **info)
+            detail = (pointers.s3_uri(bucket, latest), uri, len(differ), ", ".join(differ[:5]), document["run_id"])
+            return _check(name, key, "fail", "latest_mismatch",
+                          "%s does not hold the run %s names (%d key(s) differ: %s); rerun the publish of run %s." % detail, **info)
     return _check(name, key, "ok", None, "%s -> %s (%d objects)" % (uri, document["target"], len(found)), **info)
 
 

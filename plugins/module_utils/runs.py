@@ -356,8 +356,7 @@ def read_json(s3, bucket, key):
 
 def _list(s3, **kwargs):
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
-            yield page
+        yield from s3.get_paginator("list_objects_v2").paginate(**kwargs)
     except Exception as exc:
         if _code(exc) in _DENIED_CODES:
             raise _denied(exc, "listing s3://%s/%s" % (kwargs["Bucket"], kwargs.get("Prefix", "")))
@@ -419,9 +418,9 @@ def load_run(s3, bucket, prefix, run_id, sources=SOURCES):
 
 def check_candidate(run, candidate_id):
     if candidate_id and run["candidate_id"] != candidate_id:
-        raise RunsError("run_candidate_mismatch", "run %s belongs to candidate %s, not %s; pass candidate_id=%s or pick one of "
-                                                  "%s's runs (action=list)." % (run["run_id"], json.dumps(run["candidate_id"]),
-                                                                               candidate_id, run["candidate_id"], candidate_id))
+        detail = (run["run_id"], json.dumps(run["candidate_id"]), candidate_id, run["candidate_id"], candidate_id)
+        raise RunsError("run_candidate_mismatch",
+                        "run %s belongs to candidate %s, not %s; pass candidate_id=%s or pick one of %s's runs (action=list)." % detail)
     return run
 
 

@@ -199,7 +199,9 @@ failure_code:
   returned: on failure
   type: str
 reason:
-  description: The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found), C(run_id_exists), C(task_definition_not_found), ...).
+  description:
+    - The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found),
+      C(run_id_exists), C(task_definition_not_found), ...).
   returned: on failure
   type: str
 waited_s:

@@ -181,10 +181,11 @@ def main():
     factory = aws.AwsClientFactory.from_params(params)
     try:
         result = run(params, factory)
+    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
     except aws.AWS_ERRORS as exc:
+        pointer_key = run_pointers.pointer_key(params["prefix"], params["provider"], params["run_profile"])
         result = dict(changed=False, status="fail", reason="aws_error", detail=aws.describe_error(exc, "provenance"),
-                      pointer_uri=pointers.s3_uri(params["bucket"], run_pointers.pointer_key(params["prefix"], params["provider"],
-                                                                                              params["run_profile"])))
+                      pointer_uri=pointers.s3_uri(params["bucket"], pointer_key))
     if result["status"] == "fail":
         result["token_line"] = run_pointers.token_line("provenance", "fail", result["reason"])
     detail = result.pop("detail", None)

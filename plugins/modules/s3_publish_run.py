@@ -358,10 +358,11 @@ def main():
         fail(module, started, factory, "aws_error" if isinstance(exc, aws.AWS_ERRORS) else "invalid_input",
              aws.describe_error(exc, "publish"), publisher.result if publisher else None)
     if result["run_status"] == "failed" and module.params["fail_on_failed_run"]:
-        fail(module, started, factory, "run_failed", "run %s failed (failed_stage=%s, failure_codes=%s); its %d objects are "
-             "under %s for inspection and no pointer moved." % (result["run_id"], result.get("failed_stage"),
-                                                                 ",".join(result.get("failure_codes") or []) or "-",
-                                                                 result["object_count"], result["target"]), result)
+        detail = (result["run_id"], result.get("failed_stage"), ",".join(result.get("failure_codes") or []) or "-",
+                  result["object_count"], result["target"])
+        fail(module, started, factory, "run_failed",
+             "run %s failed (failed_stage=%s, failure_codes=%s); its %d objects are under %s for inspection and no pointer moved." % detail,
+             result)
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff

@@ -423,6 +423,7 @@ def main():
         result = steps[values["step"]](module, values, proof)
     except (harness.HarnessError, GuardError) as exc:
         module.fail_json(msg="m21 status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
     except aws.AWS_ERRORS as exc:
         module.fail_json(msg="m21 status=fail reason=aws_error: %s" % aws.describe_error(exc, "stability harness"), reason="aws_error")
     result.update(run_id=proof.run_id, proof_dir=proof.path)

@@ -31,8 +31,8 @@ def test_verify_ops_tells_missing_denied_and_target_missing_apart(sandbox, clean
     assert checks == {"last_success": None, "openai/cs": None, "anthropic/cs": "access_denied",
                       "google/cs": "target_missing", "mistral/cs": "pointer_missing"}
     ok = [c for c in result.task_results(VERIFY_TASK)[0]["checks"] if c["status"] == "ok"]
-    assert [(c["name"], c["found_count"], c["run_id"]) for c in ok] == [("last_success", 6, "20260101T060000Z"),
-                                                                         ("openai/cs", 3, "20260101T060000Z")]
+    expected = [("last_success", 6, "20260101T060000Z"), ("openai/cs", 3, "20260101T060000Z")]
+    assert [(c["name"], c["found_count"], c["run_id"]) for c in ok] == expected
     assert "verify_ops status=fail reason=access_denied" in result.stdout
     receipt = read_receipt(sandbox, tmp_path, "vops-bad", "verify_ops")
     assert receipt["status"] == "failed" and receipt["failure_code"] == "access_denied"

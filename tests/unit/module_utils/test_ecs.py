@@ -26,7 +26,7 @@ def request(**container):
 
 def described(req):
     """What DescribeTaskDefinition returns for ``req``: read-only fields and filled-in defaults."""
-    out = {k: v for k, v in req.items()}
+    out = dict(req.items())
     out.update(taskDefinitionArn="arn:aws:ecs:us-east-1:111122223333:task-definition/fam:3", revision=3, status="ACTIVE",
                registeredAt="2026-01-01T00:00:00Z", registeredBy="arn:aws:iam::111122223333:user/ops",
                requiresAttributes=[{"name": "ecs.capability.secrets.asm.environment-variables"}], compatibilities=["EC2", "FARGATE"],
@@ -195,9 +195,9 @@ def test_wait_task_stopped_returns_the_exit_code_and_times_out_on_a_deadline(san
 def test_service_update_is_idempotent_and_the_wait_follows_the_waiter_rule(sandbox, client, family):
     cluster = sandbox["SANDBOX_ECS_CLUSTER"]
     name = "unit-%s" % uuid.uuid4().hex[:8]
+    network = ecs.network_configuration(sandbox["SANDBOX_ECS_SUBNETS"].split(","), sandbox["SANDBOX_ECS_SECURITY_GROUPS"].split(","), False)
     client.create_service(cluster=cluster, serviceName=name, taskDefinition=family, desiredCount=1, launchType="FARGATE",
-                          networkConfiguration=ecs.network_configuration(sandbox["SANDBOX_ECS_SUBNETS"].split(","),
-                                                                               sandbox["SANDBOX_ECS_SECURITY_GROUPS"].split(","), False))
+                          networkConfiguration=network)
     try:
         clock = FakeClock()
         first = client.describe_task_definition(taskDefinition=family)["taskDefinition"]["taskDefinitionArn"]

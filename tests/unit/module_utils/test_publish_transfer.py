@@ -217,9 +217,8 @@ def test_provenance_comes_from_the_task_metadata_when_the_run_does_not_say(sandb
 
 def test_provenance_order_override_then_run_summary_and_no_call_outside_ecs():
     calls = []
-    values, sources = provenance.resolve({"git_sha": "override"}, {"git_sha": "summary", "image": "r@sha256:" + "b" * 64,
-                                                                   "ecs_task_arn": "arn:task"}, "http://unused",
-                                         fetch=lambda uri: calls.append(uri))
+    summary = {"git_sha": "summary", "image": "r@sha256:" + "b" * 64, "ecs_task_arn": "arn:task"}
+    values, sources = provenance.resolve({"git_sha": "override"}, summary, "http://unused", fetch=calls.append)
     assert values == {"git_sha": "override", "image_digest": "sha256:" + "b" * 64, "ecs_task_arn": "arn:task"}
     assert sources == {"git_sha": "override", "image_digest": "run_summary", "ecs_task_arn": "run_summary"} and calls == []
     values, sources = provenance.resolve({}, {}, None)
