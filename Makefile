@@ -20,6 +20,7 @@ help:
 	@echo "make demo   - set up, start the local sandbox, run the main job, show the receipts"
 	@echo "make test   - set up and run every test layer (pytest, molecule, ansible-lint, ansible-test sanity)"
 	@echo "other: setup sandbox-up sandbox-down sandbox-status unit molecule lint sanity schemas build clean"
+	@echo "runbooks (ENV=local|dev|staging|prod, default local): aws-s3-hardening [APPLY=1] m21-stability-harness dr-drill bench-publish"
 
 # The pinned toolchain, installed once; reinstalled when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -86,3 +87,25 @@ build:
 
 clean: sandbox-down
 	rm -rf .build tests/output .pytest_cache
+
+# Runbook shortcuts. ENV picks the inventory; local needs `make sandbox-up` first.
+ENV ?= local
+aws-s3-hardening: setup
+	$(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/s3_hardening.yml $(if $(filter 1 true yes,$(APPLY)),-e s3_hardening_apply=true)
+
+m21-stability-harness: setup
+	$(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/stability_harness.yml \
+		$(if $(M21_DURATION_HOURS),-e duration_hours=$(M21_DURATION_HOURS)) \
+		$(if $(M21_INTERVAL_MINUTES),-e interval_minutes=$(M21_INTERVAL_MINUTES)) \
+		$(if $(M21_CANDIDATE_ID),-e candidate_id=$(M21_CANDIDATE_ID)) $(if $(M21_PROVIDER),-e provider=$(M21_PROVIDER)) \
+		$(if $(M21_PROFILE),-e profile=$(M21_PROFILE)) $(if $(M21_KUBE_CONTEXT),-e kube_context=$(M21_KUBE_CONTEXT)) \
+		$(if $(M21_RUN_ID),-e run_id=$(M21_RUN_ID))
+
+dr-drill: setup
+	$(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/dr_drill.yml -e stop_after=$(or $(STOP_AFTER),validate)
+
+# Publish throughput as a ratio against `aws s3 sync` on the same sandbox (not part of `make test`).
+bench-publish: setup
+	$(BIN)/python tests/benchmarks/bench_publish.py
+
+.PHONY: aws-s3-hardening m21-stability-harness dr-drill bench-publish
