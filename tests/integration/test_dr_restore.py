@@ -25,7 +25,7 @@ def changed_tasks(run):
 
 
 def publish(sandbox, prefix):
-    """Put a bundle and current.json under ``prefix`` (the publish playbook is tested in test_bundle.py)."""
+    """Put a bundle and current.json under ``prefix`` (the publish playbook is tested in test_bundle_playbooks.py)."""
     built = bundle.build_bundle(bundle.collect_sources(sandbox["SANDBOX_CONTROL_PLANE_SOURCE"]))
     control_plane.publish(sandbox.boto3_client("s3"), sandbox["SANDBOX_ARTIFACT_BUCKET"], prefix, built, "0" * 40,
                           sandbox["SANDBOX_IMAGE_REF"], receipts.format_timestamp(receipts.utc_now()))
