@@ -126,6 +126,14 @@ existing:
   description: Phase -> status of the receipts already in the receipt directory.
   returned: always
   type: dict
+start_at:
+  description: The first phase of the plan (V(validate) with O(validate_only)).
+  returned: success
+  type: str
+stop_after:
+  description: The last phase of the plan, or null for all phases.
+  returned: success
+  type: str
 """
 
 import glob

@@ -181,6 +181,10 @@ kubeconfig_sha256:
   description: sha256 of the saved kubeconfig (its contents are never returned).
   returned: when kubeconfig_source is not none
   type: str
+attempts:
+  description: AWS calls made including retries (1 + retries), for the receipt.
+  returned: always
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

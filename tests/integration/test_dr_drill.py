@@ -338,3 +338,41 @@ def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
     assert runners(sandbox, run_id) == []
     assert not namespace_exists(core, namespace)
     assert batch.list_job_for_all_namespaces(label_selector="signalcraft.io/dr-run-id=%s" % run_id).items == []
+
+
+ALONE = """
+- name: Tear down a run alone
+  hosts: localhost
+  gather_facts: false
+  module_defaults: &aws
+    group/signalcraft.ops.aws:
+      region: "{{ signalcraft_aws_region }}"
+      endpoint_url: "{{ signalcraft_aws_endpoint_url }}"
+      access_key: "{{ signalcraft_aws_access_key }}"
+      secret_key: "{{ signalcraft_aws_secret_key }}"
+  roles:
+    - role: signalcraft.ops.dr_teardown
+      vars: {dr_teardown_run_id: "{{ run_id }}", dr_teardown_receipt_root: "{{ root }}", dr_teardown_receipt_bucket: "{{ signalcraft_receipt_bucket }}"}
+
+- name: Guard alone with the wrong account
+  hosts: localhost
+  gather_facts: false
+  module_defaults: *aws
+  roles:
+    - role: signalcraft.ops.dr_guards
+      vars: {dr_guards_run_id: "{{ run_id }}", dr_guards_receipt_root: "{{ root }}", dr_guards_expected_account_id: "999999999999",
+             dr_guards_expected_region: "{{ signalcraft_aws_region }}", dr_guards_image_ref: "{{ dr_image_ref }}"}
+"""
+
+
+def test_phase_roles_alone_write_their_own_receipts(sandbox, run_playbook, tmp_path):
+    run_id, root = "test-alone-%s" % uid(), tmp_path / "receipts"
+    playbook = tmp_path / "alone.yml"
+    playbook.write_text(ALONE)
+    run = run_playbook(str(playbook), {"run_id": run_id, "root": str(root)})
+    assert run.rc != 0  # the guards play fails, after the teardown play succeeded
+    found = phase_receipts(root / run_id)
+    assert (found["teardown"]["status"], found["teardown"]["outputs"]["remaining"]) == ("success", 0)
+    assert s3_receipt(sandbox, run_id, "teardown")["status"] == "success"
+    assert (found["guards"]["status"], found["guards"]["failure_code"]) == ("failed", "account_mismatch")
+    assert runners(sandbox, run_id) == []
