@@ -196,6 +196,14 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
     assert statuses(found) == {"bringup": "success", "restore": "skipped", "validate": "skipped", "promote": "skipped", "teardown": "skipped"}
     assert {found[p]["skip_reason"] for p in ("restore", "validate", "promote", "teardown")} == {"stop_after=bringup"}
     assert len(live_runners(sandbox, run_id)) == 1 and not namespace_exists(core, namespace)
+    assert found["bringup"]["changed"] is True
+
+    # ... run again: the same runner is found by its tag, nothing launched, changed=false.
+    step = drill(run_playbook, receipt_dir, start_at="bringup", stop_after="bringup", teardown=False, **extra)
+    assert step.rc == 0, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert (found["bringup"]["changed"], found["bringup"]["outputs"]["launched"]) == (False, [])
+    assert [i["InstanceId"] for i in live_runners(sandbox, run_id)] == found["bringup"]["outputs"]["instances"]
     bringup_receipt = found["bringup"]
 
     # 2) Restore only, the run id and kubeconfig found from the receipt dir; bringup's receipt is kept.
@@ -272,6 +280,19 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
     final = summary(receipt_dir)
     assert final["status"] == "success" and final["promotion"]["bypass"] is True
     assert [r["status"] for r in final["phases"] if r["phase"] in PHASES] == ["success"] * 5
+
+
+def test_check_mode_writes_nothing(sandbox, run_playbook, tmp_path):
+    run_id, receipt_dir, namespace = "test-check-%s" % uid(), tmp_path / "check", "dr-check-%s" % uid()
+    # Through restore: bringup would launch, restore cannot reach a cluster without the kubeconfig and says so.
+    run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace),
+                       check=True)
+    assert run.rc == 0, run.stdout
+    core, batch = apis(sandbox)
+    assert runners(sandbox, run_id) == [] and not namespace_exists(core, namespace)
+    assert not receipt_dir.exists()
+    listed = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/%s/" % run_id)
+    assert listed.get("KeyCount", 0) == 0
 
 
 def tampered_bundle_prefix(sandbox):
