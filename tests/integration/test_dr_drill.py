@@ -239,7 +239,8 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
     assert s3_receipt(sandbox, run_id, "validate")["failure_code"] == "image_pull"
 
     # 4) Validate only on a node short of memory: retried once, then insufficient_memory; 5) the same with a
-    #    smaller request override succeeds.
+    #    smaller request override, and the pull credentials revoked meanwhile: the first attempt fails to pull,
+    #    the secret is rewritten with fresh ECR credentials and the retry succeeds.
     config = sandbox.control("dr", "config")
     sandbox.control("dr", "config", {"node_allocatable_memory": "384Mi"})
     try:
@@ -248,12 +249,20 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
         validate = phase_receipts(receipt_dir)["validate"]
         assert (validate["status"], validate["failure_code"], validate["attempts"]) == ("failed", "insufficient_memory", 2)
         assert all(a["pod_reason"] == "FailedScheduling" for a in validate["outputs"]["attempts"])
+        assert [a["category"] for a in validate["outputs"]["attempts"]] == ["insufficient_memory"] * 2
+        secret_before = core.read_namespaced_secret("ecr-pull", namespace).metadata.resource_version
+        sandbox.control("dr", "faults", {"pull": {"revoke_credentials": True}})
         step = drill(run_playbook, receipt_dir, validate_only=True, teardown=False, dr_validate_request_memory="128Mi", **extra)
         assert step.rc == 0, step.stdout
     finally:
         sandbox.control("dr", "config", {"node_allocatable_memory": config["node_allocatable_memory"]})
+        sandbox.control("dr", "faults", method="DELETE")
     found = phase_receipts(receipt_dir)
-    assert statuses(found)["validate"] == "success" and found["validate"]["outputs"]["resources"]["requests"]["memory"] == "128Mi"
+    validate = found["validate"]
+    assert (validate["status"], validate["attempts"]) == ("success", 2)
+    assert [a["category"] for a in validate["outputs"]["attempts"]] == ["image_pull", "succeeded"]
+    assert validate["outputs"]["resources"]["requests"]["memory"] == "128Mi"
+    assert core.read_namespaced_secret("ecr-pull", namespace).metadata.resource_version != secret_before
     succeeded = [j for j in validate_jobs(batch, namespace, run_id) if j.status.succeeded]
     assert [j.spec.template.spec.containers[0].resources.requests["memory"] for j in succeeded] == ["128Mi"]
     # validate_only: bringup and restore keep their receipts (start_at=validate), later phases are skipped.
