@@ -1,0 +1,237 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: approval_gate
+short_description: Request, wait for, approve or reject the DR promotion gate (a Step Functions task token)
+version_added: "0.1.0"
+description:
+  - The manual promotion gate of the DR drill is one Step Functions execution per run id
+    (C(dr-promote-<run_id>)) waiting on a task token (C(sns:publish.waitForTaskToken)); the request,
+    with the token, goes to an SNS topic for approvers.
+  - V(request) starts the run's execution, or finds it (idempotent). V(wait) requests and then waits up to
+    O(timeout) seconds for the decision; it fails with C(approval_pending), C(approval_rejected),
+    C(approval_expired) or C(approval_aborted) unless approved.
+  - V(approve) sends C(SendTaskSuccess) with output C({"approver", "ticket", "approved_at"}); V(reject) sends
+    C(SendTaskFailure). The token is read from the execution's history, so only the run id (or execution ARN)
+    is needed. Deciding again the same way changes nothing; the opposite decision on a decided gate is refused.
+  - V(status) reads the execution only.
+  - With O(manage_gate=true) the gate state machine O(state_machine_name) is created or updated first (and an SNS
+    topic of the same name when O(notification_topic_arn) is not given); otherwise it must exist.
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  action:
+    description: What to do.
+    type: str
+    required: true
+    choices: [request, wait, approve, reject, status]
+  state_machine_arn:
+    description: ARN of the gate state machine. Either this or O(state_machine_name).
+    type: str
+  state_machine_name:
+    description: Name of the gate state machine (looked up, or created with O(manage_gate=true)).
+    type: str
+  manage_gate:
+    description: Create or update the gate state machine named O(state_machine_name).
+    type: bool
+    default: false
+  gate_role_arn:
+    description: IAM role Step Functions assumes (needs C(sns:Publish) on the topic). Required to create the gate.
+    type: str
+  notification_topic_arn:
+    description: SNS topic approval requests go to. With O(manage_gate=true) and no topic, one named O(state_machine_name) is created.
+    type: str
+  gate_timeout_seconds:
+    description: How long the gate waits for a decision before the execution times out (the task's C(TimeoutSeconds)).
+    type: int
+    default: 86400
+  run_id:
+    description: The drill's run id; names the execution. Required for V(request) and V(wait).
+    type: str
+  execution_arn:
+    description: The gate execution, instead of O(run_id), for V(approve), V(reject) and V(status).
+    type: str
+  approver:
+    description: Who approves or rejects. Required for V(approve) and V(reject).
+    type: str
+  ticket:
+    description: The change ticket the decision is made under. Required for V(approve) and V(reject).
+    type: str
+  cause:
+    description: Why the promotion is rejected (V(reject)).
+    type: str
+  requested_by:
+    description: Recorded in the execution input of V(request).
+    type: str
+    default: signalcraft.ops
+  timeout:
+    description: Seconds V(wait) waits for a decision (0 checks once).
+    type: int
+    default: 0
+  poll_interval:
+    description: Seconds between status reads while waiting.
+    type: float
+    default: 5.0
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is started, sent or created; the result says what would be.
+  diff_mode:
+    support: partial
+    description: The gate definition before/after when O(manage_gate=true).
+seealso:
+  - module: signalcraft.ops.dr_promote
+"""
+
+EXAMPLES = r"""
+- name: Request approval and wait up to an hour
+  signalcraft.ops.approval_gate:
+    action: wait
+    state_machine_arn: arn:aws:states:us-east-1:111122223333:stateMachine:signalcraft-dr-promote-gate
+    run_id: dr-20260101t000000z
+    timeout: 3600
+
+- name: Approve (an operator, or the AWX job after the workflow's approval node)
+  signalcraft.ops.approval_gate:
+    action: approve
+    state_machine_arn: arn:aws:states:us-east-1:111122223333:stateMachine:signalcraft-dr-promote-gate
+    run_id: dr-20260101t000000z
+    approver: alice
+    ticket: CHG-1234
+"""
+
+RETURN = r"""
+execution_arn:
+  description: The run's gate execution.
+  returned: always
+  type: str
+state_machine_arn:
+  description: The gate state machine.
+  returned: always
+  type: str
+status:
+  description: The execution status (C(RUNNING), C(SUCCEEDED), C(FAILED), C(TIMED_OUT), C(ABORTED), or C(NOT_STARTED) in check mode).
+  returned: always
+  type: str
+decision:
+  description: C(pending), C(approved), C(rejected), C(expired) or C(aborted).
+  returned: always
+  type: str
+approver:
+  description: Who approved (from the execution's output).
+  returned: always
+  type: str
+ticket:
+  description: The change ticket of the approval.
+  returned: always
+  type: str
+approved_at:
+  description: When the approval was sent.
+  returned: always
+  type: str
+gate_changed:
+  description: Whether the gate state machine was created or updated.
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import approval, aws, phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+
+_FAILURES = {"pending": "approval_pending", "rejected": "approval_rejected", "expired": "approval_expired", "aborted": "approval_aborted"}
+
+
+def run(module, factory):
+    p = module.params
+    sfn = factory.client("stepfunctions")
+    result = dict(changed=False, gate_changed=False)
+    arn = p["state_machine_arn"]
+    if p["manage_gate"]:
+        gate = approval.ensure_gate(sfn, factory.client("sns"), p["state_machine_name"], p["gate_role_arn"], p["notification_topic_arn"],
+                                    p["gate_timeout_seconds"], check_mode=module.check_mode)
+        arn = gate["state_machine_arn"] or "arn:aws:states:%s::stateMachine:%s" % (factory.region, p["state_machine_name"])
+        result.update(gate_changed=gate["changed"], changed=gate["changed"], diff={"before": gate["before"] or {}, "after": gate["after"]})
+    elif not arn:
+        arn = approval.find_state_machine(sfn, p["state_machine_name"])
+        if not arn:
+            raise GuardError("gate_missing", "gate state machine %s does not exist; create it (manage_gate=true with gate_role_arn) "
+                                             "or set state_machine_arn." % p["state_machine_name"])
+    result["state_machine_arn"] = arn
+    if p["run_id"]:
+        phases.validate_run_id(p["run_id"])
+    execution = p["execution_arn"] or approval.execution_arn(arn, p["run_id"])
+    if p["action"] in ("request", "wait"):
+        changed, current = approval.request(sfn, arn, p["run_id"], p["requested_by"], check_mode=module.check_mode)
+        result["changed"] = result["changed"] or changed
+        if p["action"] == "wait" and current["status"] == "RUNNING":
+            current = approval.wait(sfn, current["execution_arn"], p["timeout"], poll=p["poll_interval"])
+    elif p["action"] in ("approve", "reject"):
+        changed, current = approval.decide(sfn, execution, p["action"] == "approve", p["approver"], p["ticket"], p["cause"],
+                                           check_mode=module.check_mode)
+        result["changed"] = result["changed"] or changed
+    else:
+        current = approval.describe(sfn, execution)
+        if current is None:
+            raise GuardError("approval_missing", "gate execution %s does not exist." % execution)
+    result.update(execution_arn=current["execution_arn"], status=current["status"], decision=current["decision"],
+                  approver=current.get("approver"), ticket=current.get("ticket"), approved_at=current.get("approved_at"))
+    return result
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        action=dict(type="str", required=True, choices=["request", "wait", "approve", "reject", "status"]),
+        state_machine_arn=dict(type="str"),
+        state_machine_name=dict(type="str"),
+        manage_gate=dict(type="bool", default=False),
+        gate_role_arn=dict(type="str"),
+        notification_topic_arn=dict(type="str"),
+        gate_timeout_seconds=dict(type="int", default=86400),
+        run_id=dict(type="str"),
+        execution_arn=dict(type="str"),
+        approver=dict(type="str"),
+        ticket=dict(type="str"),
+        cause=dict(type="str"),
+        requested_by=dict(type="str", default="signalcraft.ops"),
+        timeout=dict(type="int", default=0),
+        poll_interval=dict(type="float", default=5.0),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True,
+        required_one_of=[("state_machine_arn", "state_machine_name"), ("run_id", "execution_arn")],
+        required_if=[("action", "request", ("run_id",)), ("action", "wait", ("run_id",)),
+                     ("action", "approve", ("approver", "ticket")), ("action", "reject", ("approver", "ticket")),
+                     ("manage_gate", True, ("state_machine_name",))],
+    )
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    try:
+        factory = aws.AwsClientFactory.from_params(module.params)
+        result = run(module, factory)
+    except GuardError as exc:
+        module.fail_json(msg="approval status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        module.fail_json(msg=aws.describe_error(exc, "approval gate %s" % module.params["action"]), reason="aws_error")
+    if module.params["action"] == "wait" and result["decision"] != "approved" and not module.check_mode:
+        token = _FAILURES.get(result["decision"], "approval_pending")
+        module.fail_json(msg="approval status=fail reason=%s: gate %s is %s; approve with playbooks/dr_approve.yml -e run_id=%s "
+                             "-e approver=<name> -e ticket=<change>, then rerun with start_at=promote." % (
+                                 token, result["execution_arn"], result["status"], module.params["run_id"]), reason=token, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

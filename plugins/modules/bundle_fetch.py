@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: bundle_fetch
+short_description: Fetch the control-plane bundle named by current.json, verify it and extract it
+version_added: "0.1.0"
+description:
+  - Reads C(<prefix>/control-plane/current.json), downloads the bundle it names, checks the archive's sha256
+    against C(bundle_sha256), refuses absolute paths, C(..), links, device files and FIFOs in the archive and
+    checks every file against C(manifest.json) (present, sha256 and size match, nothing unlisted) -- all before
+    writing anything.
+  - Then makes C(<dest_dir>/bundle/control-plane/) hold exactly the bundle's files (written only when they
+    differ, so a second fetch reports no change).
+  - When C(current.json) is missing it fails with C(reason=control_plane_pointer_missing) and says to publish
+    from primary first (the bootstrap rule).
+  - Replaces C(scripts/control_plane/fetch_bundle.sh).
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  bucket:
+    description: Bucket holding C(current.json) and the bundles.
+    type: str
+    required: true
+  prefix:
+    description: Key prefix in front of C(control-plane/) (empty for the bucket root).
+    type: str
+    default: ""
+  dest_dir:
+    description: The bundle is extracted to C(<dest_dir>/bundle/control-plane/).
+    type: path
+    required: true
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Downloads and verifies everything; writes nothing to disk.
+  diff_mode:
+    support: none
+    description: Reports the files that changed in RV(changed_files).
+seealso:
+  - module: signalcraft.ops.bundle_publish
+  - module: signalcraft.ops.bundle_configmaps
+"""
+
+EXAMPLES = r"""
+- name: Fetch and verify the control-plane bundle
+  signalcraft.ops.bundle_fetch:
+    bucket: jobintel-artifacts
+    prefix: jobintel
+    dest_dir: /tmp/control-plane-fetch
+  register: fetched
+"""
+
+RETURN = r"""
+bundle_dir:
+  description: The extracted bundle (holds C(manifest.json) and the section directories).
+  returned: success
+  type: str
+  sample: /tmp/control-plane-fetch/bundle/control-plane
+bundle_uri:
+  description: The bundle C(current.json) names.
+  returned: success
+  type: str
+bundle_sha256:
+  description: The verified sha256 of the bundle archive.
+  returned: success
+  type: str
+pointer:
+  description: The C(current.json) document.
+  returned: success
+  type: dict
+manifest:
+  description: The verified C(manifest.json).
+  returned: success
+  type: dict
+changed_files:
+  description: Paths under RV(bundle_dir) that were (or in check mode would be) written or removed.
+  returned: success
+  type: list
+  elements: str
+reason:
+  description: Stable failure token.
+  returned: failure
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import archives, aws, bundle, control_plane
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, validate_s3_prefix
+
+
+def run(module):
+    params = module.params
+    prefix = validate_s3_prefix(params["prefix"])
+    s3 = aws.AwsClientFactory.from_params(params).client("s3")
+    document = control_plane.read_current(s3, params["bucket"], prefix)["document"]
+    data = control_plane.download_bundle(s3, document["bundle_uri"])
+    opened = bundle.open_bundle(data, document["bundle_sha256"], label=document["bundle_uri"])
+    files = dict(opened["files"])
+    files[bundle.MANIFEST_NAME] = bundle.manifest_bytes(opened["manifest"])
+    bundle_dir = os.path.join(params["dest_dir"], "bundle", bundle.ROOT)
+    changed_files = archives.write_tree(bundle_dir, files, prune=True, check_mode=module.check_mode)
+    return dict(changed=bool(changed_files), bundle_dir=bundle_dir, bundle_uri=document["bundle_uri"],
+                bundle_sha256=opened["sha256"], pointer=document, manifest=opened["manifest"], changed_files=changed_files)
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        bucket=dict(type="str", required=True),
+        prefix=dict(type="str", default=""),
+        dest_dir=dict(type="path", required=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    try:
+        result = run(module)
+    except GuardError as exc:
+        module.fail_json(msg="bundle_fetch status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except aws.AWS_ERRORS + (ValueError, OSError) as exc:
+        module.fail_json(msg="bundle_fetch status=fail reason=aws_error: %s" % aws.describe_error(exc, "fetching the bundle"),
+                         reason="aws_error")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

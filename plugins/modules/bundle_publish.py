@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: bundle_publish
+short_description: Publish the control-plane bundle to S3 and move control-plane/current.json to it
+version_added: "0.1.0"
+description:
+  - Builds a deterministic C(tar.gz) of C(candidates/ alerts/ providers/ scoring/) from O(source_dir) plus
+    C(manifest.json) (per-file sha256 and size) under C(control-plane/) -- sorted members, fixed mtime,
+    owner and mode, a gzip header without name or time -- so the same files always give the same bytes.
+  - Uploads it once to C(s3://<bucket>/<prefix>/control-plane/bundles/<UTC timestamp>-<sha256[:12]>.tar.gz)
+    (never overwritten; a bundle with the same sha256 is reused) and moves C(<prefix>/control-plane/current.json)
+    (C(bundle_uri), C(bundle_sha256), C(created_at), C(git_sha), C(image_ref_digest)) by compare-and-swap.
+  - Publishing the same content again with the same provenance changes nothing.
+  - Replaces C(scripts/control_plane/publish_bundle.sh).
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  source_dir:
+    description: Directory holding the C(candidates), C(alerts), C(providers) and C(scoring) directories.
+    type: path
+    required: true
+  bucket:
+    description: Bucket of the bundles and of C(current.json).
+    type: str
+    required: true
+  prefix:
+    description: Key prefix in front of C(control-plane/) (empty for the bucket root).
+    type: str
+    default: ""
+  image_ref_digest:
+    description: The digest-pinned image (C(<repo>@sha256:<digest>)) this control plane goes with.
+    type: str
+    required: true
+  verify_image:
+    description: Check that O(image_ref_digest) exists in ECR before publishing.
+    type: bool
+    default: true
+  git_sha:
+    description:
+      - Commit of the control-plane sources. When omitted, read from the git checkout holding O(source_dir),
+        or C(unknown) outside a checkout.
+    type: str
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Builds the bundle and reports what would be uploaded and where the pointer would move; writes nothing.
+  diff_mode:
+    support: full
+    description: The pointer document before and after.
+seealso:
+  - module: signalcraft.ops.bundle_fetch
+  - module: signalcraft.ops.bundle_configmaps
+"""
+
+EXAMPLES = r"""
+- name: Publish the control-plane bundle from primary
+  signalcraft.ops.bundle_publish:
+    source_dir: /srv/jobintel/control-plane
+    bucket: jobintel-artifacts
+    prefix: jobintel
+    image_ref_digest: 111122223333.dkr.ecr.us-east-1.amazonaws.com/jobintel@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  register: published
+"""
+
+RETURN = r"""
+bundle_uri:
+  description: The bundle C(current.json) now names.
+  returned: success
+  type: str
+  sample: s3://jobintel-artifacts/jobintel/control-plane/bundles/20260101T000000Z-0123456789ab.tar.gz
+bundle_sha256:
+  description: sha256 of the bundle archive.
+  returned: success
+  type: str
+bundle_size:
+  description: Size of the bundle archive in bytes.
+  returned: success
+  type: int
+uploaded:
+  description: Whether a new bundle object was (or in check mode would be) uploaded.
+  returned: success
+  type: bool
+pointer_uri:
+  description: The C(current.json) pointer.
+  returned: success
+  type: str
+pointer:
+  description: The pointer document after the run.
+  returned: success
+  type: dict
+previous_pointer:
+  description: The pointer document before the run (null when it did not exist).
+  returned: success
+  type: dict
+manifest:
+  description: The bundle's C(manifest.json) (schema C(control_plane_manifest.v1)).
+  returned: success
+  type: dict
+reason:
+  description: Stable failure token.
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, bundle, control_plane, ecr, gitinfo, pointers, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, require_pinned_image, validate_s3_prefix
+
+
+def run(module):
+    params = module.params
+    prefix = validate_s3_prefix(params["prefix"])
+    require_pinned_image(params["image_ref_digest"], context="the control-plane bundle")
+    git_sha = gitinfo.validate_git_sha(params["git_sha"]) if params["git_sha"] else gitinfo.head_sha(params["source_dir"])
+    built = bundle.build_bundle(bundle.collect_sources(params["source_dir"]))
+    factory = aws.AwsClientFactory.from_params(params)
+    if params["verify_image"]:
+        ecr.resolve_image(factory.client("ecr"), params["image_ref_digest"], context="the control-plane bundle")
+    outcome = control_plane.publish(factory.client("s3"), params["bucket"], prefix, built, git_sha, params["image_ref_digest"],
+                                    receipts.format_timestamp(receipts.utc_now()), check_mode=module.check_mode)
+    return dict(changed=outcome["changed"], bundle_uri=outcome["bundle_uri"], bundle_sha256=built["sha256"], bundle_size=built["size"],
+                uploaded=outcome["uploaded"], pointer_uri=outcome["pointer_uri"], pointer=outcome["after"],
+                previous_pointer=outcome["before"], manifest=built["manifest"],
+                diff={"before": outcome["before"] or {}, "after": outcome["after"]})
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        source_dir=dict(type="path", required=True),
+        bucket=dict(type="str", required=True),
+        prefix=dict(type="str", default=""),
+        image_ref_digest=dict(type="str", required=True),
+        verify_image=dict(type="bool", default=True),
+        git_sha=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    try:
+        result = run(module)
+    except GuardError as exc:
+        module.fail_json(msg="bundle_publish status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except pointers.PointerError as exc:
+        module.fail_json(msg="bundle_publish status=fail reason=%s: %s" % (exc.reason, exc), reason=exc.reason)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        module.fail_json(msg="bundle_publish status=fail reason=aws_error: %s" % aws.describe_error(exc, "publishing the bundle"),
+                         reason="aws_error")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: dr_promote
+short_description: Record that the DR publish pointers are canonical (batch-mode promotion)
+version_added: "0.1.0"
+description:
+  - Moves the pointer O(pointer_key) in O(bucket) (default layout C(<prefix>/dr/canonical.json)) by compare-and-swap
+    to a C(dr_canonical.v1) document naming the drill run, image, control-plane bundle and the approval
+    (approver, ticket and gate execution for C(manual); C(bypass) for a rehearsal that skipped the gate).
+  - No DNS or endpoint cutover and no traffic switching.
+  - Promoting the same run again with the same approval returns C(changed=false) and keeps C(promoted_at).
+  - Refuses a C(manual) promotion without approver and ticket.
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  bucket:
+    description: Bucket of the pointer (the publish bucket).
+    type: str
+    required: true
+  pointer_key:
+    description: Key of the canonical pointer, for example C(jobintel/dr/canonical.json).
+    type: str
+    required: true
+  run_id:
+    description: The drill run being promoted.
+    type: str
+    required: true
+  approval_mode:
+    description: V(manual) (approved through the gate) or V(bypass) (rehearsal with C(allow_promote_bypass)).
+    type: str
+    required: true
+    choices: [manual, bypass]
+  approver:
+    description: Who approved (required for V(manual)).
+    type: str
+  ticket:
+    description: The change ticket (required for V(manual)).
+    type: str
+  execution_arn:
+    description: The gate execution that carried the approval.
+    type: str
+  image_ref:
+    description: The validated image.
+    type: str
+  bundle_uri:
+    description: The control-plane bundle restored.
+    type: str
+  bundle_sha256:
+    description: Its sha256.
+    type: str
+  publish_prefix:
+    description: The publish prefix whose pointers become canonical.
+    type: str
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Reads the pointer and reports whether it would move; writes nothing.
+  diff_mode:
+    support: full
+    description: The pointer document before and after.
+seealso:
+  - module: signalcraft.ops.approval_gate
+"""
+
+EXAMPLES = r"""
+- name: Promote the approved drill run
+  signalcraft.ops.dr_promote:
+    bucket: artifacts-bucket
+    pointer_key: jobintel/dr/canonical.json
+    run_id: dr-20260101t000000z
+    approval_mode: manual
+    approver: alice
+    ticket: CHG-1234
+    execution_arn: arn:aws:states:us-east-1:111122223333:execution:signalcraft-dr-promote-gate:dr-promote-dr-20260101t000000z
+"""
+
+RETURN = r"""
+pointer_uri:
+  description: The canonical pointer.
+  returned: always
+  type: str
+document:
+  description: The pointer's value after the call.
+  returned: always
+  type: dict
+previous:
+  description: The value it replaced (null when it was created).
+  returned: always
+  type: dict
+version_id:
+  description: The S3 version written (rollback target history).
+  returned: when changed
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, promotion, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        bucket=dict(type="str", required=True),
+        pointer_key=dict(type="str", required=True, no_log=False),
+        run_id=dict(type="str", required=True),
+        approval_mode=dict(type="str", required=True, choices=["manual", "bypass"]),
+        approver=dict(type="str"),
+        ticket=dict(type="str"),
+        execution_arn=dict(type="str"),
+        image_ref=dict(type="str"),
+        bundle_uri=dict(type="str"),
+        bundle_sha256=dict(type="str"),
+        publish_prefix=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[("approval_mode", "manual", ("approver", "ticket"))])
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    p = module.params
+    try:
+        document = promotion.canonical_document(
+            p["run_id"], {"mode": p["approval_mode"], "approver": p["approver"], "ticket": p["ticket"], "execution_arn": p["execution_arn"]},
+            image_ref=p["image_ref"], bundle_uri=p["bundle_uri"], bundle_sha256=p["bundle_sha256"], publish_prefix=p["publish_prefix"],
+            promoted_at=receipts.format_timestamp(receipts.utc_now()))
+        s3 = aws.AwsClientFactory.from_params(p).client("s3")
+        moved = promotion.promote(s3, p["bucket"], p["pointer_key"], document, check_mode=module.check_mode)
+    except (GuardError, pointers.PointerError) as exc:
+        token = getattr(exc, "reason", "pointer_error")
+        module.fail_json(msg="promote status=fail reason=%s: %s" % (token, getattr(exc, "message", str(exc))), reason=token)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        module.fail_json(msg=aws.describe_error(exc, "promoting the DR pointers"), reason="aws_error")
+    module.exit_json(changed=moved["changed"], pointer_uri=pointers.s3_uri(p["bucket"], p["pointer_key"]), document=moved["document"],
+                     previous=moved["previous"], version_id=moved["version_id"],
+                     diff={"before": moved["previous"] or {}, "after": moved["document"]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: dr_runner
+short_description: Bring up or tear down the DR runner instances of one drill, found by the drill's run-id tag
+version_added: "0.1.0"
+description:
+  - O(state=present) makes sure O(count) EC2 runners tagged C(signalcraft:dr-run-id=<run_id>) and
+    C(signalcraft:role=dr-runner) exist and are running. Runners of the run that already exist are reused
+    (a second bringup with the same run id launches nothing and returns C(changed=false)); stopped ones are started.
+  - The instance type must stay in O(instance_family) (ARM C(t4g) by default, for parity with the release image)
+    and the AMI's architecture must match it; both are checked before anything is launched.
+  - With O(kubeconfig_source) it also captures the cluster's kubeconfig into O(kubeconfig_dest) with mode 0600.
+    On a real runner the user-data installs k3s and publishes its kubeconfig as an SSM SecureString
+    (O(kubeconfig_source=ssm_parameter)); the server address is rewritten to the runner's public address.
+    A given file (O(kubeconfig_source=file)) is copied as is (the sandbox's DR cluster). The kubeconfig's
+    contents are never returned or logged.
+  - O(state=absent) terminates exactly the runners carrying the run-id tag, then counts them again until none
+    is left (C(remaining=0)) or O(wait_timeout) passes.
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  state:
+    description: V(present) brings the runners up; V(absent) terminates them.
+    type: str
+    choices: [present, absent]
+    default: present
+  run_id:
+    description: The drill's run id; the value of the C(signalcraft:dr-run-id) tag. Lowercase letters, digits and C(-).
+    type: str
+    required: true
+  count:
+    description: How many runners the run needs.
+    type: int
+    default: 1
+  instance_type:
+    description: EC2 instance type of the runners.
+    type: str
+    default: t4g.medium
+  instance_family:
+    description: The family O(instance_type) must belong to.
+    type: str
+    default: t4g
+  ami_id:
+    description: AMI of the runners. One of O(ami_id) and O(ami_ssm_parameter) is required with O(state=present).
+    type: str
+  ami_ssm_parameter:
+    description:
+      - SSM parameter holding the AMI id, for example
+        C(/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64). Ignored when O(ami_id) is set.
+    type: str
+  subnet_id:
+    description: Subnet of the runners. Required with O(state=present).
+    type: str
+  security_group_ids:
+    description: Security groups of the runners.
+    type: list
+    elements: str
+    default: []
+  key_name:
+    description: EC2 key pair, if SSH access is wanted (SSM needs none).
+    type: str
+  instance_profile:
+    description: IAM instance profile name or ARN (needs C(ssm:PutParameter) on the kubeconfig parameter on a real runner).
+    type: str
+  user_data:
+    description: User data (cloud-init) that installs k3s and publishes the kubeconfig.
+    type: str
+  tags:
+    description: Extra tags on the runners and their volumes. C(Name) and the C(signalcraft:) tags cannot be overridden.
+    type: dict
+    default: {}
+  wait:
+    description: Wait until the runners are running (present) or gone (absent).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for the runners (and, with O(kubeconfig_source=ssm_parameter), for the kubeconfig).
+    type: int
+    default: 600
+  kubeconfig_source:
+    description:
+      - Where the cluster's kubeconfig comes from. V(none) captures nothing; V(file) copies O(kubeconfig_source_path);
+        V(ssm_parameter) reads the SecureString O(kubeconfig_ssm_parameter) the runner publishes.
+    type: str
+    choices: [none, file, ssm_parameter]
+    default: none
+  kubeconfig_source_path:
+    description: The kubeconfig file to copy with O(kubeconfig_source=file).
+    type: path
+  kubeconfig_ssm_parameter:
+    description: The SecureString parameter with O(kubeconfig_source=ssm_parameter), for example C(/signalcraft/dr/<run_id>/kubeconfig).
+    type: str
+  kubeconfig_rewrite_server:
+    description:
+      - Rewrite the kubeconfig's C(server) to C(https://<runner public address>:6443) (a k3s kubeconfig names 127.0.0.1).
+        Only with O(kubeconfig_source=ssm_parameter).
+    type: bool
+    default: true
+  kubeconfig_dest:
+    description: Where the kubeconfig is saved (mode 0600), typically C(<receipt_dir>/kubeconfig.yaml).
+    type: path
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be launched, started, terminated or written; changes nothing.
+  diff_mode:
+    support: full
+    description: Before/after lists of the run's runner ids.
+notes:
+  - Runners are found by tag only; instances of other runs (or untagged ones) are never touched.
+  - RunInstances carries an idempotency token derived from the run id, so a retried launch starts no second runner.
+seealso:
+  - module: signalcraft.ops.k8s_validate_job
+"""
+
+EXAMPLES = r"""
+- name: Bring up the DR runner and save the kubeconfig (real runner)
+  signalcraft.ops.dr_runner:
+    run_id: dr-20260101t000000z
+    instance_type: t4g.medium
+    ami_ssm_parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64
+    subnet_id: subnet-0123456789abcdef0
+    instance_profile: signalcraft-dr-runner
+    user_data: "{{ lookup('ansible.builtin.template', 'k3s-user-data.sh.j2') }}"
+    kubeconfig_source: ssm_parameter
+    kubeconfig_ssm_parameter: /signalcraft/dr/dr-20260101t000000z/kubeconfig
+    kubeconfig_dest: /var/lib/signalcraft/receipts/dr-20260101t000000z/kubeconfig.yaml
+
+- name: Tear the drill's runners down
+  signalcraft.ops.dr_runner:
+    state: absent
+    run_id: dr-20260101t000000z
+  register: teardown
+"""
+
+RETURN = r"""
+instances:
+  description: The run's runners after the change (id, state, type, AMI, subnet, addresses, launch time, run id).
+  returned: always
+  type: list
+  elements: dict
+launched:
+  description: Ids of instances launched by this call.
+  returned: always
+  type: list
+  elements: str
+started:
+  description: Ids of stopped runners of the run that were started.
+  returned: when state=present
+  type: list
+  elements: str
+terminated:
+  description: Ids of instances terminated by this call.
+  returned: when state=absent
+  type: list
+  elements: str
+remaining:
+  description: Runners of the run that still exist (0 after a complete teardown).
+  returned: always
+  type: int
+ami:
+  description: The AMI id, architecture and name used.
+  returned: when state=present
+  type: dict
+kubeconfig_path:
+  description: Where the kubeconfig was saved.
+  returned: when kubeconfig_source is not none
+  type: str
+kubeconfig_sha256:
+  description: sha256 of the saved kubeconfig (its contents are never returned).
+  returned: when kubeconfig_source is not none
+  type: str
+attempts:
+  description: AWS calls made including retries (1 + retries), for the receipt.
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, phases, runner
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.k8s import kubeconfig_secret_values
+
+
+def present(module, factory):
+    p = module.params
+    runner.check_instance_type(p["instance_type"], p["instance_family"])
+    ec2 = factory.client("ec2")
+    ami = runner.resolve_ami(ec2, factory.client("ssm"), p["ami_id"], p["ami_ssm_parameter"], p["instance_type"])
+    before = [i["instance_id"] for i in runner.find_runners(ec2, p["run_id"])]
+    spec = dict(instance_type=p["instance_type"], image_id=ami["image_id"], subnet_id=p["subnet_id"],
+                security_group_ids=p["security_group_ids"], key_name=p["key_name"], instance_profile=p["instance_profile"],
+                user_data=p["user_data"], extra_tags=p["tags"])
+    result = runner.ensure_runners(ec2, p["run_id"], p["count"], spec, check_mode=module.check_mode,
+                                   wait=p["wait"], wait_timeout=p["wait_timeout"])
+    after = [i["instance_id"] for i in result["instances"]]
+    out = dict(changed=result["changed"], instances=result["instances"], launched=result["launched"], started=result["started"],
+               remaining=len(result["instances"]) + (result["would_launch"] if module.check_mode else 0), ami=ami,
+               diff={"before": {"runners": before}, "after": {"runners": after + ["(new)"] * (result["would_launch"] if module.check_mode else 0)}})
+    if p["kubeconfig_source"] != "none":
+        if p["kubeconfig_source"] == "file":
+            text = runner.read_kubeconfig("file", path=p["kubeconfig_source_path"])
+        elif module.check_mode and result["would_launch"]:
+            text = None
+        else:
+            text = runner.wait_for_kubeconfig(factory.client("ssm"), p["kubeconfig_ssm_parameter"], timeout=p["wait_timeout"])
+            if p["kubeconfig_rewrite_server"]:
+                address = next((i["public_ip"] or i["public_dns"] for i in result["instances"] if i["public_ip"] or i["public_dns"]), None)
+                if not address:
+                    raise GuardError("runner_no_public_address", "runner of run %s has no public address to put in the kubeconfig; "
+                                                                 "use a subnet that assigns public IPs." % p["run_id"])
+                text = runner.rewrite_server(text, address)
+        if text is not None:
+            saved = runner.save_kubeconfig(text, p["kubeconfig_dest"], check_mode=module.check_mode)
+            module.no_log_values.update(kubeconfig_secret_values(p["kubeconfig_source_path"] if module.check_mode else p["kubeconfig_dest"]))
+            out.update(kubeconfig_path=saved["path"], kubeconfig_sha256=saved["sha256"], changed=out["changed"] or saved["changed"])
+    return out
+
+
+def absent(module, factory):
+    p = module.params
+    ec2 = factory.client("ec2")
+    result = runner.terminate_runners(ec2, p["run_id"], check_mode=module.check_mode, wait=p["wait"], wait_timeout=p["wait_timeout"])
+    remaining = result["remaining"] if not module.check_mode else result["remaining"] - len(result["terminated"])
+    return dict(changed=result["changed"], terminated=result["terminated"], launched=[], remaining=remaining,
+                instances=runner.find_runners(ec2, p["run_id"], states=runner.LIVE_STATES + ("terminated",)),
+                diff={"before": {"runners": result["terminated"]}, "after": {"runners": [] if not module.check_mode else result["terminated"]}})
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        run_id=dict(type="str", required=True),
+        count=dict(type="int", default=1),
+        instance_type=dict(type="str", default="t4g.medium"),
+        instance_family=dict(type="str", default="t4g"),
+        ami_id=dict(type="str"),
+        ami_ssm_parameter=dict(type="str"),
+        subnet_id=dict(type="str"),
+        security_group_ids=dict(type="list", elements="str", default=[]),
+        key_name=dict(type="str", no_log=False),
+        instance_profile=dict(type="str"),
+        user_data=dict(type="str"),
+        tags=dict(type="dict", default={}),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=600),
+        kubeconfig_source=dict(type="str", choices=["none", "file", "ssm_parameter"], default="none"),
+        kubeconfig_source_path=dict(type="path"),
+        kubeconfig_ssm_parameter=dict(type="str"),
+        kubeconfig_rewrite_server=dict(type="bool", default=True),
+        kubeconfig_dest=dict(type="path"),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True,
+        required_if=[("state", "present", ("subnet_id",)), ("state", "present", ("ami_id", "ami_ssm_parameter"), True),
+                     ("kubeconfig_source", "file", ("kubeconfig_source_path", "kubeconfig_dest")),
+                     ("kubeconfig_source", "ssm_parameter", ("kubeconfig_ssm_parameter", "kubeconfig_dest"))],
+    )
+    if not aws.HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
+    if module.params["count"] < 1:
+        module.fail_json(msg="count must be at least 1 (got %d); teardown is state=absent." % module.params["count"], reason="invalid_count")
+    try:
+        phases.validate_run_id(module.params["run_id"])
+        factory = aws.AwsClientFactory.from_params(module.params)
+        result = present(module, factory) if module.params["state"] == "present" else absent(module, factory)
+    except GuardError as exc:
+        module.fail_json(msg="dr_runner status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        module.fail_json(msg=aws.describe_error(exc, "dr_runner %s" % module.params["state"]), reason="aws_error")
+    result["attempts"] = 1 + factory.retries
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ecr_pull_secret
+short_description: Create or refresh the ECR image-pull Secret and link it to a ServiceAccount
+version_added: "0.1.0"
+description:
+  - Builds a C(kubernetes.io/dockerconfigjson) Secret from ECR's authorization token for the registry of
+    O(image_ref) (or O(registry_id), or the caller's account) and server-side applies it to O(namespace).
+  - ECR tokens live 12 hours and every call returns a new one, so the Secret is rewritten only when it is
+    missing, not of that type, for another registry, older than O(max_age_hours), or when O(refresh=always)
+    (what the drill uses before retrying a pod stuck on an image-pull authorization error). Otherwise the run
+    reports no change.
+  - Adds the Secret to the ServiceAccount's C(imagePullSecrets) with a JSON patch (guarded by the
+    resourceVersion), keeping every other entry; creates the ServiceAccount when it does not exist.
+  - The token and the Secret's contents are never returned or logged.
+  - Replaces C(scripts/ops/dr_ensure_ecr_pull_secret.sh); its C(--dry-run) is check mode (C(dryRun=All)).
+author:
+  - signalcraft maintainers (@signalcraft)
+options:
+  namespace:
+    description: Namespace of the Secret and the ServiceAccount.
+    type: str
+    required: true
+  secret_name:
+    description: Name of the pull Secret.
+    type: str
+    default: ecr-pull
+  service_account:
+    description: ServiceAccount to link the Secret to. Empty to skip the link.
+    type: str
+    default: jobintel
+  image_ref:
+    description:
+      - An ECR image reference (C(<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:...)); its registry is the one
+        the Secret authenticates to and it must exist in ECR.
+    type: str
+  registry_id:
+    description: The registry (12-digit account id) to get a token for, when O(image_ref) is not given.
+    type: str
+  refresh:
+    description: V(auto) rewrites the Secret only when needed (see above); V(always) rewrites it every run.
+    type: str
+    choices: [auto, always]
+    default: auto
+  max_age_hours:
+    description: With O(refresh=auto), rewrite a Secret written longer ago than this (ECR tokens last 12 hours).
+    type: float
+    default: 6.0
+  create_namespace:
+    description: Create the namespace when it does not exist.
+    type: bool
+    default: true
+  create_service_account:
+    description: Create O(service_account) when it does not exist (otherwise fail).
+    type: bool
+    default: true
+  kubeconfig:
+    description:
+      - Path to the kubeconfig of the cluster. Falls back to E(K8S_AUTH_KUBECONFIG) then E(KUBECONFIG); in-cluster
+        configuration when neither is set. Its credentials are never logged.
+    type: path
+  context:
+    description: Kubeconfig context. Falls back to E(K8S_AUTH_CONTEXT); default is the current context.
+    type: str
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+requirements:
+  - kubernetes >= 30.1.0
+attributes:
+  check_mode:
+    support: full
+    description: Server-side dry run (C(dryRun=All)) of the Secret and the ServiceAccount patch; nothing is stored.
+  diff_mode:
+    support: partial
+    description: The ServiceAccount's imagePullSecrets names before and after; the Secret's content is never shown.
+seealso:
+  - module: signalcraft.ops.backup_restore
+"""
+
+EXAMPLES = r"""
+- name: Ensure the ECR pull secret for the DR namespace
+  signalcraft.ops.ecr_pull_secret:
+    namespace: jobintel
+    image_ref: 111122223333.dkr.ecr.us-east-1.amazonaws.com/jobintel@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    kubeconfig: /tmp/dr/kubeconfig.yaml
+
+- name: Refresh it before retrying a pod stuck on ErrImagePull
+  signalcraft.ops.ecr_pull_secret:
+    namespace: jobintel
+    image_ref: "{{ image_ref }}"
+    refresh: always
+    kubeconfig: /tmp/dr/kubeconfig.yaml
+"""
+
+RETURN = r"""
+secret_name:
+  description: The pull Secret.
+  returned: success
+  type: str
+registry:
+  description: The registry host the Secret authenticates to.
+  returned: success
+  type: str
+secret_changed:
+  description: Whether the Secret was (or in check mode would be) written.
+  returned: success
+  type: bool
+refresh_reason:
+  description: Why the Secret was written (C(missing), C(refresh=always), C(older than 6.0 hours)...), or null.
+  returned: success
+  type: str
+token_expires_at:
+  description: When the ECR token in the Secret expires, as ECR reported it.
+  returned: success
+  type: str
+service_account:
+  description: C(name), C(changed), C(created), C(image_pull_secrets_before) and C(image_pull_secrets_after).
+  returned: when service_account
+  type: dict
+namespace_created:
+  description: Whether the namespace was (or would be) created.
+  returned: success
+  type: bool
+reason:
+  description: Stable failure token.
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, ecr, k8s, k8s_restore, pull_secret, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, parse_image_ref
+
+
+def run(module):
+    params = module.params
+    check = module.check_mode
+    factory = aws.AwsClientFactory.from_params(params)
+    registry_id, registry_hint = params["registry_id"], None
+    if params["image_ref"]:
+        image = ecr.resolve_image(factory.client("ecr"), params["image_ref"], allow_tags=True, context="the pull secret")
+        registry_id = image["registry_id"]
+        registry_hint = parse_image_ref(params["image_ref"])["registry"]
+    elif registry_id:
+        pull_secret.validate_registry_id(registry_id)
+    dyn = k8s.dynamic_client(params["kubeconfig"], params["context"])
+    namespace = {"changed": False}
+    if params["create_namespace"]:
+        namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)
+    exists = not namespace["changed"]
+    secret = pull_secret.ensure_secret(
+        dyn, params["namespace"], params["secret_name"], lambda: ecr.pull_credentials(factory.client("ecr"), registry_id),
+        ecr.dockerconfigjson, receipts.utc_now(), dry_run=check, refresh=params["refresh"], max_age_hours=params["max_age_hours"],
+        registry_hint=registry_hint, namespace_exists=exists)
+    module.no_log_values.update(secret.pop("secret_values"))
+    result = dict(changed=namespace["changed"] or secret["changed"], secret_name=params["secret_name"], registry=secret["registry"],
+                  secret_changed=secret["changed"], refresh_reason=secret["reason"], token_expires_at=secret["expires_at"],
+                  namespace_created=namespace["changed"])
+    if params["service_account"]:
+        link = pull_secret.link_service_account(dyn, params["namespace"], params["service_account"], params["secret_name"], dry_run=check,
+                                                create_missing=params["create_service_account"], namespace_exists=exists)
+        result["service_account"] = {"name": params["service_account"], "changed": link["changed"], "created": link["created"],
+                                     "image_pull_secrets_before": link["before"], "image_pull_secrets_after": link["after"]}
+        result["changed"] = result["changed"] or link["changed"]
+        if link["changed"]:
+            result["diff"] = {"before": {"imagePullSecrets": link["before"]}, "after": {"imagePullSecrets": link["after"]},
+                              "before_header": "serviceaccount/%s" % params["service_account"],
+                              "after_header": "serviceaccount/%s" % params["service_account"]}
+    return result
+
+
+def main():
+    argument_spec = aws.aws_argument_spec()
+    argument_spec.update(k8s.k8s_argument_spec())
+    argument_spec.update(
+        namespace=dict(type="str", required=True),
+        secret_name=dict(type="str", default="ecr-pull"),
+        service_account=dict(type="str", default="jobintel"),
+        image_ref=dict(type="str"),
+        registry_id=dict(type="str"),
+        refresh=dict(type="str", choices=["auto", "always"], default="auto"),
+        max_age_hours=dict(type="float", default=6.0),
+        create_namespace=dict(type="bool", default=True),
+        create_service_account=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("image_ref", "registry_id")])
+    for available, name, error in ((aws.HAS_BOTO3, "boto3", aws.BOTO3_IMPORT_ERROR), (k8s.HAS_KUBERNETES, "kubernetes", k8s.KUBERNETES_IMPORT_ERROR)):
+        if not available:
+            module.fail_json(msg=missing_required_lib(name), exception=str(error))
+    module.no_log_values.update(k8s.kubeconfig_secret_values(module.params["kubeconfig"]))
+    try:
+        result = run(module)
+    except GuardError as exc:
+        module.fail_json(msg="ecr_pull_secret status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    except k8s.K8S_ERRORS as exc:
+        error = k8s.api_error(exc)
+        module.fail_json(msg="ecr_pull_secret status=fail reason=k8s_error: %s (%s)" % (error["message"], error["code"]), reason="k8s_error")
+    except aws.AWS_ERRORS + (ValueError,) as exc:
+        module.fail_json(msg="ecr_pull_secret status=fail reason=aws_error: %s" % aws.describe_error(exc, "getting ECR pull credentials"),
+                         reason="aws_error")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""dr_drill.yml and dr_approve.yml against the sandbox: every iteration mode, read back independently.
+
+State is read back with boto3 (EC2 runners by their run-id tag, Step Functions executions, the canonical
+pointer and the receipt copies in the receipt bucket), the kubernetes client on the ``dr`` emulator
+(Namespace, ConfigMaps, Secret, ServiceAccount, CronJob, Jobs) and the receipt files on disk. Each test
+uses its own run id, receipt dir and (except the headline command) its own namespace; faults and
+emulator config set here are reset in ``finally``/``clean_faults``.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+from kubernetes import client as k8s_client
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import bundle, control_plane, receipts
+from tests.conftest import REPO_ROOT
+
+PHASES = ("bringup", "restore", "validate", "promote", "teardown")
+RUN_ID_TAG = "signalcraft:dr-run-id"
+# Fast retries and a short pod run for tests; the roles' defaults are 2 retries, 15 s backoff.
+FAST = {"dr_validate_retry_backoff_seconds": 0, "dr_validate_poll_interval": 0.3, "dr_promote_poll_interval": 0.5}
+
+
+def uid():
+    return uuid.uuid4().hex[:8]
+
+
+def drill(run_playbook, receipt_dir, envvars=None, **extravars):
+    values = dict(FAST, receipt_dir=str(receipt_dir))
+    values.update(extravars)
+    return run_playbook("dr_drill.yml", values, envvars=envvars)
+
+
+def phase_receipts(receipt_dir):
+    folder = os.path.join(str(receipt_dir), "phases")
+    return {name[:-5]: json.load(open(os.path.join(folder, name))) for name in os.listdir(folder) if name.endswith(".json")}
+
+
+def summary(receipt_dir):
+    with open(os.path.join(str(receipt_dir), "drill.summary.json")) as handle:
+        return json.load(handle)
+
+
+def statuses(found):
+    return {phase: found[phase]["status"] for phase in PHASES if phase in found}
+
+
+def s3_json(sandbox, bucket, key):
+    return json.loads(sandbox.boto3_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def s3_receipt(sandbox, run_id, phase):
+    return s3_json(sandbox, sandbox["SANDBOX_RECEIPT_BUCKET"], "receipts/%s/%s.json" % (run_id, phase))
+
+
+def runners(sandbox, run_id, states=("pending", "running", "stopping", "stopped", "shutting-down", "terminated")):
+    reservations = sandbox.boto3_client("ec2").describe_instances(
+        Filters=[{"Name": "tag:%s" % RUN_ID_TAG, "Values": [run_id]}, {"Name": "instance-state-name", "Values": list(states)}])
+    return [i for r in reservations["Reservations"] for i in r["Instances"]]
+
+
+def live_runners(sandbox, run_id):
+    return runners(sandbox, run_id, states=("pending", "running", "stopping", "stopped"))
+
+
+def apis(sandbox):
+    api_client = sandbox.k8s_api_client("dr")
+    return k8s_client.CoreV1Api(api_client), k8s_client.BatchV1Api(api_client)
+
+
+def namespace_exists(core, name):
+    return name in [n.metadata.name for n in core.list_namespace().items]
+
+
+def validate_jobs(batch, namespace, run_id):
+    return batch.list_namespaced_job(namespace, label_selector="signalcraft.io/dr-run-id=%s" % run_id).items
+
+
+def assert_restored(core, batch, namespace):
+    """What restore leaves in the namespace: control-plane ConfigMaps, the pull secret linked to the SA, the suspended CronJob."""
+    names = [c.metadata.name for c in core.list_namespaced_config_map(namespace).items]
+    for section in bundle.SECTIONS:
+        assert "control-plane-%s" % section in names
+    secret = core.read_namespaced_secret("ecr-pull", namespace)
+    assert secret.type == "kubernetes.io/dockerconfigjson"
+    account = core.read_namespaced_service_account("jobintel", namespace)
+    assert "ecr-pull" in [s.name for s in account.image_pull_secrets or []]
+    # enable_triggers=false (the default): the restored CronJob exists but is suspended.
+    assert batch.read_namespaced_cron_job("jobintel-daily", namespace).spec.suspend is True
+
+
+def approve_when_requested(sandbox, run_id, receipt_dir, outcome):
+    """The approver's side: once the drill's gate execution exists, run dr_approve.yml (as AWX's job after the approval node)."""
+    sfn = sandbox.boto3_client("stepfunctions")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        executions = [e for m in sfn.list_state_machines()["stateMachines"]
+                      for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"]
+                      if e["name"] == "dr-promote-%s" % run_id]
+        if executions:
+            break
+        time.sleep(0.5)
+    env = sandbox.process_env()
+    env.update(ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, "collections"),
+               ANSIBLE_NOCOLOR="1")
+    done = subprocess.run(["ansible-playbook", "-i", os.path.join(REPO_ROOT, "inventories", "local"),
+                           os.path.join(REPO_ROOT, "playbooks", "dr_approve.yml"), "-e", "receipt_dir=%s" % receipt_dir,
+                           "-e", "approver=alice", "-e", "ticket=CHG-4242", "-e", "dr_approve_wait_delay=1"],
+                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300, check=False)
+    outcome.update(rc=done.returncode, stdout=done.stdout + done.stderr)
+
+
+def test_headline_stop_after_validate_then_approved_promote_and_teardown(sandbox, run_playbook, tmp_path, clean_faults):
+    """The headline command with inventory defaults only, then drill start_at=promote approved through dr_approve.yml."""
+    run_id, receipt_dir = "test-headline-%s" % uid(), tmp_path / "headline"
+    first = drill(run_playbook, receipt_dir, stop_after="validate", run_id=run_id)
+    assert first.rc == 0, first.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["guards"]["status"] == "success"
+    assert statuses(found) == {"bringup": "success", "restore": "success", "validate": "success",
+                               "promote": "skipped", "teardown": "skipped"}
+    assert found["promote"]["skip_reason"] == found["teardown"]["skip_reason"] == "stop_after=validate"
+    assert {r["execution_id"] for r in found.values()} == {run_id}
+    assert summary(receipt_dir)["status"] == "success"
+
+    # Bringup: one t4g runner tagged with the run id, the kubeconfig captured 0600 into the receipt dir.
+    running = live_runners(sandbox, run_id)
+    assert len(running) == 1 and running[0]["InstanceType"].startswith("t4g.")
+    assert {"signalcraft:role": "dr-runner"}.items() <= {t["Key"]: t["Value"] for t in running[0]["Tags"]}.items()
+    kubeconfig = receipt_dir / "kubeconfig.yaml"
+    assert kubeconfig.is_file() and (kubeconfig.stat().st_mode & 0o777) == 0o600
+    assert found["bringup"]["outputs"]["instances"] == [running[0]["InstanceId"]]
+
+    # Restore (inventory namespace) and validate: the Job ran the digest-pinned image with the pinned resources.
+    core, batch = apis(sandbox)
+    assert_restored(core, batch, "jobintel")
+    jobs = validate_jobs(batch, "jobintel", run_id)
+    assert len(jobs) == 1 and jobs[0].status.succeeded == 1
+    container = jobs[0].spec.template.spec.containers[0]
+    assert container.image == sandbox["SANDBOX_IMAGE_REF"]
+    assert container.resources.requests == {"cpu": "250m", "memory": "512Mi"}
+    assert container.resources.limits == {"cpu": "1", "memory": "2Gi"}
+    assert found["restore"]["outputs"]["bundle_sha256"] == s3_json(
+        sandbox, sandbox["SANDBOX_ARTIFACT_BUCKET"], "%s/control-plane/current.json" % sandbox["SANDBOX_PREFIX"])["bundle_sha256"]
+
+    # Receipts are copied to the receipt bucket, byte-for-byte the same documents.
+    for phase in ("guards",) + PHASES:
+        assert s3_receipt(sandbox, run_id, phase) == found[phase]
+    assert s3_receipt(sandbox, run_id, "drill.summary")["run_id"] == run_id
+
+    # Promote: the drill waits on the gate; the approver answers through dr_approve.yml; then teardown.
+    outcome = {}
+    approver = threading.Thread(target=approve_when_requested, args=(sandbox, run_id, str(receipt_dir), outcome))
+    approver.start()
+    second = drill(run_playbook, receipt_dir, start_at="promote", dr_promote_approval_timeout_seconds=240)
+    approver.join(timeout=300)
+    assert outcome.get("rc") == 0, outcome.get("stdout")
+    assert second.rc == 0, second.stdout
+    found = phase_receipts(receipt_dir)
+    assert statuses(found) == {phase: "success" for phase in PHASES}
+    assert found["approve"]["outputs"]["approver"] == "alice" and found["approve"]["outputs"]["decision"] == "approved"
+    assert s3_receipt(sandbox, run_id, "approve")["outputs"]["ticket"] == "CHG-4242"
+    promoted = found["promote"]["outputs"]
+    assert (promoted["approval_mode"], promoted["bypass"], promoted["approver"], promoted["ticket"]) == ("manual", False, "alice", "CHG-4242")
+    execution = sandbox.boto3_client("stepfunctions").describe_execution(executionArn=promoted["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["approval"]["approver"] == "alice"
+    pointer = s3_json(sandbox, sandbox["SANDBOX_ARTIFACT_BUCKET"], "%s/dr/canonical.json" % sandbox["SANDBOX_PREFIX"])
+    assert pointer["run_id"] == run_id and pointer["canonical"] == "dr"
+    assert pointer["approval"] == {"mode": "manual", "approver": "alice", "ticket": "CHG-4242", "execution_arn": promoted["execution_arn"]}
+    assert pointer["bundle_sha256"] == found["restore"]["outputs"]["bundle_sha256"]
+    # Teardown: back to zero runners of this run.
+    assert live_runners(sandbox, run_id) == []
+    assert [i["State"]["Name"] for i in runners(sandbox, run_id)] == ["terminated"]
+    final = summary(receipt_dir)
+    assert final["status"] == "success" and final["runner_count_after_teardown"] == 0
+    assert final["promotion"] == {"promoted": True, "approval_mode": "manual", "bypass": False, "approver": "alice", "ticket": "CHG-4242"}
+
+
+def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook, tmp_path, clean_faults):
+    """bringup only -> restore only -> validate (image pull fails, memory short, override) -> bypass promote -> teardown."""
+    run_id, receipt_dir, namespace = "test-cost-%s" % uid(), tmp_path / "cost", "dr-cost-%s" % uid()
+    core, batch = apis(sandbox)
+    pointer_key = "test-drill-%s/dr/canonical.json" % uid()
+    extra = {"dr_namespace": namespace, "dr_promote_pointer_key": pointer_key}
+
+    # 1) Bringup only: a runner and the kubeconfig; nothing in the cluster yet.
+    step = drill(run_playbook, receipt_dir, start_at="bringup", stop_after="bringup", teardown=False, max_attempts=1, run_id=run_id, **extra)
+    assert step.rc == 0, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert statuses(found) == {"bringup": "success", "restore": "skipped", "validate": "skipped", "promote": "skipped", "teardown": "skipped"}
+    assert {found[p]["skip_reason"] for p in ("restore", "validate", "promote", "teardown")} == {"stop_after=bringup"}
+    assert len(live_runners(sandbox, run_id)) == 1 and not namespace_exists(core, namespace)
+    assert found["bringup"]["changed"] is True
+
+    # ... run again: the same runner is found by its tag, nothing launched, changed=false.
+    step = drill(run_playbook, receipt_dir, start_at="bringup", stop_after="bringup", teardown=False, **extra)
+    assert step.rc == 0, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert (found["bringup"]["changed"], found["bringup"]["outputs"]["launched"]) == (False, [])
+    assert [i["InstanceId"] for i in live_runners(sandbox, run_id)] == found["bringup"]["outputs"]["instances"]
+    bringup_receipt = found["bringup"]
+
+    # 2) Restore only, the run id and kubeconfig found from the receipt dir; bringup's receipt is kept.
+    step = drill(run_playbook, receipt_dir, start_at="restore", stop_after="restore", teardown=False, **extra)
+    assert step.rc == 0, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["bringup"] == bringup_receipt
+    assert found["restore"]["status"] == "success" and found["restore"]["execution_id"] == run_id
+    assert found["validate"]["skip_reason"] == "stop_after=restore"
+    assert_restored(core, batch, namespace)
+    assert len(live_runners(sandbox, run_id)) == 1
+
+    # 3) Validate with every pull failing: retried once after refreshing the pull secret, then a clean failure with
+    #    the pod's reason; the promote phase after it is skipped.
+    secret_before = core.read_namespaced_secret("ecr-pull", namespace).metadata.resource_version
+    digest = sandbox["SANDBOX_IMAGE_REF"].split("@")[1]
+    sandbox.control("dr", "faults", {"pull": {"fail_images": [digest], "reason": "ErrImagePull"}})
+    try:
+        step = drill(run_playbook, receipt_dir, start_at="validate", stop_after="promote", teardown=False, envvars={"DR_VALIDATE_MAX_RETRIES": "1"},
+                     **extra)
+    finally:
+        sandbox.control("dr", "faults", method="DELETE")
+    assert step.rc != 0 and "validate failed: image_pull" in step.stdout
+    found = phase_receipts(receipt_dir)
+    validate = found["validate"]
+    assert (validate["status"], validate["failure_code"], validate["attempts"]) == ("failed", "image_pull", 2)
+    assert [a["category"] for a in validate["outputs"]["attempts"]] == ["image_pull", "image_pull"]
+    assert {a["pod_reason"] for a in validate["outputs"]["attempts"]} <= {"ErrImagePull", "ImagePullBackOff"}
+    assert "ImagePull" in validate["message"]
+    assert found["promote"]["status"] == "skipped" and found["promote"]["skip_reason"].startswith("stopped: validate failed")
+    assert core.read_namespaced_secret("ecr-pull", namespace).metadata.resource_version != secret_before
+    assert summary(receipt_dir)["failed_phase"] == "validate"
+    assert s3_receipt(sandbox, run_id, "validate")["failure_code"] == "image_pull"
+
+    # 4) Validate only on a node short of memory: retried once, then insufficient_memory; 5) the same with a
+    #    smaller request override, and the pull credentials revoked meanwhile: the first attempt fails to pull,
+    #    the secret is rewritten with fresh ECR credentials and the retry succeeds.
+    config = sandbox.control("dr", "config")
+    sandbox.control("dr", "config", {"node_allocatable_memory": "384Mi"})
+    try:
+        step = drill(run_playbook, receipt_dir, validate_only=True, teardown=False, envvars={"DR_VALIDATE_MAX_RETRIES": "1"}, **extra)
+        assert step.rc != 0
+        validate = phase_receipts(receipt_dir)["validate"]
+        assert (validate["status"], validate["failure_code"], validate["attempts"]) == ("failed", "insufficient_memory", 2)
+        assert all(a["pod_reason"] == "FailedScheduling" for a in validate["outputs"]["attempts"])
+        assert [a["category"] for a in validate["outputs"]["attempts"]] == ["insufficient_memory"] * 2
+        secret_before = core.read_namespaced_secret("ecr-pull", namespace).metadata.resource_version
+        sandbox.control("dr", "faults", {"pull": {"revoke_credentials": True}})
+        step = drill(run_playbook, receipt_dir, validate_only=True, teardown=False, dr_validate_request_memory="128Mi", **extra)
+        assert step.rc == 0, step.stdout
+    finally:
+        sandbox.control("dr", "config", {"node_allocatable_memory": config["node_allocatable_memory"]})
+        sandbox.control("dr", "faults", method="DELETE")
+    found = phase_receipts(receipt_dir)
+    validate = found["validate"]
+    assert (validate["status"], validate["attempts"]) == ("success", 2)
+    assert [a["category"] for a in validate["outputs"]["attempts"]] == ["image_pull", "succeeded"]
+    assert validate["outputs"]["resources"]["requests"]["memory"] == "128Mi"
+    assert core.read_namespaced_secret("ecr-pull", namespace).metadata.resource_version != secret_before
+    succeeded = [j for j in validate_jobs(batch, namespace, run_id) if j.status.succeeded]
+    assert [j.spec.template.spec.containers[0].resources.requests["memory"] for j in succeeded] == ["128Mi"]
+    # validate_only: bringup and restore keep their receipts (start_at=validate), later phases are skipped.
+    assert found["bringup"] == bringup_receipt and found["restore"]["status"] == "success"
+    assert found["promote"]["skip_reason"] == "stop_after=validate"
+
+    # 6) Promote with the rehearsal bypass: recorded as a bypass, no gate execution.
+    step = drill(run_playbook, receipt_dir, start_at="promote", stop_after="promote", auto_promote=True, allow_promote_bypass=True, **extra)
+    assert step.rc == 0, step.stdout
+    promoted = phase_receipts(receipt_dir)["promote"]["outputs"]
+    assert (promoted["approval_mode"], promoted["bypass"], promoted["approver"]) == ("bypass", True, None)
+    pointer = s3_json(sandbox, sandbox["SANDBOX_ARTIFACT_BUCKET"], pointer_key)
+    assert pointer["run_id"] == run_id and pointer["approval"]["mode"] == "bypass" and pointer["approval"]["approver"] is None
+    sfn = sandbox.boto3_client("stepfunctions")
+    names = [e["name"] for m in sfn.list_state_machines()["stateMachines"] for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"]]
+    assert "dr-promote-%s" % run_id not in names
+
+    # 7) Final teardown: start_at=teardown with the receipt dir; runner count back to zero.
+    step = drill(run_playbook, receipt_dir, start_at="teardown", **extra)
+    assert step.rc == 0, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["teardown"]["status"] == "success" and found["teardown"]["outputs"]["remaining"] == 0
+    assert live_runners(sandbox, run_id) == []
+    final = summary(receipt_dir)
+    assert final["status"] == "success" and final["promotion"]["bypass"] is True
+    assert [r["status"] for r in final["phases"] if r["phase"] in PHASES] == ["success"] * 5
+
+
+def test_check_mode_writes_nothing(sandbox, run_playbook, tmp_path):
+    run_id, receipt_dir, namespace = "test-check-%s" % uid(), tmp_path / "check", "dr-check-%s" % uid()
+    # Through restore: bringup would launch, restore cannot reach a cluster without the kubeconfig and says so.
+    run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace),
+                       check=True)
+    assert run.rc == 0, run.stdout
+    core, batch = apis(sandbox)
+    assert runners(sandbox, run_id) == [] and not namespace_exists(core, namespace)
+    assert not receipt_dir.exists()
+    listed = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/%s/" % run_id)
+    assert listed.get("KeyCount", 0) == 0
+
+
+def tampered_bundle_prefix(sandbox):
+    prefix = "test-drill-tampered-%s" % uid()
+    built = bundle.build_bundle(bundle.collect_sources(sandbox["SANDBOX_CONTROL_PLANE_SOURCE"]))
+    s3 = sandbox.boto3_client("s3")
+    published = control_plane.publish(s3, sandbox["SANDBOX_ARTIFACT_BUCKET"], prefix, built, "0" * 40, sandbox["SANDBOX_IMAGE_REF"],
+                                      receipts.format_timestamp(receipts.utc_now()))
+    body = s3.get_object(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Key=published["bundle_key"])["Body"].read()
+    s3.put_object(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Key=published["bundle_key"], Body=body + b"\0")
+    return prefix
+
+
+def backup_missing_state(sandbox):
+    """A copy of the seeded backup under our own prefix without state.tar.zst."""
+    s3 = sandbox.boto3_client("s3")
+    bucket, source = sandbox["SANDBOX_BACKUP_URI"][len("s3://"):].split("/", 1)
+    target = "test-drill-backup-%s/backups/b1/" % uid()
+    for name in ("metadata.json", "manifests.tar.zst"):
+        s3.copy_object(Bucket=bucket, Key=target + name, CopySource={"Bucket": bucket, "Key": source.rstrip("/") + "/" + name})
+    return "s3://%s/%s" % (bucket, target)
+
+
+@pytest.mark.parametrize("case", ["tag_image", "wrong_account_full_drill_allowed", "full_drill_not_allowed", "bypass_not_allowed",
+                                  "tampered_bundle", "missing_backup_object"])
+def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
+    run_id, receipt_dir, namespace = "test-refused-%s" % uid(), tmp_path / "refused", "dr-refused-%s" % uid()
+    values, envvars = {"run_id": run_id, "dr_namespace": namespace}, None
+    expected = {
+        "tag_image": "image_ref_not_pinned",
+        "wrong_account_full_drill_allowed": "account_mismatch",
+        "full_drill_not_allowed": "full_drill_not_allowed",
+        "bypass_not_allowed": "promote_bypass_not_allowed",
+        "tampered_bundle": "bundle_hash_mismatch",
+        "missing_backup_object": "backup_object_missing",
+    }[case]
+    if case == "tag_image":
+        values.update(stop_after="validate", image_ref=sandbox["SANDBOX_IMAGE_TAG_REF"])
+    elif case == "wrong_account_full_drill_allowed":
+        # A full drill with ALLOW_FULL_DRILL=1 passes the plan and is stopped by the account guard instead.
+        values.update(signalcraft_expected_account_id="999999999999")
+        envvars = {"ALLOW_FULL_DRILL": "1"}
+    elif case == "full_drill_not_allowed":
+        values.update(teardown=True)
+    elif case == "bypass_not_allowed":
+        values.update(start_at="promote", stop_after="promote", auto_promote=True)
+    elif case == "tampered_bundle":
+        values.update(stop_after="validate", jobintel_prefix=tampered_bundle_prefix(sandbox))
+    else:
+        values.update(stop_after="validate", backup_uri=backup_missing_state(sandbox))
+    core, batch = apis(sandbox)
+    run = drill(run_playbook, receipt_dir, envvars=envvars, **values)
+    assert run.rc != 0 and "status=fail" in run.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["guards"]["status"] == "failed" and found["guards"]["failure_code"] == expected, found["guards"]
+    assert s3_receipt(sandbox, run_id, "guards")["failure_code"] == expected
+    # Nothing ran: every phase is skipped; those the plan would have run say the guards stopped them.
+    assert {found[p]["status"] for p in PHASES if p in found} <= {"skipped"}
+    planned = [p for p in PHASES if p in found and not found[p]["skip_reason"].startswith(("stop_after=", "start_at=", "teardown="))]
+    assert all(found[p]["skip_reason"].startswith("stopped: guards failed") for p in planned)
+    assert len(planned) == {"full_drill_not_allowed": 0, "bypass_not_allowed": 0, "wrong_account_full_drill_allowed": 5}.get(case, 3)
+    assert summary(receipt_dir)["status"] == "failed"
+    # ... and nothing changed: no runner with the run id, no namespace, no Job.
+    assert runners(sandbox, run_id) == []
+    assert not namespace_exists(core, namespace)
+    assert batch.list_job_for_all_namespaces(label_selector="signalcraft.io/dr-run-id=%s" % run_id).items == []
+
+
+ALONE = """
+- name: Tear down a run alone
+  hosts: localhost
+  gather_facts: false
+  module_defaults: &aws
+    group/signalcraft.ops.aws:
+      region: "{{ signalcraft_aws_region }}"
+      endpoint_url: "{{ signalcraft_aws_endpoint_url }}"
+      access_key: "{{ signalcraft_aws_access_key }}"
+      secret_key: "{{ signalcraft_aws_secret_key }}"
+  roles:
+    - role: signalcraft.ops.dr_teardown
+      vars: {dr_teardown_run_id: "{{ run_id }}", dr_teardown_receipt_root: "{{ root }}", dr_teardown_receipt_bucket: "{{ signalcraft_receipt_bucket }}"}
+
+- name: Guard alone with the wrong account
+  hosts: localhost
+  gather_facts: false
+  module_defaults: *aws
+  roles:
+    - role: signalcraft.ops.dr_guards
+      vars: {dr_guards_run_id: "{{ run_id }}", dr_guards_receipt_root: "{{ root }}", dr_guards_expected_account_id: "999999999999",
+             dr_guards_expected_region: "{{ signalcraft_aws_region }}", dr_guards_image_ref: "{{ dr_image_ref }}"}
+"""
+
+
+def test_phase_roles_alone_write_their_own_receipts(sandbox, run_playbook, tmp_path):
+    run_id, root = "test-alone-%s" % uid(), tmp_path / "receipts"
+    playbook = tmp_path / "alone.yml"
+    playbook.write_text(ALONE)
+    run = run_playbook(str(playbook), {"run_id": run_id, "root": str(root)})
+    assert run.rc != 0  # the guards play fails, after the teardown play succeeded
+    found = phase_receipts(root / run_id)
+    assert (found["teardown"]["status"], found["teardown"]["outputs"]["remaining"]) == ("success", 0)
+    assert s3_receipt(sandbox, run_id, "teardown")["status"] == "success"
+    assert (found["guards"]["status"], found["guards"]["failure_code"]) == ("failed", "account_mismatch")
+    assert runners(sandbox, run_id) == []

@@ -1,0 +1,46 @@
+"""pull_secret.refresh_reason and gitinfo: when the ECR Secret is rewritten; provenance without git."""
+
+import datetime
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.signalcraft.ops.plugins.module_utils import gitinfo, pull_secret
+from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from tests.conftest import REPO_ROOT
+
+NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)
+REGISTRY = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def _secret(hours_ago, registry=REGISTRY, kind=pull_secret.SECRET_TYPE):
+    written = pull_secret.format_time(NOW - datetime.timedelta(hours=hours_ago))
+    return {"type": kind, "data": {pull_secret.DATA_KEY: "e30="},
+            "metadata": {"annotations": {pull_secret.ANNOTATION_REFRESHED: written, pull_secret.ANNOTATION_REGISTRY: registry}}}
+
+
+@pytest.mark.parametrize("existing, refresh, expected", [
+    (None, "auto", "missing"),
+    (_secret(1), "auto", None),
+    (_secret(7), "auto", "older than 6.0 hours"),
+    (_secret(1), "always", "refresh=always"),
+    (_secret(1, registry="999999999999.dkr.ecr.us-east-1.amazonaws.com"), "auto", "registry changed"),
+    (_secret(1, kind="Opaque"), "auto", "not a kubernetes.io/dockerconfigjson secret"),
+])
+def test_the_secret_is_rewritten_only_when_needed(existing, refresh, expected):
+    assert pull_secret.refresh_reason(existing, REGISTRY, NOW, refresh=refresh) == expected
+
+
+def test_registry_ids_are_twelve_digits():
+    assert pull_secret.validate_registry_id("111122223333") == "111122223333"
+    with pytest.raises(GuardError):
+        pull_secret.validate_registry_id("1111")
+
+
+def test_head_sha_matches_git_in_a_checkout_and_is_unknown_elsewhere(tmp_path):
+    expected = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert gitinfo.head_sha(os.path.join(REPO_ROOT, "tests")) == expected
+    assert gitinfo.head_sha(str(tmp_path)) == gitinfo.UNKNOWN
+    with pytest.raises(GuardError):
+        gitinfo.validate_git_sha("not-a-sha")
