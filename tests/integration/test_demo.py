@@ -1,4 +1,4 @@
-"""playbooks/demo.yml (what `make demo` runs) = daily.yml end to end on the local inventory.
+"""playbooks/demo.yml (what `make demo` runs) = daily.yml, then the DR drill up to validate, on the local inventory.
 
 Only the task family and the S3 prefix are private to this test (a copy of the seeded task
 definition and of the seeded pointers), so the seeded state other tests read is never moved.
@@ -27,7 +27,7 @@ def test_demo_runs_the_daily_chain_and_moves_the_pointers_to_the_new_run(sandbox
     result = run_playbook("demo.yml", {"signalcraft_receipt_root": str(root), "jobintel_task_family": family, "jobintel_prefix": prefix})
     assert result.rc == 0, result.stdout
 
-    [execution_id] = [p.name for p in root.iterdir()]
+    [execution_id] = [p.name for p in root.iterdir() if (p / "verify.json").exists()]
     receipts = {phase: read_receipt(sandbox, str(root), phase, execution_id) for phase in PHASES}
     for phase, receipt in receipts.items():
         jsonschema.validate(receipt, RECEIPT_SCHEMA)
@@ -54,3 +54,18 @@ def test_demo_runs_the_daily_chain_and_moves_the_pointers_to_the_new_run(sandbox
     latest_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="%s/latest/openai/cs/" % prefix)["Contents"]]
     assert "%s/latest/openai/cs/ranked_jobs.openai.cs.json" % prefix in latest_keys
     assert receipts["provenance"]["outputs"]["run_id"] == run["run_id"]
+
+    # Then the DR drill's headline: bringup -> restore -> validate, promote and teardown skipped.
+    [drill_dir] = [p for p in root.iterdir() if (p / "drill.summary.json").exists()]
+    with open(str(drill_dir / "drill.summary.json")) as handle:
+        summary = json.load(handle)
+    assert summary["status"] == "success"
+    # On a fresh sandbox the restore first publishes the control plane from the primary (bootstrap).
+    phases = [(p["phase"], p["status"]) for p in summary["phases"] if p["phase"] != "publish"]
+    assert phases == [("guards", "success"), ("bringup", "success"), ("restore", "success"), ("validate", "success"),
+                      ("promote", "skipped"), ("teardown", "skipped")]
+    assert all(p["status"] == "success" for p in summary["phases"] if p["phase"] == "publish")
+    runners = sandbox.boto3_client("ec2").describe_instances(Filters=[
+        {"Name": "tag:signalcraft:dr-run-id", "Values": [summary["run_id"]]},
+        {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
+    assert len(runners) == 1  # stop_after=validate keeps the runner for the next step
