@@ -181,6 +181,7 @@ class JobRunner:
             return []
         try:
             text = k8s.k8s_client.CoreV1Api(self.api).read_namespaced_pod_log(pod_name, namespace, tail_lines=lines)
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except k8s.K8S_ERRORS:
             return []
         return [line for line in str(text).splitlines() if line][-lines:]

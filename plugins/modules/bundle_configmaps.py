@@ -176,6 +176,7 @@ def main():
         result = run(module)
     except GuardError as exc:
         module.fail_json(msg="bundle_configmaps status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
+    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
     except k8s.K8S_ERRORS as exc:
         error = k8s.api_error(exc)
         module.fail_json(msg="bundle_configmaps status=fail reason=k8s_error: applying the ConfigMaps failed: %s (%s)" % (

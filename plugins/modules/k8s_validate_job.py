@@ -227,11 +227,12 @@ def main():
                                         service_account=p["service_account"], command=p["command"], args=p["args"], env=p["env"],
                                         active_deadline_seconds=p["active_deadline_seconds"] or None,
                                         ttl_seconds_after_finished=p["ttl_seconds_after_finished"])
-        found = k8s_job.JobRunner(p["kubeconfig"], p["context"]).run(manifest, timeout=p["timeout"], poll=p["poll_interval"],
-                                                                      dry_run=module.check_mode)
+        runner = k8s_job.JobRunner(p["kubeconfig"], p["context"])
+        found = runner.run(manifest, timeout=p["timeout"], poll=p["poll_interval"], dry_run=module.check_mode)
     except GuardError as exc:
         module.fail_json(msg="validate status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason, retryable=False,
                          outcome="fatal", category=exc.reason)
+    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
     except k8s.K8S_ERRORS as exc:
         error = k8s.api_error(exc)
         module.fail_json(msg="validate status=fail reason=k8s_error: %s %s" % (error["code"], error["message"]), reason="k8s_error",

@@ -101,4 +101,3 @@ def test_fetch_verifies_and_extracts_and_render_only_writes_yaml(sandbox, run_pl
     assert [d["metadata"]["name"] for d in documents] == ["control-plane-%s" % s for s in bundle.SECTIONS]
     assert namespace not in [n.metadata.name for n in api.list_namespace().items]  # render-only never talks to the cluster
     assert documents[2]["data"]["openai.yaml"] == source_files(sandbox)["providers/openai.yaml"].decode()
-

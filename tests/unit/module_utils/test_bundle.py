@@ -167,8 +167,8 @@ def test_configmaps_are_deterministic_with_valid_keys_and_binary_data():
     files = {"alerts/rules.yaml": b"a: 1\n", "alerts/sub dir/r@1.yaml": b"b: 2\n", "scoring/model.bin": b"\xff\x00\xfe",
              "candidates/x.yaml": b"c: 3\n"}
     rendered = bundle.render_configmaps(files, "jobintel")
-    assert [c["metadata"]["name"] for c in rendered] == ["control-plane-candidates", "control-plane-alerts",
-                                                          "control-plane-providers", "control-plane-scoring"]
+    expected = ["control-plane-candidates", "control-plane-alerts", "control-plane-providers", "control-plane-scoring"]
+    assert [c["metadata"]["name"] for c in rendered] == expected
     alerts = rendered[1]
     assert sorted(alerts["data"]) == ["rules.yaml", "sub_dir__r_1.yaml"]
     assert json.loads(alerts["metadata"]["annotations"][bundle.ANNOTATION_PATHS])["sub_dir__r_1.yaml"] == "alerts/sub dir/r@1.yaml"
