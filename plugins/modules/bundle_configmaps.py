@@ -52,14 +52,6 @@ options:
     description: Take over fields another field manager owns (server-side apply C(force)).
     type: bool
     default: false
-  kubeconfig:
-    description:
-      - Path to the kubeconfig of the cluster. Falls back to E(K8S_AUTH_KUBECONFIG) then E(KUBECONFIG); in-cluster
-        configuration when neither is set. Its credentials are never logged.
-    type: path
-  context:
-    description: Kubeconfig context. Falls back to E(K8S_AUTH_CONTEXT); default is the current context.
-    type: str
 requirements:
   - kubernetes >= 30.1.0
   - PyYAML
@@ -72,6 +64,8 @@ attributes:
     description: Each ConfigMap before and after (in RV(configmaps)).
 seealso:
   - module: signalcraft.ops.bundle_fetch
+extends_documentation_fragment:
+  - signalcraft.ops.k8s
 """
 
 EXAMPLES = r"""

@@ -63,15 +63,8 @@ options:
     description: Create O(service_account) when it does not exist (otherwise fail).
     type: bool
     default: true
-  kubeconfig:
-    description:
-      - Path to the kubeconfig of the cluster. Falls back to E(K8S_AUTH_KUBECONFIG) then E(KUBECONFIG); in-cluster
-        configuration when neither is set. Its credentials are never logged.
-    type: path
-  context:
-    description: Kubeconfig context. Falls back to E(K8S_AUTH_CONTEXT); default is the current context.
-    type: str
 extends_documentation_fragment:
+  - signalcraft.ops.k8s
   - signalcraft.ops.aws
 requirements:
   - kubernetes >= 30.1.0

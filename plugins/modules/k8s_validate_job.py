@@ -27,12 +27,6 @@ description:
 author:
   - signalcraft maintainers (@signalcraft)
 options:
-  kubeconfig:
-    description: Kubeconfig of the DR cluster. Falls back to E(K8S_AUTH_KUBECONFIG) then E(KUBECONFIG). Its contents are never logged.
-    type: path
-  context:
-    description: Kubeconfig context. Falls back to E(K8S_AUTH_CONTEXT).
-    type: str
   namespace:
     description: Namespace of the Job.
     type: str
@@ -112,6 +106,8 @@ attributes:
     description: A Job run is an action, not a state change to diff.
 seealso:
   - module: signalcraft.ops.dr_runner
+extends_documentation_fragment:
+  - signalcraft.ops.k8s
 """
 
 EXAMPLES = r"""

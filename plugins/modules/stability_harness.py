@@ -116,14 +116,6 @@ options:
       - A primary pointer older than this marks a checkpoint C(degraded) (C(pointer_stale)). V(0) does not check age.
     type: float
     default: 0
-  kubeconfig:
-    description:
-      - Path of the kubeconfig. Falls back to E(K8S_AUTH_KUBECONFIG), then E(KUBECONFIG).
-    type: path
-  context:
-    description:
-      - The kubeconfig context of the cluster to observe. Falls back to E(K8S_AUTH_CONTEXT).
-    type: str
   namespace:
     description:
       - The workload namespace.
@@ -140,6 +132,7 @@ options:
     type: int
     default: 5
 extends_documentation_fragment:
+  - signalcraft.ops.k8s
   - signalcraft.ops.aws
 attributes:
   check_mode:
