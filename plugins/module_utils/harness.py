@@ -26,7 +26,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -42,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes client
     _Urllib3Error = OSError
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, k8s, pointers, receipts, runs
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, k8s, pointers, receipts, runs, s3_transfer
 from ansible_collections.signalcraft.ops.plugins.module_utils.guards import safe_relative_path, validate_k8s_name, validate_s3_prefix
 
 _CONNECTION_ERRORS = (_Urllib3Error, OSError)
@@ -289,28 +288,21 @@ class ProofMirror:
         return "s3://%s/%s%s" % (self.bucket, self.base, relative)
 
     def remote(self):
-        """``{relative path: ETag}`` of the copy."""
-        found = {}
+        """The relative paths of every file in the copy."""
+        found = set()
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.base):
             for item in page.get("Contents", []):
-                found[item["Key"][len(self.base):]] = str(item.get("ETag", "")).strip('"')
+                found.add(item["Key"][len(self.base):])
         return found
 
     def upload(self, proof, relative, create_only=False):
-        """Copy one local file; True when written (False when create-only found it there already)."""
+        """Copy one local file unless the copy holds the same bytes; True when written.
+
+        ``create_only`` never replaces a file another harness process wrote first (checkpoints).
+        """
         with open(os.path.join(proof.path, relative), "rb") as handle:
             data = handle.read()
-        kwargs = {"Bucket": self.bucket, "Key": self.base + relative, "Body": data, "ContentType": "application/json"}
-        if create_only:
-            kwargs["IfNoneMatch"] = "*"
-        try:
-            self.s3.put_object(**kwargs)
-        except Exception as exc:  # botocore ClientError; its class lives on the client
-            code = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
-            if create_only and code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                return False
-            raise
-        return True
+        return s3_transfer.put_if_changed(self.s3, self.bucket, self.base + relative, data, create_only=create_only)
 
     def restore(self, proof):
         """Download every file of the copy that the local directory lacks; returns their paths."""
@@ -326,7 +318,6 @@ class ProofMirror:
 
     def sync(self, proof):
         """Upload local files that the copy lacks or holds with other content; returns their paths."""
-        remote = self.remote()
         uploaded = []
         for root, _dirs, files in os.walk(proof.path):
             for name in sorted(files):
@@ -334,10 +325,7 @@ class ProofMirror:
                     continue  # the lock file and atomic-write temporaries
                 path = os.path.join(root, name)
                 relative = os.path.relpath(path, proof.path).replace(os.sep, "/")
-                with open(path, "rb") as handle:
-                    digest = hashlib.md5(handle.read()).hexdigest()  # nosec - compared with the S3 ETag, not security
-                if remote.get(relative) != digest:
-                    self.upload(proof, relative)
+                if self.upload(proof, relative):  # compared by SHA-256, written only when it differs
                     uploaded.append(relative)
         return sorted(uploaded)
 

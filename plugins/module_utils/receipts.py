@@ -14,12 +14,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import hashlib
 import json
 import os
 import re
 import tempfile
 
+from ansible_collections.signalcraft.ops.plugins.module_utils import s3_transfer
 from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import Redactor
 
 RECEIPT_SCHEMA_VERSION = "receipt.v1"
@@ -232,21 +232,13 @@ def s3_key(prefix, receipt):
 def copy_to_s3(s3_client, receipt, bucket, prefix=""):
     """Upload the receipt next to the execution's other receipts.
 
-    Returns ``(s3_uri, written)``; an identical object already there (same MD5 ETag) is left alone.
+    Returns ``(s3_uri, written)``; an identical object already there (same SHA-256) is left alone.
+    Encryption is the bucket's default (SSE-S3 or SSE-KMS), which a hardened receipt bucket sets.
     """
     validate(receipt)
     key = s3_key(prefix, receipt)
-    body = serialize(receipt)
-    uri = "s3://%s/%s" % (bucket, key)
-    try:
-        current = s3_client.head_object(Bucket=bucket, Key=key)
-        if current.get("ETag", "").strip('"') == hashlib.md5(body).hexdigest():  # nosec - ETag comparison, not security
-            return uri, False
-    except Exception as exc:  # botocore ClientError: 404 means "not there yet"
-        if str(getattr(exc, "response", {}).get("Error", {}).get("Code")) not in ("404", "NoSuchKey", "NotFound"):
-            raise
-    s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", ServerSideEncryption="AES256")
-    return uri, True
+    written = s3_transfer.put_if_changed(s3_client, bucket, key, serialize(receipt))
+    return "s3://%s/%s" % (bucket, key), written
 
 
 def load(path):

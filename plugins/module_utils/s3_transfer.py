@@ -193,6 +193,30 @@ def hash_s3_object(s3, bucket, key, etag=None):
     return b64_sha256(digest.digest()), size, head["etag"]
 
 
+def put_if_changed(s3, bucket, key, body, content_type="application/json", create_only=False):
+    """Write a small document unless S3 already holds exactly these bytes; True when written.
+
+    Compares SHA-256 checksums (stored with the object, S3 verifies them on upload), not ETags: an
+    ETag is the MD5 of the content only for single-part, non-KMS objects, so comparing it would
+    rewrite every object in a bucket whose default encryption is SSE-KMS. ``create_only`` adds
+    ``If-None-Match: *`` so an object another writer created first is never replaced.
+    """
+    checksum = sha256_of_bytes(body)
+    current = head_checksum(s3, bucket, key)
+    if current is not None and (create_only or (current["sha256"] == checksum and current["size"] == len(body))):
+        return False
+    kwargs = dict(Bucket=bucket, Key=key, Body=body, ContentType=content_type, ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
+    if create_only:
+        kwargs["IfNoneMatch"] = "*"
+    try:
+        s3.put_object(**kwargs)
+    except Exception as exc:  # botocore ClientError: another writer created it between HEAD and PUT
+        if create_only and error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return False
+        raise
+    return True
+
+
 def local_files(directory):
     """Relative ``/``-separated paths of every regular file under ``directory``, sorted.
 

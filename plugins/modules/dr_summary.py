@@ -69,13 +69,12 @@ s3_uri:
 """
 
 import glob
-import hashlib
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, phases, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils import aws, phases, receipts, s3_transfer
 
 
 def main():
@@ -113,14 +112,7 @@ def main():
         result["s3_uri"] = "s3://%s/%s" % (p["s3_bucket"], key)
         try:
             s3 = aws.AwsClientFactory.from_params(p).client("s3")
-            try:
-                same = s3.head_object(Bucket=p["s3_bucket"], Key=key).get("ETag", "").strip('"') == hashlib.md5(body).hexdigest()  # nosec
-            except aws.ClientError as exc:
-                if aws.error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-                same = False
-            if not same:
-                s3.put_object(Bucket=p["s3_bucket"], Key=key, Body=body, ContentType="application/json", ServerSideEncryption="AES256")
+            if s3_transfer.put_if_changed(s3, p["s3_bucket"], key, body):
                 result["changed"] = True
         except aws.AWS_ERRORS + (ValueError,) as exc:
             module.fail_json(msg=aws.describe_error(exc, "copying the drill summary to S3"), reason="aws_error", **result)

@@ -273,3 +273,18 @@ def test_local_files_skips_symlinks(tmp_path):
     write_dir(tmp_path, {"a.json": b"{}", "sub/b.csv": b"x"})
     os.symlink("/etc/hostname", str(tmp_path / "link"))
     assert s3_transfer.local_files(str(tmp_path)) == ["a.json", "sub/b.csv"]
+
+
+# -- small documents (receipts, summaries, harness proofs) -------------------------------------
+def test_put_if_changed_compares_sha256_and_never_replaces_a_create_only_object(sandbox, bucket):
+    s3 = sandbox.boto3_client("s3")
+    key = new_prefix("doc") + "/doc.json"
+    assert s3_transfer.put_if_changed(s3, bucket, key, b'{"a": 1}\n') is True
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == sha256_b64(b'{"a": 1}\n')
+    assert s3_transfer.put_if_changed(s3, bucket, key, b'{"a": 1}\n') is False
+    assert s3_transfer.put_if_changed(s3, bucket, key, b'{"a": 2}\n') is True
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"a": 2}\n'
+    # create_only: an object someone else wrote first stays as it is.
+    assert s3_transfer.put_if_changed(s3, bucket, key, b'{"a": 3}\n', create_only=True) is False
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"a": 2}\n'
