@@ -354,8 +354,15 @@ class Backoff:
 
 
 def describe_service(ecs, cluster, service):
-    """The ACTIVE service, or GuardError(service_not_found)."""
-    response = ecs.describe_services(cluster=cluster, services=[service])
+    """The ACTIVE service, or GuardError(service_not_found / cluster_not_found)."""
+    try:
+        response = ecs.describe_services(cluster=cluster, services=[service])
+    except Exception as exc:  # botocore ClientError; its class lives on the client
+        if _error_code(exc) != "ClusterNotFoundException":
+            raise
+        raise GuardError("cluster_not_found", "ECS cluster %r does not exist in this account and region (looking for service %r); "
+                                              "set jobintel_ecs_cluster (the module's cluster) to an existing cluster name or ARN." % (
+                                                  cluster, service))
     found = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
     if not found:
         reasons = ", ".join(f.get("reason", "?") for f in response.get("failures", [])) or "INACTIVE or DRAINING"

@@ -217,6 +217,9 @@ def test_service_update_is_idempotent_and_the_wait_follows_the_waiter_rule(sandb
         with pytest.raises(GuardError) as missing:
             ecs.describe_service(client, cluster, "no-such-service")
         assert missing.value.reason == "service_not_found"
+        with pytest.raises(GuardError) as no_cluster:  # DescribeServices raises ClusterNotFoundException
+            ecs.describe_service(client, "no-such-cluster-%s" % uuid.uuid4().hex[:6], name)
+        assert no_cluster.value.reason == "cluster_not_found" and "jobintel_ecs_cluster" in no_cluster.value.message
     finally:
         client.delete_service(cluster=cluster, service=name, force=True)
 
@@ -231,3 +234,4 @@ def test_a_run_id_with_artifacts_is_refused(sandbox):
         ecs.require_new_run(s3, location, "r1")
     assert refused.value.reason == "run_id_exists" and location["uri"] in refused.value.message
     ecs.require_new_run(s3, None, "r1")  # no bucket, no artifacts to protect
+
