@@ -399,6 +399,20 @@ def _primary(service):
     return next((d for d in service.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
 
 
+def _failed_rollout(service, task_definition_arn=None):
+    """The deployment whose rollout FAILED: the PRIMARY one, or the one to ``task_definition_arn`` in any status.
+
+    With the deployment circuit breaker's rollback on, ECS marks the failed deployment FAILED and makes
+    a new PRIMARY deployment of the previous revision, so the failed one is no longer PRIMARY.
+    """
+    for deployment in service.get("deployments") or []:
+        if deployment.get("rolloutState") != "FAILED":
+            continue
+        if deployment.get("status") == "PRIMARY" or (task_definition_arn and deployment.get("taskDefinition") == task_definition_arn):
+            return deployment
+    return None
+
+
 def update_service(ecs, cluster, service, task_definition_arn, force_new_deployment=False, check_mode=False):
     """Point ``service`` at ``task_definition_arn``; no call when it already runs that revision.
 
@@ -426,7 +440,8 @@ def wait_service_stable(ecs, cluster, service, task_definition_arn=None, timeout
 
     Stable: one deployment, ``runningCount == desiredCount`` (and, when given, the PRIMARY
     deployment runs ``task_definition_arn``). Fails fast when the service goes away (MISSING,
-    DRAINING, INACTIVE) or the deployment circuit breaker marks the rollout FAILED; raises
+    DRAINING, INACTIVE) or the deployment circuit breaker marks the rollout FAILED (also after it rolled
+    back, when the failed deployment is no longer PRIMARY); raises
     EcsWaitTimeout with the last state otherwise. Returns ``(state, waited_seconds, polls)``.
     """
     backoff = Backoff(timeout, delay=delay, max_delay=max_delay, clock=clock, sleep=sleep)
@@ -434,9 +449,10 @@ def wait_service_stable(ecs, cluster, service, task_definition_arn=None, timeout
         current = describe_service(ecs, cluster, service)
         state = service_state(current)
         primary = _primary(current) or {}
-        if primary.get("rolloutState") == "FAILED":
+        failed = _failed_rollout(current, task_definition_arn)
+        if failed:
             raise GuardError("service_rollout_failed", "service %s rollout to %s FAILED: %s" % (
-                service, primary.get("taskDefinition"), primary.get("rolloutStateReason") or "no reason given"))
+                service, failed.get("taskDefinition"), failed.get("rolloutStateReason") or "no reason given"))
         on_target = task_definition_arn is None or primary.get("taskDefinition") == task_definition_arn
         if service_is_stable(current) and on_target:
             return state, backoff.waited, backoff.polls + 1

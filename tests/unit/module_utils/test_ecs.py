@@ -235,3 +235,38 @@ def test_a_run_id_with_artifacts_is_refused(sandbox):
     assert refused.value.reason == "run_id_exists" and location["uri"] in refused.value.message
     ecs.require_new_run(s3, None, "r1")  # no bucket, no artifacts to protect
 
+
+class RolledBackService:
+    """DescribeServices as ECS answers it after the circuit breaker rolled a failed rollout back.
+
+    The failed deployment (to the new revision) is ACTIVE with rolloutState FAILED; the rollback is a
+    new PRIMARY deployment of the previous revision, IN_PROGRESS. A stand-in for the AWS client
+    (the sandbox has no circuit breaker).
+    """
+
+    def __init__(self, old, new):
+        self.calls = 0
+        self.service = {"serviceName": "svc", "status": "ACTIVE", "taskDefinition": old, "desiredCount": 1, "runningCount": 0,
+                        "pendingCount": 1, "deployments": [
+                            {"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": old, "desiredCount": 1, "runningCount": 0,
+                             "rolloutState": "IN_PROGRESS", "rolloutStateReason": "ECS deployment circuit breaker: rolling back."},
+                            {"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": new, "desiredCount": 0, "runningCount": 0,
+                             "failedTasks": 3, "rolloutState": "FAILED",
+                             "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start."}]}
+
+    def describe_services(self, cluster, services):
+        self.calls += 1
+        return {"services": [self.service], "failures": []}
+
+
+def test_wait_fails_fast_when_the_circuit_breaker_rolled_the_target_back():
+    old = "arn:aws:ecs:us-east-1:111122223333:task-definition/fam:1"
+    new = "arn:aws:ecs:us-east-1:111122223333:task-definition/fam:2"
+    client, clock = RolledBackService(old, new), FakeClock()
+    with pytest.raises(GuardError) as failed:
+        ecs.wait_service_stable(client, "c", "svc", new, timeout=600, delay=15, clock=clock, sleep=clock.sleep)
+    assert failed.value.reason == "service_rollout_failed" and "tasks failed to start" in failed.value.message
+    assert client.calls == 1 and clock.now == 0  # no waiting out the timeout
+    # Waiting for the previous revision (the rollback itself) is not a failure of that rollout.
+    with pytest.raises(ecs.EcsWaitTimeout):
+        ecs.wait_service_stable(client, "c", "svc", old, timeout=30, delay=15, clock=clock, sleep=clock.sleep)
