@@ -62,11 +62,14 @@ def from_task_metadata(document, container_name=None):
     """``{"ecs_task_arn", "image_digest", "cluster"}`` from a task metadata v4 document.
 
     The image digest is taken from the essential container's image reference when it is
-    digest-pinned, else from its ``ImageID``.
+    digest-pinned, else from its ``ImageID``. Containers ECS adds itself (``Type`` other than
+    ``NORMAL``, e.g. the ``CNI_PAUSE`` container of an awsvpc task on EC2) are never chosen.
     """
     containers = document.get("Containers") or []
     chosen = None
     for container in containers:
+        if container.get("Type", "NORMAL") != "NORMAL":
+            continue
         if container_name and container.get("Name") != container_name:
             continue
         chosen = container

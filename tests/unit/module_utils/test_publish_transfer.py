@@ -227,6 +227,14 @@ def test_provenance_order_override_then_run_summary_and_no_call_outside_ecs():
         provenance.fetch_task_metadata("http://127.0.0.1:9/unreachable", timeout=0.5)
 
 
+def test_task_metadata_provenance_skips_the_containers_ecs_adds():
+    # An awsvpc task on EC2 lists the agent's pause container too (Type CNI_PAUSE), possibly first.
+    document = {"TaskARN": "arn:aws:ecs:us-east-1:111122223333:task/c/abc", "Cluster": "c", "Containers": [
+        {"Name": "~internal~ecs~pause", "Type": "CNI_PAUSE", "Image": "amazon/amazon-ecs-pause:0.1.0", "ImageID": "sha256:" + "c" * 64},
+        {"Name": "jobintel", "Type": "NORMAL", "Image": "r@sha256:" + "d" * 64, "ImageID": "sha256:" + "e" * 64}]}
+    assert provenance.from_task_metadata(document)["image_digest"] == "sha256:" + "d" * 64
+
+
 # -- verify_ops reasons -----------------------------------------------------------------------
 def test_check_pointer_tells_every_failure_kind_apart(sandbox, clean_faults, factory, bucket):
     s3 = sandbox.boto3_client("s3")
