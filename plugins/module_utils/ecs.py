@@ -46,6 +46,8 @@ RUN_ID_ENV = "JOBINTEL_RUN_ID"
 # Unfilled inventory values (inventories/<env>/group_vars) start with this; they must never reach a task.
 INVENTORY_PLACEHOLDER = "REPLACE_WITH_"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+# RunTask's startedBy: "up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)".
+_STARTED_BY = re.compile(r"^[A-Za-z0-9/_-]{1,128}$")
 # Files a jobintel task writes under <prefix>/outbox/<run_id>/ (the failure playbook reads them in this order).
 RUN_ARTIFACTS = ("run_health.v1.json", "run_summary.v1.json", "artifacts/provider_availability_v1.json")
 
@@ -482,6 +484,14 @@ def validate_run_id(run_id):
     return run_id
 
 
+def validate_started_by(started_by):
+    """Refuse a ``startedBy`` RunTask does not allow (a dot, a space, more than 128 characters); None is fine."""
+    if started_by is not None and not _STARTED_BY.match(started_by):
+        raise GuardError("started_by_invalid", "started_by %r is not a valid ECS startedBy: use at most 128 letters, digits, '-', '/' "
+                                               "and '_' (e.g. signalcraft-ops)." % (started_by,))
+    return started_by
+
+
 def require_cluster(ecs, cluster):
     """The ACTIVE cluster's ARN, or GuardError(cluster_not_found) before anything is started."""
     response = ecs.describe_clusters(clusters=[cluster])
@@ -535,7 +545,7 @@ def run_task_request(cluster, task_definition_arn, container, overrides_env, lau
     if network:
         request["networkConfiguration"] = network
     if started_by:
-        request["startedBy"] = started_by[:128]
+        request["startedBy"] = started_by
     if platform_version:
         request["platformVersion"] = platform_version
     if propagate_tags:

@@ -270,3 +270,15 @@ def test_wait_fails_fast_when_the_circuit_breaker_rolled_the_target_back():
     # Waiting for the previous revision (the rollback itself) is not a failure of that rollout.
     with pytest.raises(ecs.EcsWaitTimeout):
         ecs.wait_service_stable(client, "c", "svc", old, timeout=30, delay=15, clock=clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize("started_by", ["signalcraft.ops", "has space", "x" * 129, ""])
+def test_started_by_outside_what_run_task_allows_is_refused(started_by):
+    with pytest.raises(GuardError) as refused:
+        ecs.validate_started_by(started_by)
+    assert refused.value.reason == "started_by_invalid" and "signalcraft-ops" in refused.value.message
+
+
+def test_started_by_that_run_task_allows_passes():
+    for started_by in (None, "signalcraft-ops", "events-rule/daily_run", "x" * 128):
+        assert ecs.validate_started_by(started_by) == started_by
