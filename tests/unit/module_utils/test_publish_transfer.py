@@ -11,6 +11,7 @@ import os
 from collections import Counter
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, provenance, run_pointers, run_publish, s3_transfer
 from tests.integration.publish_support import (extra_files, log_mark, make_run, new_prefix, put_files, read_json,
@@ -296,3 +297,33 @@ def test_put_if_changed_compares_sha256_and_never_replaces_a_create_only_object(
     # create_only: an object someone else wrote first stays as it is.
     assert s3_transfer.put_if_changed(s3, bucket, key, b'{"a": 3}\n', create_only=True) is False
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"a": 2}\n'
+
+
+class ConflictingWriter:
+    """Stand-in S3 client: PutObject with If-None-Match answers 409 ConditionalRequestConflict (a
+    concurrent write in flight, which real S3 can return), and the key exists afterwards or not."""
+
+    def __init__(self, exists_after):
+        self.exists_after = exists_after
+        self.heads = 0
+
+    def head_object(self, **kwargs):
+        self.heads += 1
+        if self.heads > 1 and self.exists_after:
+            return {"ContentLength": 2, "ETag": '"e"', "ChecksumSHA256": sha256_b64(b"{}")}
+        raise _client_error("404", "head_object")
+
+    def put_object(self, **kwargs):
+        assert kwargs["IfNoneMatch"] == "*"
+        raise _client_error("ConditionalRequestConflict", "put_object", 409)
+
+
+def _client_error(code, operation, status=404):
+    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+def test_create_only_409_conflict_is_not_written_only_when_the_other_write_landed():
+    assert s3_transfer.put_if_changed(ConflictingWriter(exists_after=True), "b", "k", b"{}", create_only=True) is False
+    with pytest.raises(Exception) as in_flight:  # the other write did not land: nothing is there, say so
+        s3_transfer.put_if_changed(ConflictingWriter(exists_after=False), "b", "k", b"{}", create_only=True)
+    assert s3_transfer.error_code(in_flight.value) == "ConditionalRequestConflict"
