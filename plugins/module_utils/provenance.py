@@ -104,7 +104,10 @@ def resolve(overrides=None, run_summary=None, metadata_uri=None, fetch=fetch_tas
     missing = [n for n in ("image_digest", "ecs_task_arn") if values[n] is None]
     if missing and metadata_uri:
         metadata = from_task_metadata(fetch(metadata_uri))
-        for name in missing:
+        # The endpoint describes the task this code runs in. When the run names another task (e.g. an
+        # Ansible controller in ECS publishing a task it started), that task's image is not the run's.
+        same_task = values["ecs_task_arn"] is None or values["ecs_task_arn"] == metadata.get("ecs_task_arn")
+        for name in missing if same_task else []:
             if metadata.get(name):
                 values[name], sources[name] = metadata[name], "task_metadata"
     if values["image_digest"] and not _DIGEST.match(values["image_digest"]):

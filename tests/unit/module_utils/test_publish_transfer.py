@@ -236,6 +236,16 @@ def test_task_metadata_provenance_skips_the_containers_ecs_adds():
     assert provenance.from_task_metadata(document)["image_digest"] == "sha256:" + "d" * 64
 
 
+def test_task_metadata_of_another_task_never_supplies_the_image_digest():
+    own = {"TaskARN": "arn:aws:ecs:us-east-1:111122223333:task/c/controller", "Containers": [
+        {"Name": "awx", "Type": "NORMAL", "Image": "awx@sha256:" + "f" * 64}]}
+    run_task = "arn:aws:ecs:us-east-1:111122223333:task/c/job"
+    values, sources = provenance.resolve({"ecs_task_arn": run_task}, {}, "http://metadata", fetch=lambda uri: own)
+    assert values["ecs_task_arn"] == run_task and values["image_digest"] is None and sources["image_digest"] == "unknown"
+    values, sources = provenance.resolve({"ecs_task_arn": own["TaskARN"]}, {}, "http://metadata", fetch=lambda uri: own)
+    assert values["image_digest"] == "sha256:" + "f" * 64 and sources["image_digest"] == "task_metadata"
+
+
 # -- verify_ops reasons -----------------------------------------------------------------------
 def test_check_pointer_tells_every_failure_kind_apart(sandbox, clean_faults, factory, bucket):
     s3 = sandbox.boto3_client("s3")
