@@ -32,11 +32,13 @@ READ_ONLY_FIELDS = frozenset((
     "taskDefinitionArn", "revision", "status", "registeredAt", "registeredBy", "deregisteredAt",
     "requiresAttributes", "compatibilities", "deleteRequestedAt",
 ))
-# RegisterTaskDefinition's request fields (besides tags), as of botocore 1.44.
+# RegisterTaskDefinition's request fields (besides tags), as of botocore 1.44 (a field missing here is
+# silently dropped from every derived revision; tests/unit/module_utils/test_ecs.py compares with botocore).
 REGISTER_FIELDS = (
     "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
     "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
     "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", "enableFaultInjection",
+    "trustedExecutionConfiguration",
 )
 # Lists of name/value-ish entries whose order ECS does not give meaning to.
 _UNORDERED_BY_NAME = ("environment", "secrets")

@@ -282,3 +282,14 @@ def test_started_by_outside_what_run_task_allows_is_refused(started_by):
 def test_started_by_that_run_task_allows_passes():
     for started_by in (None, "signalcraft-ops", "events-rule/daily_run", "x" * 128):
         assert ecs.validate_started_by(started_by) == started_by
+
+
+def test_register_request_carries_every_request_field_botocore_knows_and_no_read_only_one():
+    import botocore.session
+    model = botocore.session.get_session().get_service_model("ecs")
+    accepted = set(model.operation_model("RegisterTaskDefinition").input_shape.members) - {"tags"}
+    described_fields = set(model.operation_model("DescribeTaskDefinition").output_shape.members["taskDefinition"].members)
+    assert set(ecs.REGISTER_FIELDS) == accepted
+    assert described_fields - accepted == set(ecs.READ_ONLY_FIELDS)  # everything else described is passed back
+    full = dict((k, "x") for k in described_fields)
+    assert set(ecs.register_request(full)) == accepted
