@@ -230,7 +230,9 @@ def describe_changes(before, after):
             secret = is_secret_name(key)
 
             def shown(value, secret=secret):
-                return REDACTED if secret and value is not None else value
+                if secret and value is not None:
+                    return REDACTED
+                return Redactor().redact(value)  # a password inside a URL value (DATABASE_URL=postgres://u:pw@h)
             if key not in old_env:
                 changes.append("container %s environment %s added (%s)" % (name, key, shown(new_env[key])))
             elif key not in new_env:

@@ -293,3 +293,16 @@ def test_register_request_carries_every_request_field_botocore_knows_and_no_read
     assert described_fields - accepted == set(ecs.READ_ONLY_FIELDS)  # everything else described is passed back
     full = dict((k, "x") for k in described_fields)
     assert set(ecs.register_request(full)) == accepted
+
+
+def test_describe_changes_masks_a_password_inside_a_url_value():
+    # DATABASE_URL is not a secret-looking name, but its value carries one; diff already masked it.
+    before = normalise_env([{"name": "DATABASE_URL", "value": "postgres://jobintel:old-pass-123@db:5432/j"}])
+    after = normalise_env([{"name": "DATABASE_URL", "value": "postgres://jobintel:new-pass-456@db:5432/j"}])
+    changes = ecs.describe_changes(before, after)
+    assert len(changes) == 1 and "old-pass-123" not in changes[0] and "new-pass-456" not in changes[0]
+    assert "postgres://jobintel:" in changes[0] and REDACTED in changes[0]
+
+
+def normalise_env(environment):
+    return ecs.normalise({"family": "fam", "containerDefinitions": [{"name": "app", "image": IMAGE, "environment": environment}]})
