@@ -610,14 +610,28 @@ def task_outcome(task, essential_container=None):
     }
 
 
-def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay=30.0, clock=time.monotonic, sleep=time.sleep):
+# How long a task RunTask just returned may stay invisible to DescribeTasks (the ECS API is eventually
+# consistent; AWS says to poll DescribeTasks with backoff after RunTask) before task_not_found is believed.
+NOT_VISIBLE_GRACE_S = 60.0
+
+
+def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay=30.0, clock=time.monotonic, sleep=time.sleep,
+                      not_visible_grace=NOT_VISIBLE_GRACE_S):
     """Poll DescribeTasks until STOPPED; EcsWaitTimeout with the last state at the deadline.
 
-    Returns ``(described_task, waited_seconds, polls)``.
+    A task not yet visible (MISSING) is polled again for up to ``not_visible_grace`` seconds, since
+    DescribeTasks right after RunTask may not know the task yet. Returns ``(described_task, waited_seconds, polls)``.
     """
     backoff = Backoff(timeout, delay=delay, max_delay=max_delay, clock=clock, sleep=sleep)
+    seen = False
     while True:
-        task = describe_task(ecs, cluster, task_arn)
+        try:
+            task = describe_task(ecs, cluster, task_arn)
+        except GuardError as exc:
+            if exc.reason != "task_not_found" or seen or backoff.waited >= not_visible_grace or not backoff.pause():
+                raise
+            continue
+        seen = True
         if task.get("lastStatus") == TERMINAL_TASK_STATUS:
             return task, backoff.waited, backoff.polls + 1
         if not backoff.pause():

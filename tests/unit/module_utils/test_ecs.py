@@ -306,3 +306,32 @@ def test_describe_changes_masks_a_password_inside_a_url_value():
 
 def normalise_env(environment):
     return ecs.normalise({"family": "fam", "containerDefinitions": [{"name": "app", "image": IMAGE, "environment": environment}]})
+
+
+class LateVisibleTask:
+    """DescribeTasks as the eventually consistent ECS API can answer right after RunTask: MISSING first."""
+
+    def __init__(self, arn, missing_polls, statuses=("RUNNING", "STOPPED")):
+        self.arn, self.missing_polls, self.statuses, self.calls = arn, missing_polls, list(statuses), 0
+
+    def describe_tasks(self, cluster, tasks):
+        self.calls += 1
+        if self.calls <= self.missing_polls:
+            return {"tasks": [], "failures": [{"arn": self.arn, "reason": "MISSING"}]}
+        status = self.statuses[min(self.calls - self.missing_polls - 1, len(self.statuses) - 1)]
+        container = {"name": "jobintel", "lastStatus": status}
+        if status == "STOPPED":
+            container["exitCode"] = 0
+        return {"tasks": [{"taskArn": self.arn, "lastStatus": status, "containers": [container]}], "failures": []}
+
+
+def test_wait_task_stopped_polls_through_a_task_not_yet_visible_after_run_task():
+    arn = "arn:aws:ecs:us-east-1:111122223333:task/c/0123"
+    clock = FakeClock()
+    task, _waited, polls = ecs.wait_task_stopped(LateVisibleTask(arn, 2), "c", arn, timeout=600, delay=2, clock=clock, sleep=clock.sleep)
+    assert task["lastStatus"] == "STOPPED" and polls == 4 and ecs.task_outcome(task, "jobintel")["exit_code"] == 0
+    # A task that never shows up is task_not_found once the grace is over, not a wait of the whole timeout.
+    clock = FakeClock()
+    with pytest.raises(GuardError) as missing:
+        ecs.wait_task_stopped(LateVisibleTask(arn, 10 ** 6), "c", arn, timeout=3600, delay=5, clock=clock, sleep=clock.sleep)
+    assert missing.value.reason == "task_not_found" and ecs.NOT_VISIBLE_GRACE_S <= clock.now < 120
