@@ -517,8 +517,18 @@ def network_configuration(subnets, security_groups, assign_public_ip):
 
 
 def effective_environment(described, container, overrides_env):
-    """The container's environment as the task will see it: definition environment + overrides."""
+    """The container's environment as the task will see it: definition environment + overrides.
+
+    An override of a name the container takes from ``secrets`` is refused (as deploy refuses it in
+    the definition): it would send a secret's stand-in in clear text through RunTask, visible to
+    DescribeTasks and CloudTrail, with the same name as the secret.
+    """
     target = pick_container(described, container)
+    clash = sorted(set(s.get("name") for s in target.get("secrets") or []) & set(overrides_env or {}))
+    if clash:
+        raise GuardError("environment_conflicts_with_secret",
+                         "environment overrides set %s, which container %s takes from secrets; remove them from the run's "
+                         "environment (run_once_environment)." % (", ".join(clash), target.get("name")))
     env = _env_map(target)
     env.update(overrides_env or {})
     return target.get("name"), env

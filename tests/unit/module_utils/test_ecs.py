@@ -335,3 +335,12 @@ def test_wait_task_stopped_polls_through_a_task_not_yet_visible_after_run_task()
     with pytest.raises(GuardError) as missing:
         ecs.wait_task_stopped(LateVisibleTask(arn, 10 ** 6), "c", arn, timeout=3600, delay=5, clock=clock, sleep=clock.sleep)
     assert missing.value.reason == "task_not_found" and ecs.NOT_VISIBLE_GRACE_S <= clock.now < 120
+
+
+def test_run_overrides_of_a_secret_name_are_refused():
+    definition = request()
+    assert ecs.effective_environment(definition, "app", {"B": "3"}) == ("app", {"A": "1", "B": "3"})
+    with pytest.raises(GuardError) as clash:
+        ecs.effective_environment(definition, "app", {"OPENAI_API_KEY": "sk-plain-text"})
+    assert clash.value.reason == "environment_conflicts_with_secret" and "OPENAI_API_KEY" in clash.value.message
+    assert "sk-plain-text" not in clash.value.message
