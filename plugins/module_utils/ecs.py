@@ -32,11 +32,13 @@ READ_ONLY_FIELDS = frozenset((
     "taskDefinitionArn", "revision", "status", "registeredAt", "registeredBy", "deregisteredAt",
     "requiresAttributes", "compatibilities", "deleteRequestedAt",
 ))
-# RegisterTaskDefinition's request fields (besides tags), as of botocore 1.44.
+# RegisterTaskDefinition's request fields (besides tags), as of botocore 1.44 (a field missing here is
+# silently dropped from every derived revision; tests/unit/module_utils/test_ecs.py compares with botocore).
 REGISTER_FIELDS = (
     "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
     "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
     "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", "enableFaultInjection",
+    "trustedExecutionConfiguration",
 )
 # Lists of name/value-ish entries whose order ECS does not give meaning to.
 _UNORDERED_BY_NAME = ("environment", "secrets")
@@ -46,6 +48,8 @@ RUN_ID_ENV = "JOBINTEL_RUN_ID"
 # Unfilled inventory values (inventories/<env>/group_vars) start with this; they must never reach a task.
 INVENTORY_PLACEHOLDER = "REPLACE_WITH_"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+# RunTask's startedBy: "up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)".
+_STARTED_BY = re.compile(r"^[A-Za-z0-9/_-]{1,128}$")
 # Files a jobintel task writes under <prefix>/outbox/<run_id>/ (the failure playbook reads them in this order).
 RUN_ARTIFACTS = ("run_health.v1.json", "run_summary.v1.json", "artifacts/provider_availability_v1.json")
 
@@ -226,7 +230,9 @@ def describe_changes(before, after):
             secret = is_secret_name(key)
 
             def shown(value, secret=secret):
-                return REDACTED if secret and value is not None else value
+                if secret and value is not None:
+                    return REDACTED
+                return Redactor().redact(value)  # a password inside a URL value (DATABASE_URL=postgres://u:pw@h)
             if key not in old_env:
                 changes.append("container %s environment %s added (%s)" % (name, key, shown(new_env[key])))
             elif key not in new_env:
@@ -354,8 +360,15 @@ class Backoff:
 
 
 def describe_service(ecs, cluster, service):
-    """The ACTIVE service, or GuardError(service_not_found)."""
-    response = ecs.describe_services(cluster=cluster, services=[service])
+    """The ACTIVE service, or GuardError(service_not_found / cluster_not_found)."""
+    try:
+        response = ecs.describe_services(cluster=cluster, services=[service])
+    except Exception as exc:  # botocore ClientError; its class lives on the client
+        if _error_code(exc) != "ClusterNotFoundException":
+            raise
+        raise GuardError("cluster_not_found", "ECS cluster %r does not exist in this account and region (looking for service %r); "
+                                              "set jobintel_ecs_cluster (the module's cluster) to an existing cluster name or ARN." % (
+                                                  cluster, service))
     found = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
     if not found:
         reasons = ", ".join(f.get("reason", "?") for f in response.get("failures", [])) or "INACTIVE or DRAINING"
@@ -392,6 +405,20 @@ def _primary(service):
     return next((d for d in service.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
 
 
+def _failed_rollout(service, task_definition_arn=None):
+    """The deployment whose rollout FAILED: the PRIMARY one, or the one to ``task_definition_arn`` in any status.
+
+    With the deployment circuit breaker's rollback on, ECS marks the failed deployment FAILED and makes
+    a new PRIMARY deployment of the previous revision, so the failed one is no longer PRIMARY.
+    """
+    for deployment in service.get("deployments") or []:
+        if deployment.get("rolloutState") != "FAILED":
+            continue
+        if deployment.get("status") == "PRIMARY" or (task_definition_arn and deployment.get("taskDefinition") == task_definition_arn):
+            return deployment
+    return None
+
+
 def update_service(ecs, cluster, service, task_definition_arn, force_new_deployment=False, check_mode=False):
     """Point ``service`` at ``task_definition_arn``; no call when it already runs that revision.
 
@@ -419,7 +446,8 @@ def wait_service_stable(ecs, cluster, service, task_definition_arn=None, timeout
 
     Stable: one deployment, ``runningCount == desiredCount`` (and, when given, the PRIMARY
     deployment runs ``task_definition_arn``). Fails fast when the service goes away (MISSING,
-    DRAINING, INACTIVE) or the deployment circuit breaker marks the rollout FAILED; raises
+    DRAINING, INACTIVE) or the deployment circuit breaker marks the rollout FAILED (also after it rolled
+    back, when the failed deployment is no longer PRIMARY); raises
     EcsWaitTimeout with the last state otherwise. Returns ``(state, waited_seconds, polls)``.
     """
     backoff = Backoff(timeout, delay=delay, max_delay=max_delay, clock=clock, sleep=sleep)
@@ -427,9 +455,10 @@ def wait_service_stable(ecs, cluster, service, task_definition_arn=None, timeout
         current = describe_service(ecs, cluster, service)
         state = service_state(current)
         primary = _primary(current) or {}
-        if primary.get("rolloutState") == "FAILED":
+        failed = _failed_rollout(current, task_definition_arn)
+        if failed:
             raise GuardError("service_rollout_failed", "service %s rollout to %s FAILED: %s" % (
-                service, primary.get("taskDefinition"), primary.get("rolloutStateReason") or "no reason given"))
+                service, failed.get("taskDefinition"), failed.get("rolloutStateReason") or "no reason given"))
         on_target = task_definition_arn is None or primary.get("taskDefinition") == task_definition_arn
         if service_is_stable(current) and on_target:
             return state, backoff.waited, backoff.polls + 1
@@ -459,6 +488,14 @@ def validate_run_id(run_id):
     return run_id
 
 
+def validate_started_by(started_by):
+    """Refuse a ``startedBy`` RunTask does not allow (a dot, a space, more than 128 characters); None is fine."""
+    if started_by is not None and not _STARTED_BY.match(started_by):
+        raise GuardError("started_by_invalid", "started_by %r is not a valid ECS startedBy: use at most 128 letters, digits, '-', '/' "
+                                               "and '_' (e.g. signalcraft-ops)." % (started_by,))
+    return started_by
+
+
 def require_cluster(ecs, cluster):
     """The ACTIVE cluster's ARN, or GuardError(cluster_not_found) before anything is started."""
     response = ecs.describe_clusters(clusters=[cluster])
@@ -480,8 +517,18 @@ def network_configuration(subnets, security_groups, assign_public_ip):
 
 
 def effective_environment(described, container, overrides_env):
-    """The container's environment as the task will see it: definition environment + overrides."""
+    """The container's environment as the task will see it: definition environment + overrides.
+
+    An override of a name the container takes from ``secrets`` is refused (as deploy refuses it in
+    the definition): it would send a secret's stand-in in clear text through RunTask, visible to
+    DescribeTasks and CloudTrail, with the same name as the secret.
+    """
     target = pick_container(described, container)
+    clash = sorted(set(s.get("name") for s in target.get("secrets") or []) & set(overrides_env or {}))
+    if clash:
+        raise GuardError("environment_conflicts_with_secret",
+                         "environment overrides set %s, which container %s takes from secrets; remove them from the run's "
+                         "environment (run_once_environment)." % (", ".join(clash), target.get("name")))
     env = _env_map(target)
     env.update(overrides_env or {})
     return target.get("name"), env
@@ -512,7 +559,7 @@ def run_task_request(cluster, task_definition_arn, container, overrides_env, lau
     if network:
         request["networkConfiguration"] = network
     if started_by:
-        request["startedBy"] = started_by[:128]
+        request["startedBy"] = started_by
     if platform_version:
         request["platformVersion"] = platform_version
     if propagate_tags:
@@ -573,14 +620,28 @@ def task_outcome(task, essential_container=None):
     }
 
 
-def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay=30.0, clock=time.monotonic, sleep=time.sleep):
+# How long a task RunTask just returned may stay invisible to DescribeTasks (the ECS API is eventually
+# consistent; AWS says to poll DescribeTasks with backoff after RunTask) before task_not_found is believed.
+NOT_VISIBLE_GRACE_S = 60.0
+
+
+def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay=30.0, clock=time.monotonic, sleep=time.sleep,
+                      not_visible_grace=NOT_VISIBLE_GRACE_S):
     """Poll DescribeTasks until STOPPED; EcsWaitTimeout with the last state at the deadline.
 
-    Returns ``(described_task, waited_seconds, polls)``.
+    A task not yet visible (MISSING) is polled again for up to ``not_visible_grace`` seconds, since
+    DescribeTasks right after RunTask may not know the task yet. Returns ``(described_task, waited_seconds, polls)``.
     """
     backoff = Backoff(timeout, delay=delay, max_delay=max_delay, clock=clock, sleep=sleep)
+    seen = False
     while True:
-        task = describe_task(ecs, cluster, task_arn)
+        try:
+            task = describe_task(ecs, cluster, task_arn)
+        except GuardError as exc:
+            if exc.reason != "task_not_found" or seen or backoff.waited >= not_visible_grace or not backoff.pause():
+                raise
+            continue
+        seen = True
         if task.get("lastStatus") == TERMINAL_TASK_STATUS:
             return task, backoff.waited, backoff.polls + 1
         if not backoff.pause():

@@ -62,11 +62,14 @@ def from_task_metadata(document, container_name=None):
     """``{"ecs_task_arn", "image_digest", "cluster"}`` from a task metadata v4 document.
 
     The image digest is taken from the essential container's image reference when it is
-    digest-pinned, else from its ``ImageID``.
+    digest-pinned, else from its ``ImageID``. Containers ECS adds itself (``Type`` other than
+    ``NORMAL``, e.g. the ``CNI_PAUSE`` container of an awsvpc task on EC2) are never chosen.
     """
     containers = document.get("Containers") or []
     chosen = None
     for container in containers:
+        if container.get("Type", "NORMAL") != "NORMAL":
+            continue
         if container_name and container.get("Name") != container_name:
             continue
         chosen = container
@@ -101,7 +104,10 @@ def resolve(overrides=None, run_summary=None, metadata_uri=None, fetch=fetch_tas
     missing = [n for n in ("image_digest", "ecs_task_arn") if values[n] is None]
     if missing and metadata_uri:
         metadata = from_task_metadata(fetch(metadata_uri))
-        for name in missing:
+        # The endpoint describes the task this code runs in. When the run names another task (e.g. an
+        # Ansible controller in ECS publishing a task it started), that task's image is not the run's.
+        same_task = values["ecs_task_arn"] is None or values["ecs_task_arn"] == metadata.get("ecs_task_arn")
+        for name in missing if same_task else []:
             if metadata.get(name):
                 values[name], sources[name] = metadata[name], "task_metadata"
     if values["image_digest"] and not _DIGEST.match(values["image_digest"]):

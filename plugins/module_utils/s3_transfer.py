@@ -211,7 +211,11 @@ def put_if_changed(s3, bucket, key, body, content_type="application/json", creat
     try:
         s3.put_object(**kwargs)
     except Exception as exc:  # botocore ClientError: another writer created it between HEAD and PUT
-        if create_only and error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+        if create_only and error_code(exc) in ("PreconditionFailed", "412"):
+            return False
+        # 409 ConditionalRequestConflict: another write to the key was in flight, which may yet fail
+        # (S3 says: retry). Only an object that now exists means someone else created it.
+        if create_only and error_code(exc) == "ConditionalRequestConflict" and head_checksum(s3, bucket, key) is not None:
             return False
         raise
     return True

@@ -81,9 +81,10 @@ options:
     default: false
   started_by:
     description:
-      - The C(startedBy) tag of the task (at most 128 characters).
+      - The C(startedBy) tag of the task (ListTasks can filter on it).
+      - "RunTask allows at most 128 letters, digits, C(-), C(/) and C(_); anything else is refused before the task is started."
     type: str
-    default: signalcraft.ops
+    default: signalcraft-ops
   wait:
     description:
       - Wait for C(STOPPED) and judge the exit code. With V(false) the module returns after RunTask.
@@ -243,6 +244,7 @@ class TaskFailed(Exception):
 def run(module, factory, result):
     params = module.params
     client = factory.client("ecs")
+    ecs.validate_started_by(params["started_by"])
     ecs.require_cluster(client, params["cluster"])
     described, _tags = ecs.describe_task_definition(client, params["task_definition"])
     run_id = ecs.validate_run_id(params["run_id"] or ecs.new_run_id())
@@ -300,7 +302,7 @@ def main():
         subnets=dict(type="list", elements="str", default=[]),
         security_groups=dict(type="list", elements="str", default=[]),
         assign_public_ip=dict(type="bool", default=False),
-        started_by=dict(type="str", default="signalcraft.ops"),
+        started_by=dict(type="str", default="signalcraft-ops"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         wait_delay=dict(type="float", default=5),

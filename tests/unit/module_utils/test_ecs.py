@@ -217,6 +217,9 @@ def test_service_update_is_idempotent_and_the_wait_follows_the_waiter_rule(sandb
         with pytest.raises(GuardError) as missing:
             ecs.describe_service(client, cluster, "no-such-service")
         assert missing.value.reason == "service_not_found"
+        with pytest.raises(GuardError) as no_cluster:  # DescribeServices raises ClusterNotFoundException
+            ecs.describe_service(client, "no-such-cluster-%s" % uuid.uuid4().hex[:6], name)
+        assert no_cluster.value.reason == "cluster_not_found" and "jobintel_ecs_cluster" in no_cluster.value.message
     finally:
         client.delete_service(cluster=cluster, service=name, force=True)
 
@@ -231,3 +234,113 @@ def test_a_run_id_with_artifacts_is_refused(sandbox):
         ecs.require_new_run(s3, location, "r1")
     assert refused.value.reason == "run_id_exists" and location["uri"] in refused.value.message
     ecs.require_new_run(s3, None, "r1")  # no bucket, no artifacts to protect
+
+
+class RolledBackService:
+    """DescribeServices as ECS answers it after the circuit breaker rolled a failed rollout back.
+
+    The failed deployment (to the new revision) is ACTIVE with rolloutState FAILED; the rollback is a
+    new PRIMARY deployment of the previous revision, IN_PROGRESS. A stand-in for the AWS client
+    (the sandbox has no circuit breaker).
+    """
+
+    def __init__(self, old, new):
+        self.calls = 0
+        self.service = {"serviceName": "svc", "status": "ACTIVE", "taskDefinition": old, "desiredCount": 1, "runningCount": 0,
+                        "pendingCount": 1, "deployments": [
+                            {"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": old, "desiredCount": 1, "runningCount": 0,
+                             "rolloutState": "IN_PROGRESS", "rolloutStateReason": "ECS deployment circuit breaker: rolling back."},
+                            {"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": new, "desiredCount": 0, "runningCount": 0,
+                             "failedTasks": 3, "rolloutState": "FAILED",
+                             "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start."}]}
+
+    def describe_services(self, cluster, services):
+        self.calls += 1
+        return {"services": [self.service], "failures": []}
+
+
+def test_wait_fails_fast_when_the_circuit_breaker_rolled_the_target_back():
+    old = "arn:aws:ecs:us-east-1:111122223333:task-definition/fam:1"
+    new = "arn:aws:ecs:us-east-1:111122223333:task-definition/fam:2"
+    client, clock = RolledBackService(old, new), FakeClock()
+    with pytest.raises(GuardError) as failed:
+        ecs.wait_service_stable(client, "c", "svc", new, timeout=600, delay=15, clock=clock, sleep=clock.sleep)
+    assert failed.value.reason == "service_rollout_failed" and "tasks failed to start" in failed.value.message
+    assert client.calls == 1 and clock.now == 0  # no waiting out the timeout
+    # Waiting for the previous revision (the rollback itself) is not a failure of that rollout.
+    with pytest.raises(ecs.EcsWaitTimeout):
+        ecs.wait_service_stable(client, "c", "svc", old, timeout=30, delay=15, clock=clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize("started_by", ["signalcraft.ops", "has space", "x" * 129, ""])
+def test_started_by_outside_what_run_task_allows_is_refused(started_by):
+    with pytest.raises(GuardError) as refused:
+        ecs.validate_started_by(started_by)
+    assert refused.value.reason == "started_by_invalid" and "signalcraft-ops" in refused.value.message
+
+
+def test_started_by_that_run_task_allows_passes():
+    for started_by in (None, "signalcraft-ops", "events-rule/daily_run", "x" * 128):
+        assert ecs.validate_started_by(started_by) == started_by
+
+
+def test_register_request_carries_every_request_field_botocore_knows_and_no_read_only_one():
+    import botocore.session
+    model = botocore.session.get_session().get_service_model("ecs")
+    accepted = set(model.operation_model("RegisterTaskDefinition").input_shape.members) - {"tags"}
+    described_fields = set(model.operation_model("DescribeTaskDefinition").output_shape.members["taskDefinition"].members)
+    assert set(ecs.REGISTER_FIELDS) == accepted
+    assert described_fields - accepted == set(ecs.READ_ONLY_FIELDS)  # everything else described is passed back
+    full = dict((k, "x") for k in described_fields)
+    assert set(ecs.register_request(full)) == accepted
+
+
+def test_describe_changes_masks_a_password_inside_a_url_value():
+    # DATABASE_URL is not a secret-looking name, but its value carries one; diff already masked it.
+    before = normalise_env([{"name": "DATABASE_URL", "value": "postgres://jobintel:old-pass-123@db:5432/j"}])
+    after = normalise_env([{"name": "DATABASE_URL", "value": "postgres://jobintel:new-pass-456@db:5432/j"}])
+    changes = ecs.describe_changes(before, after)
+    assert len(changes) == 1 and "old-pass-123" not in changes[0] and "new-pass-456" not in changes[0]
+    assert "postgres://jobintel:" in changes[0] and REDACTED in changes[0]
+
+
+def normalise_env(environment):
+    return ecs.normalise({"family": "fam", "containerDefinitions": [{"name": "app", "image": IMAGE, "environment": environment}]})
+
+
+class LateVisibleTask:
+    """DescribeTasks as the eventually consistent ECS API can answer right after RunTask: MISSING first."""
+
+    def __init__(self, arn, missing_polls, statuses=("RUNNING", "STOPPED")):
+        self.arn, self.missing_polls, self.statuses, self.calls = arn, missing_polls, list(statuses), 0
+
+    def describe_tasks(self, cluster, tasks):
+        self.calls += 1
+        if self.calls <= self.missing_polls:
+            return {"tasks": [], "failures": [{"arn": self.arn, "reason": "MISSING"}]}
+        status = self.statuses[min(self.calls - self.missing_polls - 1, len(self.statuses) - 1)]
+        container = {"name": "jobintel", "lastStatus": status}
+        if status == "STOPPED":
+            container["exitCode"] = 0
+        return {"tasks": [{"taskArn": self.arn, "lastStatus": status, "containers": [container]}], "failures": []}
+
+
+def test_wait_task_stopped_polls_through_a_task_not_yet_visible_after_run_task():
+    arn = "arn:aws:ecs:us-east-1:111122223333:task/c/0123"
+    clock = FakeClock()
+    task, _waited, polls = ecs.wait_task_stopped(LateVisibleTask(arn, 2), "c", arn, timeout=600, delay=2, clock=clock, sleep=clock.sleep)
+    assert task["lastStatus"] == "STOPPED" and polls == 4 and ecs.task_outcome(task, "jobintel")["exit_code"] == 0
+    # A task that never shows up is task_not_found once the grace is over, not a wait of the whole timeout.
+    clock = FakeClock()
+    with pytest.raises(GuardError) as missing:
+        ecs.wait_task_stopped(LateVisibleTask(arn, 10 ** 6), "c", arn, timeout=3600, delay=5, clock=clock, sleep=clock.sleep)
+    assert missing.value.reason == "task_not_found" and ecs.NOT_VISIBLE_GRACE_S <= clock.now < 120
+
+
+def test_run_overrides_of_a_secret_name_are_refused():
+    definition = request()
+    assert ecs.effective_environment(definition, "app", {"B": "3"}) == ("app", {"A": "1", "B": "3"})
+    with pytest.raises(GuardError) as clash:
+        ecs.effective_environment(definition, "app", {"OPENAI_API_KEY": "sk-plain-text"})
+    assert clash.value.reason == "environment_conflicts_with_secret" and "OPENAI_API_KEY" in clash.value.message
+    assert "sk-plain-text" not in clash.value.message

@@ -11,6 +11,7 @@ import os
 from collections import Counter
 
 import pytest
+from botocore.exceptions import ClientError
 
 from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, provenance, run_pointers, run_publish, s3_transfer
 from tests.integration.publish_support import (extra_files, log_mark, make_run, new_prefix, put_files, read_json,
@@ -227,6 +228,24 @@ def test_provenance_order_override_then_run_summary_and_no_call_outside_ecs():
         provenance.fetch_task_metadata("http://127.0.0.1:9/unreachable", timeout=0.5)
 
 
+def test_task_metadata_provenance_skips_the_containers_ecs_adds():
+    # An awsvpc task on EC2 lists the agent's pause container too (Type CNI_PAUSE), possibly first.
+    document = {"TaskARN": "arn:aws:ecs:us-east-1:111122223333:task/c/abc", "Cluster": "c", "Containers": [
+        {"Name": "~internal~ecs~pause", "Type": "CNI_PAUSE", "Image": "amazon/amazon-ecs-pause:0.1.0", "ImageID": "sha256:" + "c" * 64},
+        {"Name": "jobintel", "Type": "NORMAL", "Image": "r@sha256:" + "d" * 64, "ImageID": "sha256:" + "e" * 64}]}
+    assert provenance.from_task_metadata(document)["image_digest"] == "sha256:" + "d" * 64
+
+
+def test_task_metadata_of_another_task_never_supplies_the_image_digest():
+    own = {"TaskARN": "arn:aws:ecs:us-east-1:111122223333:task/c/controller", "Containers": [
+        {"Name": "awx", "Type": "NORMAL", "Image": "awx@sha256:" + "f" * 64}]}
+    run_task = "arn:aws:ecs:us-east-1:111122223333:task/c/job"
+    values, sources = provenance.resolve({"ecs_task_arn": run_task}, {}, "http://metadata", fetch=lambda uri: own)
+    assert values["ecs_task_arn"] == run_task and values["image_digest"] is None and sources["image_digest"] == "unknown"
+    values, sources = provenance.resolve({"ecs_task_arn": own["TaskARN"]}, {}, "http://metadata", fetch=lambda uri: own)
+    assert values["image_digest"] == "sha256:" + "f" * 64 and sources["image_digest"] == "task_metadata"
+
+
 # -- verify_ops reasons -----------------------------------------------------------------------
 def test_check_pointer_tells_every_failure_kind_apart(sandbox, clean_faults, factory, bucket):
     s3 = sandbox.boto3_client("s3")
@@ -288,3 +307,33 @@ def test_put_if_changed_compares_sha256_and_never_replaces_a_create_only_object(
     # create_only: an object someone else wrote first stays as it is.
     assert s3_transfer.put_if_changed(s3, bucket, key, b'{"a": 3}\n', create_only=True) is False
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"a": 2}\n'
+
+
+class ConflictingWriter:
+    """Stand-in S3 client: PutObject with If-None-Match answers 409 ConditionalRequestConflict (a
+    concurrent write in flight, which real S3 can return), and the key exists afterwards or not."""
+
+    def __init__(self, exists_after):
+        self.exists_after = exists_after
+        self.heads = 0
+
+    def head_object(self, **kwargs):
+        self.heads += 1
+        if self.heads > 1 and self.exists_after:
+            return {"ContentLength": 2, "ETag": '"e"', "ChecksumSHA256": sha256_b64(b"{}")}
+        raise _client_error("404", "head_object")
+
+    def put_object(self, **kwargs):
+        assert kwargs["IfNoneMatch"] == "*"
+        raise _client_error("ConditionalRequestConflict", "put_object", 409)
+
+
+def _client_error(code, operation, status=404):
+    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+def test_create_only_409_conflict_is_not_written_only_when_the_other_write_landed():
+    assert s3_transfer.put_if_changed(ConflictingWriter(exists_after=True), "b", "k", b"{}", create_only=True) is False
+    with pytest.raises(Exception) as in_flight:  # the other write did not land: nothing is there, say so
+        s3_transfer.put_if_changed(ConflictingWriter(exists_after=False), "b", "k", b"{}", create_only=True)
+    assert s3_transfer.error_code(in_flight.value) == "ConditionalRequestConflict"
