@@ -69,6 +69,33 @@ def _lifecycle_rule(rule):
     return doc
 
 
+def _check_transitions(rid, transitions, option, unit):
+    """S3's constraints on one rule's (current or noncurrent) transitions; returns their days."""
+    days_seen = []
+    for t in transitions:
+        if t["storage_class"] not in STORAGE_CLASSES:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: storage class %r in %s is not one of %s."
+                             % (rid, t["storage_class"], option, ", ".join(STORAGE_CLASSES)))
+        if int(t["days"]) < 0:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s days must be 0 or more, not %s." % (rid, option, t["days"]))
+        minimum = _MIN_TRANSITION_DAYS.get(t["storage_class"], 0)
+        if int(t["days"]) < minimum:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 allows transitions to %s only after %d %s, "
+                             "not %s; raise days to %d or pick another class (%s)." % (rid, t["storage_class"], minimum, unit, t["days"],
+                                                                                     minimum, option))
+        days_seen.append(int(t["days"]))
+    ia_days = [int(t["days"]) for t in transitions if t["storage_class"] in ("STANDARD_IA", "ONEZONE_IA")]
+    for t in transitions:
+        if ia_days and t["storage_class"] in ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR") and int(t["days"]) < max(ia_days) + 30:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 keeps objects in an IA class at least 30 days, so the "
+                             "%s transition must be at day %d or later, not %s (%s)." % (rid, t["storage_class"], max(ia_days) + 30,
+                                                                                        t["days"], option))
+    if days_seen != sorted(days_seen) or len(set(days_seen)) != len(days_seen):
+        raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s must be listed by increasing, distinct days; got %s."
+                         % (rid, option, days_seen))
+    return days_seen
+
+
 def validate_lifecycle_rules(rules):
     """Fail before any write on rules S3 would reject or that cannot mean what the operator wants."""
     seen = set()
@@ -85,24 +112,21 @@ def validate_lifecycle_rules(rules):
         if not any(a not in (None, [], False) for a in actions):
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r has no action; give transitions, expiration_days, "
                              "noncurrent_version_expiration_days or abort_incomplete_multipart_upload_days." % rid)
-        days_seen = []
-        for t in rule.get("transitions") or []:
-            if t["storage_class"] not in STORAGE_CLASSES:
-                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: storage class %r is not one of %s."
-                                 % (rid, t["storage_class"], ", ".join(STORAGE_CLASSES)))
-            minimum = _MIN_TRANSITION_DAYS.get(t["storage_class"], 0)
-            if int(t["days"]) < minimum:
-                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 allows transitions to %s only after %d days, "
-                                 "not %s; raise days to %d or pick another class." % (rid, t["storage_class"], minimum, t["days"], minimum))
-            days_seen.append(int(t["days"]))
-        ia_days = [int(t["days"]) for t in rule.get("transitions") or [] if t["storage_class"] in ("STANDARD_IA", "ONEZONE_IA")]
-        for t in rule.get("transitions") or []:
-            if ia_days and t["storage_class"] in ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR") and int(t["days"]) < max(ia_days) + 30:
-                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 keeps objects in an IA class at least 30 days, so the "
-                                 "%s transition must be at day %d or later, not %s." % (rid, t["storage_class"], max(ia_days) + 30, t["days"]))
-        if days_seen != sorted(days_seen) or len(set(days_seen)) != len(days_seen):
-            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: transitions must be listed by increasing, distinct days; got %s."
-                             % (rid, days_seen))
+        days_seen = _check_transitions(rid, rule.get("transitions") or [], "transitions", "days")
+        nc_days = _check_transitions(rid, rule.get("noncurrent_version_transitions") or [], "noncurrent_version_transitions",
+                                     "noncurrent days")
+        for option in ("expiration_days", "noncurrent_version_expiration_days", "abort_incomplete_multipart_upload_days"):
+            if rule.get(option) is not None and int(rule[option]) < 1:
+                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s must be a positive number of days, not %s."
+                                 % (rid, option, rule[option]))
+        nc_exp = rule.get("noncurrent_version_expiration_days")
+        if nc_exp is not None and nc_days and int(nc_exp) <= max(nc_days):
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: noncurrent_version_expiration_days %s must come after the "
+                             "last noncurrent version transition (%d days)." % (rid, nc_exp, max(nc_days)))
+        keep = rule.get("noncurrent_versions_to_keep")
+        if keep is not None and (nc_exp is None or not 1 <= int(keep) <= 100):
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: noncurrent_versions_to_keep (%s) must be 1-100 and needs "
+                             "noncurrent_version_expiration_days; set both or neither." % (rid, keep))
         exp = rule.get("expiration_days")
         if exp is not None and days_seen and int(exp) <= max(days_seen):
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: expiration_days %s must come after the last transition (%d days)."

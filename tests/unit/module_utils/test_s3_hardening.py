@@ -52,6 +52,14 @@ def test_plan_lists_only_managed_settings_and_respects_purge():
     ({"id": "a", "transitions": [{"days": 30, "storage_class": "DEEP_ARCHIVE"}, {"days": 7, "storage_class": "GLACIER_IR"}]}, "increasing"),
     ({"id": "a"}, "has no action"),
     ({"id": "a", "transitions": [{"days": 30, "storage_class": "GLACIER"}], "expiration_days": 30}, "after the last transition"),
+    # Noncurrent versions obey the same S3 constraints (S3 answers InvalidArgument otherwise).
+    ({"id": "a", "noncurrent_version_transitions": [{"days": 7, "storage_class": "STANDARD_IA"}]}, "only after 30 noncurrent days"),
+    ({"id": "a", "noncurrent_version_transitions": [{"days": 30, "storage_class": "STANDARD_IA"},
+                                                    {"days": 45, "storage_class": "GLACIER"}]}, "day 60 or later"),
+    ({"id": "a", "noncurrent_version_transitions": [{"days": 30, "storage_class": "GLACIER"}],
+      "noncurrent_version_expiration_days": 30}, "after the last noncurrent version transition"),
+    ({"id": "a", "abort_incomplete_multipart_upload_days": 7, "noncurrent_versions_to_keep": 3}, "needs noncurrent_version_expiration_days"),
+    ({"id": "a", "expiration_days": -1}, "positive number of days"),
 ])
 def test_invalid_rules_fail_before_any_call(rule, token_part):
     with pytest.raises(GuardError) as info:
