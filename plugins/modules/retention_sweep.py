@@ -74,10 +74,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Runs the pre-flight checks and counts like a dry run; never deletes.
+    description: Runs the pre-flight checks and counts like a dry run; never deletes. With O(apply=true) it reports
+      C(changed) when the run would delete.
   diff_mode:
-    support: none
-    description: Deletions are reported as counts.
+    support: partial
+    description: The number of unmarked expired rows in O(buckets) before and after (planned in check mode with O(apply=true)).
 """
 
 EXAMPLES = r"""
@@ -245,7 +246,13 @@ def main():
     if result["errors"]:
         module.fail_json(msg="%s: %d object(s) were not deleted; their rows stay unmarked and the next run retries them (see error_samples)."
                          % (result["token_line"], result["errors"]), reason="delete_errors", changed=result["deleted_count"] > 0, **result)
-    module.exit_json(changed=result["deleted_count"] > 0, **result)
+    # Check mode with apply=true reports what the run would change (changed, diff of the unmarked expired rows).
+    would = module.check_mode and p["apply"] and result["would_delete_count"] > 0
+    changed = result["deleted_count"] > 0 or would
+    diff = {"before": {"expired_unmarked": result["before"]["expired_unmarked"]},
+            "after": {"expired_unmarked": result["before"]["expired_unmarked"] - result["would_delete_count"] if would
+                      else result["after"]["expired_unmarked"]}}
+    module.exit_json(changed=changed, diff=diff if changed else {}, **result)
 
 
 if __name__ == "__main__":
