@@ -153,6 +153,10 @@ def desired_documents(params):
     if enc is not None:
         default = {"SSEAlgorithm": enc.get("sse_algorithm") or "AES256"}
         if enc.get("kms_key_id"):
+            if default["SSEAlgorithm"] == "AES256":
+                # S3 answers InvalidArgument ("KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms").
+                raise GuardError("encryption_invalid", "encryption.kms_key_id is set but sse_algorithm is AES256 (SSE-S3), which takes "
+                                 "no key; set sse_algorithm: aws:kms (or aws:kms:dsse) or remove kms_key_id.")
             default["KMSMasterKeyID"] = enc["kms_key_id"]
         desired["encryption"] = {"Rules": [{"ApplyServerSideEncryptionByDefault": default,
                                             "BucketKeyEnabled": bool(enc.get("bucket_key_enabled", False))}]}

@@ -73,7 +73,7 @@ options:
         choices: [AES256, "aws:kms", "aws:kms:dsse"]
         default: AES256
       kms_key_id:
-        description: KMS key id, ARN or alias for V(aws:kms).
+        description: KMS key id, ARN or alias for V(aws:kms) or V(aws:kms:dsse); refused with V(AES256) (S3 rejects it).
         type: str
       bucket_key_enabled:
         description: Use an S3 Bucket Key for KMS encryption.

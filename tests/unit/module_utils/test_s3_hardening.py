@@ -67,6 +67,15 @@ def test_invalid_rules_fail_before_any_call(rule, token_part):
     assert info.value.reason == "lifecycle_rule_invalid" and token_part in info.value.message
 
 
+def test_a_kms_key_with_sse_s3_fails_before_any_call():
+    with pytest.raises(GuardError) as info:
+        h.desired_documents({"versioning": "enabled", "encryption": {"sse_algorithm": "AES256", "kms_key_id": "alias/backup"}})
+    assert info.value.reason == "encryption_invalid" and "kms_key_id" in info.value.message
+    kms = h.desired_documents({"encryption": {"sse_algorithm": "aws:kms", "kms_key_id": "alias/backup", "bucket_key_enabled": True}})
+    assert kms["encryption"]["Rules"][0] == {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/backup"},
+                                             "BucketKeyEnabled": True}
+
+
 def _bucket(s3, versioned=False):
     name = "test-harden-%s" % uuid.uuid4().hex[:12]
     s3.create_bucket(Bucket=name)
