@@ -166,7 +166,9 @@ def desired_documents(params):
         desired["lifecycle"] = {"Rules": [_lifecycle_rule(r) for r in rules]}
     rep = params.get("replication")
     if rep is not None:
-        dest = {"Bucket": "arn:aws:s3:::%s" % rep["destination_bucket"]}
+        # A name becomes an ARN in the aws partition; an ARN (e.g. arn:aws-cn:s3:::name) is kept as given.
+        target = rep["destination_bucket"]
+        dest = {"Bucket": target if target.startswith("arn:") else "arn:aws:s3:::%s" % target}
         if rep.get("storage_class"):
             dest["StorageClass"] = rep["storage_class"]
         desired["replication"] = {"Role": rep["role_arn"], "Rules": [{

@@ -159,7 +159,8 @@ options:
         type: str
         required: true
       destination_bucket:
-        description: The backup bucket (name, not ARN); it must have versioning enabled.
+        description:
+          - The backup bucket's name (sent as C(arn:aws:s3:::<name>)) or its ARN (for other partitions); it must have versioning enabled.
         type: str
         required: true
       rule_id:

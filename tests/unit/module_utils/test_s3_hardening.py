@@ -76,6 +76,14 @@ def test_a_kms_key_with_sse_s3_fails_before_any_call():
                                              "BucketKeyEnabled": True}
 
 
+def test_replication_destination_is_an_arn_whether_given_as_name_or_arn():
+    base = {"role_arn": "arn:aws:iam::123456789012:role/replication", "prefix": "", "priority": 1}
+    by_name = h.desired_documents({"replication": dict(base, destination_bucket="backup-b")})["replication"]
+    by_arn = h.desired_documents({"replication": dict(base, destination_bucket="arn:aws-cn:s3:::backup-b")})["replication"]
+    assert by_name["Rules"][0]["Destination"] == {"Bucket": "arn:aws:s3:::backup-b"}
+    assert by_arn["Rules"][0]["Destination"] == {"Bucket": "arn:aws-cn:s3:::backup-b"}
+
+
 def _bucket(s3, versioned=False):
     name = "test-harden-%s" % uuid.uuid4().hex[:12]
     s3.create_bucket(Bucket=name)
