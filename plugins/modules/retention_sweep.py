@@ -67,7 +67,7 @@ options:
     type: int
     default: 0
   progress_file:
-    description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps).
+    description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps); not written in check mode.
     type: path
 extends_documentation_fragment:
   - signalcraft.ops.aws
@@ -211,7 +211,7 @@ def main():
     def progress(line):
         lines.append(line)
         module.log(line)
-        if p["progress_file"]:
+        if p["progress_file"] and not module.check_mode:  # check mode writes nothing, not even the progress log
             with open(p["progress_file"], "a") as handle:
                 handle.write(json.dumps({"line": line}) + "\n")
 
@@ -223,7 +223,7 @@ def main():
     database = db.Database(p["dsn"], application_name="signalcraft.ops.retention_sweep")
     try:
         retention.validate_inputs(p["buckets"], p["window_days"], p["batch_size"])
-        if p["progress_file"]:
+        if p["progress_file"] and not module.check_mode:
             os.makedirs(os.path.dirname(os.path.abspath(p["progress_file"])), exist_ok=True)
         s3 = aws.AwsClientFactory.from_params(p).client("s3")
         checks, features = retention.preflight(s3, database, p["buckets"], p["legal_hold_mode"], p["window_days"])

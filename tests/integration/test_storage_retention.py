@@ -71,10 +71,12 @@ def test_check_mode_with_apply_reports_the_change_and_deletes_nothing(sandbox, r
     rows = [("exp/%d" % i, True, False, False, False, True) for i in range(3)] + [("window/0", True, True, False, False, True)]
     make_recordings(sandbox, bucket, rows)
     run = run_playbook("retention.yml", {"retention_buckets": [bucket], "retention_window_days": 7, "retention_apply": True,
-                                         "retention_execution_id": "ret-check", "signalcraft_receipt_root": str(tmp_path / "r")},
+                                         "retention_execution_id": "ret-check", "signalcraft_receipt_root": str(tmp_path / "r"),
+                                         "retention_progress_file": str(tmp_path / "progress" / "p.jsonl")},
                        check=True)
     assert run.rc == 0, run.stdout
     res = run.task_results(SWEEP_TASK)[0]
     assert res["changed"] is True and res["would_delete_count"] == 3 and res["deleted_count"] == 0
     assert res["diff"] == {"before": {"expired_unmarked": 4}, "after": {"expired_unmarked": 1}}
     assert state(sandbox, bucket) == ({row[0] for row in rows}, set())  # read back: every object and row untouched
+    assert len(res["progress"]) == 1 and not (tmp_path / "progress").exists()  # nor the progress log
