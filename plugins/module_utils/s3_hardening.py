@@ -384,10 +384,15 @@ def plan(current, desired, purge_lifecycle_rules=True):
 
 
 def check_replication_prerequisites(s3, bucket, desired, current):
-    """Replication needs versioning on the source (now or by this plan) and on the destination bucket."""
+    """Replication needs versioning on the source (now or by this plan) and on the destination bucket.
+
+    Returns warnings: a destination in another account usually denies GetBucketVersioning to this
+    caller; that is not an error (PutBucketReplication itself refuses an unversioned destination).
+    """
+    warnings = []
     rep = desired.get("replication")
     if not rep:
-        return
+        return warnings
     source_status = (desired.get("versioning") or current.get("versioning") or {}).get("Status")
     if source_status != "Enabled":
         raise GuardError("replication_requires_versioning", "Replication of %r needs versioning enabled on it; "
@@ -402,6 +407,11 @@ def check_replication_prerequisites(s3, bucket, desired, current):
             if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise GuardError("replication_destination_invalid", "Replication destination bucket %r does not exist; "
                                  "create it or fix the backup bucket name in the inventory." % dest)
+            if error_code(exc) in ("AccessDenied", "403"):
+                warnings.append("replication_destination_unverified: cannot read the versioning of destination bucket %r "
+                                "(AccessDenied; another account?); make sure it is versioned -- S3 refuses the replication "
+                                "configuration otherwise." % dest)
+                continue
             raise
         if status != "Enabled":
             raise GuardError("replication_destination_unversioned", "Replication destination bucket %r has versioning %s; "
@@ -411,6 +421,7 @@ def check_replication_prerequisites(s3, bucket, desired, current):
     if not role.startswith("arn:") or ":role/" not in role:
         raise GuardError("replication_role_invalid", "Replication needs the ARN of an IAM role S3 can assume "
                          "(arn:aws:iam::<account>:role/<name>); got %r." % role)
+    return warnings
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,7 +481,7 @@ def harden(s3, bucket, params, apply=False, check_mode=False):
     current = read_current(s3, bucket, SETTINGS)
     warnings = []
     try:
-        check_replication_prerequisites(s3, bucket, desired, current)
+        warnings.extend(check_replication_prerequisites(s3, bucket, desired, current))
     except GuardError as exc:
         # A plan may harden the backup bucket earlier in the same run; only a write must refuse.
         if exc.reason != "replication_destination_unversioned" or (apply and not check_mode):

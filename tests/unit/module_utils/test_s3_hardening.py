@@ -123,3 +123,18 @@ def test_missing_bucket_is_a_guard_error(sandbox):
     with pytest.raises(GuardError) as info:
         h.harden(sandbox.boto3_client("s3"), "no-such-bucket-%s" % uuid.uuid4().hex[:8], {"versioning": "enabled"})
     assert info.value.reason == "bucket_not_found"
+
+
+def test_a_destination_that_denies_get_bucket_versioning_is_a_warning_not_a_failure(sandbox, clean_faults):
+    # Cross-account backup buckets usually deny the source account's GetBucketVersioning.
+    s3 = sandbox.boto3_client("s3")
+    bucket, backup = _bucket(s3), _bucket(s3, versioned=True)
+    params = {"versioning": "enabled", "replication": {"role_arn": "arn:aws:iam::111122223333:role/replication", "destination_bucket": backup}}
+    sandbox.control("aws", "faults", {"seed": 1, "rules": [{"service": "s3", "operation": "GetBucketVersioning", "error": "access_denied",
+                                                            "skip_first": 1, "count": 1}]})
+    applied = h.harden(s3, bucket, params, apply=True)
+    assert sandbox.control("aws", "faults")["injected"]  # the destination's versioning really was denied
+    assert applied["applied"] == ["versioning", "replication"]
+    assert [w.split(":")[0] for w in applied["warnings"]] == ["replication_destination_unverified"] and backup in applied["warnings"][0]
+    rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+    assert [r["Destination"]["Bucket"] for r in rules] == ["arn:aws:s3:::%s" % backup]
