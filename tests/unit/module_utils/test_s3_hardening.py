@@ -138,3 +138,17 @@ def test_a_destination_that_denies_get_bucket_versioning_is_a_warning_not_a_fail
     assert [w.split(":")[0] for w in applied["warnings"]] == ["replication_destination_unverified"] and backup in applied["warnings"][0]
     rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
     assert [r["Destination"]["Bucket"] for r in rules] == ["arn:aws:s3:::%s" % backup]
+
+
+def test_the_sandbox_like_s3_rejects_ia_transitions_before_day_30(sandbox):
+    # The premise of validate_lifecycle_rules, held by the sandbox as by real S3 (InvalidArgument).
+    s3 = sandbox.boto3_client("s3")
+    bucket = _bucket(s3, versioned=True)
+    for action, days_field in (("Transitions", "Days"), ("NoncurrentVersionTransitions", "NoncurrentDays")):
+        rule = {"ID": "ia", "Status": "Enabled", "Filter": {}, action: [{days_field: 7, "StorageClass": "STANDARD_IA"}]}
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+        assert info.value.response["Error"]["Code"] == "InvalidArgument"
+    rule = {"ID": "ia", "Status": "Enabled", "Filter": {}, "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Transitions"] == [{"Days": 30, "StorageClass": "STANDARD_IA"}]
