@@ -37,8 +37,9 @@ DEFAULT_TABLE = "ops_schema_migrations"
 _LOCK_CLASS = 0x5C0A
 _FILENAME = re.compile(r"^(?P<version>[0-9]{1,18})_(?P<name>[a-z0-9][a-z0-9_]*)\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# Transaction control at the start of a statement (a line), outside what a function body would hold.
-_TX_CONTROL = re.compile(r"(?im)^\s*(begin|commit|rollback|start\s+transaction|end|savepoint|release)\s*(transaction|work)?\s*;")
+# Transaction control at the start of a statement (after the previous one's ";"), outside what a function body
+# would hold; a CASE expression's END that happens to start a line is not one.
+_TX_CONTROL = re.compile(r"(?is)(?:^|;)\s*(begin|commit|rollback|abort|start\s+transaction|end|savepoint|release)\b[^;]*;")
 # Comments and dollar-quoted bodies (functions, DO blocks) are blanked before looking for BEGIN/COMMIT,
 # so a PL/pgSQL "END;" or a procedure's COMMIT is not mistaken for the migration's own.
 # Statements PostgreSQL refuses inside a transaction block ("... cannot run inside a transaction block"),

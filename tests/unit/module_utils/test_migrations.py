@@ -67,6 +67,12 @@ def test_discovery_refuses_bad_directories(tmp_path):
     assert reason(migrations.discover, write(tmp_path / "c", {"1_a.sql": "-- nothing\n;\n"})).reason == "empty_migration"
     assert reason(migrations.discover, write(tmp_path / "d", {"1_a.sql": "BEGIN;\ncreate table x (i int);\nCOMMIT;\n"})).reason == \
         "transaction_control_in_migration"
+    assert reason(migrations.discover, write(tmp_path / "d2", {"1_a.sql": "create table x (i int); savepoint s1;\n"})).reason == \
+        "transaction_control_in_migration"
+    # A CASE's END starting a line is not transaction control.
+    assert [m["version"] for m in migrations.discover(write(tmp_path / "d3", {
+        "1_a.sql": "update pg_class set relname = case when false then 'x' else relname\nend\nwhere false;\n"
+                   "select case when true then 1 else 0\nend;\n"}))] == [1]
     # A PL/pgSQL body's BEGIN/END and a README are fine; order is numeric, not lexical.
     found = migrations.discover(write(tmp_path / "e", {
         "README.md": "notes",
