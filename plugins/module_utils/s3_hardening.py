@@ -453,12 +453,19 @@ def _write(s3, bucket, name, after):
 
 
 def apply_plan(s3, bucket, planned):
-    """Write each planned setting in dependency order. Returns the settings written, in order."""
+    """Write each planned setting in dependency order. Returns the settings written, in order.
+
+    When a write fails, the exception carries ``applied``: the settings written before it.
+    """
     written = []
     by_name = {c["setting"]: c for c in planned["changes"]}
     for name in APPLY_ORDER:
         if name in by_name:
-            _write(s3, bucket, name, by_name[name]["after"])
+            try:
+                _write(s3, bucket, name, by_name[name]["after"])
+            except Exception as exc:
+                exc.applied = list(written)
+                raise
             written.append(name)
     return written
 

@@ -329,8 +329,11 @@ def main():
     except GuardError as exc:
         module.fail_json(msg="s3_hardening status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
     except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="s3_hardening status=fail reason=aws_error: %s" % aws.describe_error(exc, "hardening %s" % params["bucket"]),
-                         reason="aws_error")
+        applied = getattr(exc, "applied", [])  # a write failed after these were written
+        module.fail_json(msg="s3_hardening status=fail reason=aws_error: %s%s" % (
+            aws.describe_error(exc, "hardening %s" % params["bucket"]),
+            "; already written: %s (a rerun plans the rest)" % ", ".join(applied) if applied else ""),
+            reason="aws_error", applied=applied, changed=bool(applied))
     diff = result.pop("diff")
     for warning in result.pop("warnings"):
         module.warn(warning)

@@ -152,3 +152,16 @@ def test_the_sandbox_like_s3_rejects_ia_transitions_before_day_30(sandbox):
     rule = {"ID": "ia", "Status": "Enabled", "Filter": {}, "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
     assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Transitions"] == [{"Days": 30, "StorageClass": "STANDARD_IA"}]
+
+
+def test_a_failed_write_reports_the_settings_already_written(sandbox, clean_faults):
+    s3 = sandbox.boto3_client("s3")
+    bucket = _bucket(s3)
+    sandbox.control("aws", "faults", {"seed": 1, "rules": [{"service": "s3", "operation": "PutBucketLifecycleConfiguration",
+                                                            "error": "access_denied"}]})
+    with pytest.raises(Exception) as info:
+        h.harden(s3, bucket, {"versioning": "enabled", "public_access_block": {}, "lifecycle_rules": RULES}, apply=True)
+    assert info.value.applied == ["versioning", "public_access_block"]
+    sandbox.clear_faults()
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # read back: written before the failure
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
