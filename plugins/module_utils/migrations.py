@@ -37,10 +37,17 @@ DEFAULT_TABLE = "ops_schema_migrations"
 _LOCK_CLASS = 0x5C0A
 _FILENAME = re.compile(r"^(?P<version>[0-9]{1,18})_(?P<name>[a-z0-9][a-z0-9_]*)\.sql$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# Transaction control at the start of a statement (a line), outside what a function body would hold.
-_TX_CONTROL = re.compile(r"(?im)^\s*(begin|commit|rollback|start\s+transaction|end|savepoint|release)\s*(transaction|work)?\s*;")
+# Transaction control at the start of a statement (after the previous one's ";"), outside what a function body
+# would hold; a CASE expression's END that happens to start a line is not one.
+_TX_CONTROL = re.compile(r"(?is)(?:^|;)\s*(begin|commit|rollback|abort|start\s+transaction|end|savepoint|release)\b[^;]*;")
 # Comments and dollar-quoted bodies (functions, DO blocks) are blanked before looking for BEGIN/COMMIT,
 # so a PL/pgSQL "END;" or a procedure's COMMIT is not mistaken for the migration's own.
+# Statements PostgreSQL refuses inside a transaction block ("... cannot run inside a transaction block"),
+# at the start of a statement: a migration holding one would pass the dry run and fail at apply.
+_NO_TRANSACTION = re.compile(
+    r"(?is)(?:^|;)\s*(?P<stmt>create\s+(?:unique\s+)?index\s+concurrently|drop\s+index\s+concurrently"
+    r"|reindex\b[^;]*?\bconcurrently|vacuum\b|(?:create|drop)\s+(?:database|tablespace)\b|alter\s+system\b"
+    r"|alter\s+table\b[^;]*?\bdetach\s+partition\b[^;]*?\bconcurrently)")
 _NOT_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$", re.DOTALL)
 
 
@@ -69,7 +76,7 @@ def discover(directory):
 
     Each is ``{"version", "name", "filename", "checksum", "sql"}``. Raises MigrationError with
     ``migrations_dir_missing``, ``invalid_migration_name``, ``duplicate_migration_version``,
-    ``empty_migration`` or ``transaction_control_in_migration``.
+    ``empty_migration``, ``transaction_control_in_migration`` or ``non_transactional_statement``.
     """
     if not directory or not os.path.isdir(directory):
         raise MigrationError("migrations_dir_missing",
@@ -99,6 +106,13 @@ def discover(directory):
             raise MigrationError("transaction_control_in_migration",
                                  "migration %r contains its own BEGIN/COMMIT/ROLLBACK; remove them: each migration "
                                  "already runs in one transaction with its bookkeeping row." % filename, filename=filename)
+        no_tx = _NO_TRANSACTION.search(code)
+        if no_tx:
+            statement = " ".join(no_tx.group("stmt").split()[:4]).upper()
+            raise MigrationError("non_transactional_statement",
+                                 "migration %r contains %s, which PostgreSQL cannot run inside a transaction block, and "
+                                 "each migration runs in one transaction; drop CONCURRENTLY (or move the statement out of "
+                                 "the migrations and run it by hand)." % (filename, statement), filename=filename)
         by_version[version] = filename
         found.append({"version": version, "name": match.group("name"), "filename": filename,
                       "checksum": "sha256:" + hashlib.sha256(data).hexdigest(), "sql": sql})

@@ -69,6 +69,33 @@ def _lifecycle_rule(rule):
     return doc
 
 
+def _check_transitions(rid, transitions, option, unit):
+    """S3's constraints on one rule's (current or noncurrent) transitions; returns their days."""
+    days_seen = []
+    for t in transitions:
+        if t["storage_class"] not in STORAGE_CLASSES:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: storage class %r in %s is not one of %s."
+                             % (rid, t["storage_class"], option, ", ".join(STORAGE_CLASSES)))
+        if int(t["days"]) < 0:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s days must be 0 or more, not %s." % (rid, option, t["days"]))
+        minimum = _MIN_TRANSITION_DAYS.get(t["storage_class"], 0)
+        if int(t["days"]) < minimum:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 allows transitions to %s only after %d %s, "
+                             "not %s; raise days to %d or pick another class (%s)." % (rid, t["storage_class"], minimum, unit, t["days"],
+                                                                                     minimum, option))
+        days_seen.append(int(t["days"]))
+    ia_days = [int(t["days"]) for t in transitions if t["storage_class"] in ("STANDARD_IA", "ONEZONE_IA")]
+    for t in transitions:
+        if ia_days and t["storage_class"] in ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR") and int(t["days"]) < max(ia_days) + 30:
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 keeps objects in an IA class at least 30 days, so the "
+                             "%s transition must be at day %d or later, not %s (%s)." % (rid, t["storage_class"], max(ia_days) + 30,
+                                                                                        t["days"], option))
+    if days_seen != sorted(days_seen) or len(set(days_seen)) != len(days_seen):
+        raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s must be listed by increasing, distinct days; got %s."
+                         % (rid, option, days_seen))
+    return days_seen
+
+
 def validate_lifecycle_rules(rules):
     """Fail before any write on rules S3 would reject or that cannot mean what the operator wants."""
     seen = set()
@@ -85,24 +112,21 @@ def validate_lifecycle_rules(rules):
         if not any(a not in (None, [], False) for a in actions):
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r has no action; give transitions, expiration_days, "
                              "noncurrent_version_expiration_days or abort_incomplete_multipart_upload_days." % rid)
-        days_seen = []
-        for t in rule.get("transitions") or []:
-            if t["storage_class"] not in STORAGE_CLASSES:
-                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: storage class %r is not one of %s."
-                                 % (rid, t["storage_class"], ", ".join(STORAGE_CLASSES)))
-            minimum = _MIN_TRANSITION_DAYS.get(t["storage_class"], 0)
-            if int(t["days"]) < minimum:
-                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 allows transitions to %s only after %d days, "
-                                 "not %s; raise days to %d or pick another class." % (rid, t["storage_class"], minimum, t["days"], minimum))
-            days_seen.append(int(t["days"]))
-        ia_days = [int(t["days"]) for t in rule.get("transitions") or [] if t["storage_class"] in ("STANDARD_IA", "ONEZONE_IA")]
-        for t in rule.get("transitions") or []:
-            if ia_days and t["storage_class"] in ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR") and int(t["days"]) < max(ia_days) + 30:
-                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 keeps objects in an IA class at least 30 days, so the "
-                                 "%s transition must be at day %d or later, not %s." % (rid, t["storage_class"], max(ia_days) + 30, t["days"]))
-        if days_seen != sorted(days_seen) or len(set(days_seen)) != len(days_seen):
-            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: transitions must be listed by increasing, distinct days; got %s."
-                             % (rid, days_seen))
+        days_seen = _check_transitions(rid, rule.get("transitions") or [], "transitions", "days")
+        nc_days = _check_transitions(rid, rule.get("noncurrent_version_transitions") or [], "noncurrent_version_transitions",
+                                     "noncurrent days")
+        for option in ("expiration_days", "noncurrent_version_expiration_days", "abort_incomplete_multipart_upload_days"):
+            if rule.get(option) is not None and int(rule[option]) < 1:
+                raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s must be a positive number of days, not %s."
+                                 % (rid, option, rule[option]))
+        nc_exp = rule.get("noncurrent_version_expiration_days")
+        if nc_exp is not None and nc_days and int(nc_exp) <= max(nc_days):
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: noncurrent_version_expiration_days %s must come after the "
+                             "last noncurrent version transition (%d days)." % (rid, nc_exp, max(nc_days)))
+        keep = rule.get("noncurrent_versions_to_keep")
+        if keep is not None and (nc_exp is None or not 1 <= int(keep) <= 100):
+            raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: noncurrent_versions_to_keep (%s) must be 1-100 and needs "
+                             "noncurrent_version_expiration_days; set both or neither." % (rid, keep))
         exp = rule.get("expiration_days")
         if exp is not None and days_seen and int(exp) <= max(days_seen):
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: expiration_days %s must come after the last transition (%d days)."
@@ -129,6 +153,10 @@ def desired_documents(params):
     if enc is not None:
         default = {"SSEAlgorithm": enc.get("sse_algorithm") or "AES256"}
         if enc.get("kms_key_id"):
+            if default["SSEAlgorithm"] == "AES256":
+                # S3 answers InvalidArgument ("KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms").
+                raise GuardError("encryption_invalid", "encryption.kms_key_id is set but sse_algorithm is AES256 (SSE-S3), which takes "
+                                 "no key; set sse_algorithm: aws:kms (or aws:kms:dsse) or remove kms_key_id.")
             default["KMSMasterKeyID"] = enc["kms_key_id"]
         desired["encryption"] = {"Rules": [{"ApplyServerSideEncryptionByDefault": default,
                                             "BucketKeyEnabled": bool(enc.get("bucket_key_enabled", False))}]}
@@ -138,7 +166,9 @@ def desired_documents(params):
         desired["lifecycle"] = {"Rules": [_lifecycle_rule(r) for r in rules]}
     rep = params.get("replication")
     if rep is not None:
-        dest = {"Bucket": "arn:aws:s3:::%s" % rep["destination_bucket"]}
+        # A name becomes an ARN in the aws partition; an ARN (e.g. arn:aws-cn:s3:::name) is kept as given.
+        target = rep["destination_bucket"]
+        dest = {"Bucket": target if target.startswith("arn:") else "arn:aws:s3:::%s" % target}
         if rep.get("storage_class"):
             dest["StorageClass"] = rep["storage_class"]
         desired["replication"] = {"Role": rep["role_arn"], "Rules": [{
@@ -354,10 +384,15 @@ def plan(current, desired, purge_lifecycle_rules=True):
 
 
 def check_replication_prerequisites(s3, bucket, desired, current):
-    """Replication needs versioning on the source (now or by this plan) and on the destination bucket."""
+    """Replication needs versioning on the source (now or by this plan) and on the destination bucket.
+
+    Returns warnings: a destination in another account usually denies GetBucketVersioning to this
+    caller; that is not an error (PutBucketReplication itself refuses an unversioned destination).
+    """
+    warnings = []
     rep = desired.get("replication")
     if not rep:
-        return
+        return warnings
     source_status = (desired.get("versioning") or current.get("versioning") or {}).get("Status")
     if source_status != "Enabled":
         raise GuardError("replication_requires_versioning", "Replication of %r needs versioning enabled on it; "
@@ -372,6 +407,11 @@ def check_replication_prerequisites(s3, bucket, desired, current):
             if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise GuardError("replication_destination_invalid", "Replication destination bucket %r does not exist; "
                                  "create it or fix the backup bucket name in the inventory." % dest)
+            if error_code(exc) in ("AccessDenied", "403"):
+                warnings.append("replication_destination_unverified: cannot read the versioning of destination bucket %r "
+                                "(AccessDenied; another account?); make sure it is versioned -- S3 refuses the replication "
+                                "configuration otherwise." % dest)
+                continue
             raise
         if status != "Enabled":
             raise GuardError("replication_destination_unversioned", "Replication destination bucket %r has versioning %s; "
@@ -381,6 +421,7 @@ def check_replication_prerequisites(s3, bucket, desired, current):
     if not role.startswith("arn:") or ":role/" not in role:
         raise GuardError("replication_role_invalid", "Replication needs the ARN of an IAM role S3 can assume "
                          "(arn:aws:iam::<account>:role/<name>); got %r." % role)
+    return warnings
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,12 +453,19 @@ def _write(s3, bucket, name, after):
 
 
 def apply_plan(s3, bucket, planned):
-    """Write each planned setting in dependency order. Returns the settings written, in order."""
+    """Write each planned setting in dependency order. Returns the settings written, in order.
+
+    When a write fails, the exception carries ``applied``: the settings written before it.
+    """
     written = []
     by_name = {c["setting"]: c for c in planned["changes"]}
     for name in APPLY_ORDER:
         if name in by_name:
-            _write(s3, bucket, name, by_name[name]["after"])
+            try:
+                _write(s3, bucket, name, by_name[name]["after"])
+            except Exception as exc:
+                exc.applied = list(written)
+                raise
             written.append(name)
     return written
 
@@ -440,7 +488,7 @@ def harden(s3, bucket, params, apply=False, check_mode=False):
     current = read_current(s3, bucket, SETTINGS)
     warnings = []
     try:
-        check_replication_prerequisites(s3, bucket, desired, current)
+        warnings.extend(check_replication_prerequisites(s3, bucket, desired, current))
     except GuardError as exc:
         # A plan may harden the backup bucket earlier in the same run; only a write must refuse.
         if exc.reason != "replication_destination_unversioned" or (apply and not check_mode):

@@ -107,7 +107,7 @@ status:
 reason:
   description:
     - The stable reason token, or null. C(migrations_dir_missing), C(invalid_migration_name),
-      C(duplicate_migration_version), C(empty_migration), C(transaction_control_in_migration),
+      C(duplicate_migration_version), C(empty_migration), C(transaction_control_in_migration), C(non_transactional_statement),
       C(missing_dsn), C(db_connect_failed), C(db_dsn_invalid), C(checksum_mismatch),
       C(out_of_order_migration), C(migration_lock_busy), C(migration_failed), C(invalid_table_name).
   returned: always

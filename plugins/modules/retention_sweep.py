@@ -67,17 +67,18 @@ options:
     type: int
     default: 0
   progress_file:
-    description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps).
+    description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps); not written in check mode.
     type: path
 extends_documentation_fragment:
   - signalcraft.ops.aws
 attributes:
   check_mode:
     support: full
-    description: Runs the pre-flight checks and counts like a dry run; never deletes.
+    description: Runs the pre-flight checks and counts like a dry run; never deletes. With O(apply=true) it reports
+      C(changed) when the run would delete.
   diff_mode:
-    support: none
-    description: Deletions are reported as counts.
+    support: partial
+    description: The number of unmarked expired rows in O(buckets) before and after (planned in check mode with O(apply=true)).
 """
 
 EXAMPLES = r"""
@@ -210,7 +211,7 @@ def main():
     def progress(line):
         lines.append(line)
         module.log(line)
-        if p["progress_file"]:
+        if p["progress_file"] and not module.check_mode:  # check mode writes nothing, not even the progress log
             with open(p["progress_file"], "a") as handle:
                 handle.write(json.dumps({"line": line}) + "\n")
 
@@ -222,7 +223,7 @@ def main():
     database = db.Database(p["dsn"], application_name="signalcraft.ops.retention_sweep")
     try:
         retention.validate_inputs(p["buckets"], p["window_days"], p["batch_size"])
-        if p["progress_file"]:
+        if p["progress_file"] and not module.check_mode:
             os.makedirs(os.path.dirname(os.path.abspath(p["progress_file"])), exist_ok=True)
         s3 = aws.AwsClientFactory.from_params(p).client("s3")
         checks, features = retention.preflight(s3, database, p["buckets"], p["legal_hold_mode"], p["window_days"])
@@ -245,7 +246,13 @@ def main():
     if result["errors"]:
         module.fail_json(msg="%s: %d object(s) were not deleted; their rows stay unmarked and the next run retries them (see error_samples)."
                          % (result["token_line"], result["errors"]), reason="delete_errors", changed=result["deleted_count"] > 0, **result)
-    module.exit_json(changed=result["deleted_count"] > 0, **result)
+    # Check mode with apply=true reports what the run would change (changed, diff of the unmarked expired rows).
+    would = module.check_mode and p["apply"] and result["would_delete_count"] > 0
+    changed = result["deleted_count"] > 0 or would
+    diff = {"before": {"expired_unmarked": result["before"]["expired_unmarked"]},
+            "after": {"expired_unmarked": result["before"]["expired_unmarked"] - result["would_delete_count"] if would
+                      else result["after"]["expired_unmarked"]}}
+    module.exit_json(changed=changed, diff=diff if changed else {}, **result)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ options:
         choices: [AES256, "aws:kms", "aws:kms:dsse"]
         default: AES256
       kms_key_id:
-        description: KMS key id, ARN or alias for V(aws:kms).
+        description: KMS key id, ARN or alias for V(aws:kms) or V(aws:kms:dsse); refused with V(AES256) (S3 rejects it).
         type: str
       bucket_key_enabled:
         description: Use an S3 Bucket Key for KMS encryption.
@@ -159,7 +159,8 @@ options:
         type: str
         required: true
       destination_bucket:
-        description: The backup bucket (name, not ARN); it must have versioning enabled.
+        description:
+          - The backup bucket's name (sent as C(arn:aws:s3:::<name>)) or its ARN (for other partitions); it must have versioning enabled.
         type: str
         required: true
       rule_id:
@@ -328,8 +329,11 @@ def main():
     except GuardError as exc:
         module.fail_json(msg="s3_hardening status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
     except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="s3_hardening status=fail reason=aws_error: %s" % aws.describe_error(exc, "hardening %s" % params["bucket"]),
-                         reason="aws_error")
+        applied = getattr(exc, "applied", [])  # a write failed after these were written
+        module.fail_json(msg="s3_hardening status=fail reason=aws_error: %s%s" % (
+            aws.describe_error(exc, "hardening %s" % params["bucket"]),
+            "; already written: %s (a rerun plans the rest)" % ", ".join(applied) if applied else ""),
+            reason="aws_error", applied=applied, changed=bool(applied))
     diff = result.pop("diff")
     for warning in result.pop("warnings"):
         module.warn(warning)

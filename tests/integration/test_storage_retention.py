@@ -64,3 +64,19 @@ def test_sweep_of_2500_expired_recordings_under_throttling(sandbox, clean_faults
     assert again.rc == 0 and again.task_results(SWEEP_TASK)[0]["deleted_count"] == 0
     assert again.task_results(SWEEP_TASK)[0]["changed"] is False
     assert json.load(open(os.path.join(tmp_path, "receipts", "ret-again", "apply.json")))["changed"] is False
+
+
+def test_check_mode_with_apply_reports_the_change_and_deletes_nothing(sandbox, run_playbook, tmp_path):
+    bucket = "test-ret-check-%s" % uuid.uuid4().hex[:10]
+    rows = [("exp/%d" % i, True, False, False, False, True) for i in range(3)] + [("window/0", True, True, False, False, True)]
+    make_recordings(sandbox, bucket, rows)
+    run = run_playbook("retention.yml", {"retention_buckets": [bucket], "retention_window_days": 7, "retention_apply": True,
+                                         "retention_execution_id": "ret-check", "signalcraft_receipt_root": str(tmp_path / "r"),
+                                         "retention_progress_file": str(tmp_path / "progress" / "p.jsonl")},
+                       check=True)
+    assert run.rc == 0, run.stdout
+    res = run.task_results(SWEEP_TASK)[0]
+    assert res["changed"] is True and res["would_delete_count"] == 3 and res["deleted_count"] == 0
+    assert res["diff"] == {"before": {"expired_unmarked": 4}, "after": {"expired_unmarked": 1}}
+    assert state(sandbox, bucket) == ({row[0] for row in rows}, set())  # read back: every object and row untouched
+    assert len(res["progress"]) == 1 and not (tmp_path / "progress").exists()  # nor the progress log

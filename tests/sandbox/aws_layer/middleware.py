@@ -8,7 +8,7 @@ and log the request. ``/_sandbox/`` paths go to the control API instead.
 import io
 import time
 
-from . import s3_rules
+from . import s3_lifecycle, s3_rules
 from .classify import classify
 from .control import PREFIX, ControlApi
 from .ecs_outcomes import EcsOutcomes
@@ -85,7 +85,7 @@ class SandboxMiddleware:
             time.sleep(fault.latency_ms / 1000.0)
         elif fault is not None:
             return self._reply_error(info, fault_error(info, fault.error), environ, start_response, fault.error)
-        rejection = s3_rules.delete_objects_violation(info, body) or self.restores.reject(info)
+        rejection = s3_rules.delete_objects_violation(info, body) or s3_lifecycle.lifecycle_violation(info, body) or self.restores.reject(info)
         if rejection is not None:
             return self._reply_error(info, rejection, environ, start_response)
         with self.key_locks.hold(info):

@@ -67,6 +67,12 @@ def test_discovery_refuses_bad_directories(tmp_path):
     assert reason(migrations.discover, write(tmp_path / "c", {"1_a.sql": "-- nothing\n;\n"})).reason == "empty_migration"
     assert reason(migrations.discover, write(tmp_path / "d", {"1_a.sql": "BEGIN;\ncreate table x (i int);\nCOMMIT;\n"})).reason == \
         "transaction_control_in_migration"
+    assert reason(migrations.discover, write(tmp_path / "d2", {"1_a.sql": "create table x (i int); savepoint s1;\n"})).reason == \
+        "transaction_control_in_migration"
+    # A CASE's END starting a line is not transaction control.
+    assert [m["version"] for m in migrations.discover(write(tmp_path / "d3", {
+        "1_a.sql": "update pg_class set relname = case when false then 'x' else relname\nend\nwhere false;\n"
+                   "select case when true then 1 else 0\nend;\n"}))] == [1]
     # A PL/pgSQL body's BEGIN/END and a README are fine; order is numeric, not lexical.
     found = migrations.discover(write(tmp_path / "e", {
         "README.md": "notes",
@@ -76,6 +82,27 @@ def test_discovery_refuses_bad_directories(tmp_path):
     assert [m["filename"] for m in found] == ["2_fn.sql", "10_later.sql"]
     assert migrations.validate_table_name("app.ops_schema_migrations") == '"app"."ops_schema_migrations"'
     assert reason(migrations.validate_table_name, "x; drop table y").reason == "invalid_table_name"
+
+
+def test_statements_postgresql_refuses_in_a_transaction_fail_the_dry_run(schema, tmp_path):
+    # The premise, read from PostgreSQL itself: CREATE INDEX CONCURRENTLY cannot run in a transaction block.
+    dsn, admin, name = schema
+    admin.execute("create table %s.big (i int)" % name)
+    with pytest.raises(psycopg.errors.ActiveSqlTransaction):
+        with admin.transaction():
+            admin.execute("create index concurrently big_i on %s.big (i)" % name)
+    for index, sql in enumerate(["create table x (i int);\ncreate unique index  CONCURRENTLY x_i on x (i);\n",
+                                 "drop index concurrently x_i;", "vacuum analyze recordings;", "reindex index concurrently x_i;",
+                                 "alter table p detach partition p1 concurrently;", "create database other;"]):
+        exc = reason(migrations.discover, write(tmp_path / ("n%d" % index), {"7_idx.sql": sql}))
+        assert exc.reason == "non_transactional_statement", sql
+        assert "7_idx.sql" in exc.message and "transaction block" in exc.message
+    # Words inside other statements, comments and function bodies are not statements.
+    found = migrations.discover(write(tmp_path / "ok", {"1_a.sql": "-- vacuum later; create index concurrently\n"
+                                                        "create table t (vacuum_at timestamptz, concurrently int);\n"
+                                                        "create index t_v on t (vacuum_at);\n"
+                                                        "do $$ begin perform 1; end $$;\n"}))
+    assert [m["version"] for m in found] == [1]
 
 
 def test_apply_records_each_migration_and_a_second_run_applies_nothing(schema):

@@ -52,11 +52,36 @@ def test_plan_lists_only_managed_settings_and_respects_purge():
     ({"id": "a", "transitions": [{"days": 30, "storage_class": "DEEP_ARCHIVE"}, {"days": 7, "storage_class": "GLACIER_IR"}]}, "increasing"),
     ({"id": "a"}, "has no action"),
     ({"id": "a", "transitions": [{"days": 30, "storage_class": "GLACIER"}], "expiration_days": 30}, "after the last transition"),
+    # Noncurrent versions obey the same S3 constraints (S3 answers InvalidArgument otherwise).
+    ({"id": "a", "noncurrent_version_transitions": [{"days": 7, "storage_class": "STANDARD_IA"}]}, "only after 30 noncurrent days"),
+    ({"id": "a", "noncurrent_version_transitions": [{"days": 30, "storage_class": "STANDARD_IA"},
+                                                    {"days": 45, "storage_class": "GLACIER"}]}, "day 60 or later"),
+    ({"id": "a", "noncurrent_version_transitions": [{"days": 30, "storage_class": "GLACIER"}],
+      "noncurrent_version_expiration_days": 30}, "after the last noncurrent version transition"),
+    ({"id": "a", "abort_incomplete_multipart_upload_days": 7, "noncurrent_versions_to_keep": 3}, "needs noncurrent_version_expiration_days"),
+    ({"id": "a", "expiration_days": -1}, "positive number of days"),
 ])
 def test_invalid_rules_fail_before_any_call(rule, token_part):
     with pytest.raises(GuardError) as info:
         h.desired_documents({"lifecycle_rules": [rule]})
     assert info.value.reason == "lifecycle_rule_invalid" and token_part in info.value.message
+
+
+def test_a_kms_key_with_sse_s3_fails_before_any_call():
+    with pytest.raises(GuardError) as info:
+        h.desired_documents({"versioning": "enabled", "encryption": {"sse_algorithm": "AES256", "kms_key_id": "alias/backup"}})
+    assert info.value.reason == "encryption_invalid" and "kms_key_id" in info.value.message
+    kms = h.desired_documents({"encryption": {"sse_algorithm": "aws:kms", "kms_key_id": "alias/backup", "bucket_key_enabled": True}})
+    assert kms["encryption"]["Rules"][0] == {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/backup"},
+                                             "BucketKeyEnabled": True}
+
+
+def test_replication_destination_is_an_arn_whether_given_as_name_or_arn():
+    base = {"role_arn": "arn:aws:iam::123456789012:role/replication", "prefix": "", "priority": 1}
+    by_name = h.desired_documents({"replication": dict(base, destination_bucket="backup-b")})["replication"]
+    by_arn = h.desired_documents({"replication": dict(base, destination_bucket="arn:aws-cn:s3:::backup-b")})["replication"]
+    assert by_name["Rules"][0]["Destination"] == {"Bucket": "arn:aws:s3:::backup-b"}
+    assert by_arn["Rules"][0]["Destination"] == {"Bucket": "arn:aws-cn:s3:::backup-b"}
 
 
 def _bucket(s3, versioned=False):
@@ -98,3 +123,45 @@ def test_missing_bucket_is_a_guard_error(sandbox):
     with pytest.raises(GuardError) as info:
         h.harden(sandbox.boto3_client("s3"), "no-such-bucket-%s" % uuid.uuid4().hex[:8], {"versioning": "enabled"})
     assert info.value.reason == "bucket_not_found"
+
+
+def test_a_destination_that_denies_get_bucket_versioning_is_a_warning_not_a_failure(sandbox, clean_faults):
+    # Cross-account backup buckets usually deny the source account's GetBucketVersioning.
+    s3 = sandbox.boto3_client("s3")
+    bucket, backup = _bucket(s3), _bucket(s3, versioned=True)
+    params = {"versioning": "enabled", "replication": {"role_arn": "arn:aws:iam::111122223333:role/replication", "destination_bucket": backup}}
+    sandbox.control("aws", "faults", {"seed": 1, "rules": [{"service": "s3", "operation": "GetBucketVersioning", "error": "access_denied",
+                                                            "skip_first": 1, "count": 1}]})
+    applied = h.harden(s3, bucket, params, apply=True)
+    assert sandbox.control("aws", "faults")["injected"]  # the destination's versioning really was denied
+    assert applied["applied"] == ["versioning", "replication"]
+    assert [w.split(":")[0] for w in applied["warnings"]] == ["replication_destination_unverified"] and backup in applied["warnings"][0]
+    rules = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]["Rules"]
+    assert [r["Destination"]["Bucket"] for r in rules] == ["arn:aws:s3:::%s" % backup]
+
+
+def test_the_sandbox_like_s3_rejects_ia_transitions_before_day_30(sandbox):
+    # The premise of validate_lifecycle_rules, held by the sandbox as by real S3 (InvalidArgument).
+    s3 = sandbox.boto3_client("s3")
+    bucket = _bucket(s3, versioned=True)
+    for action, days_field in (("Transitions", "Days"), ("NoncurrentVersionTransitions", "NoncurrentDays")):
+        rule = {"ID": "ia", "Status": "Enabled", "Filter": {}, action: [{days_field: 7, "StorageClass": "STANDARD_IA"}]}
+        with pytest.raises(s3.exceptions.ClientError) as info:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+        assert info.value.response["Error"]["Code"] == "InvalidArgument"
+    rule = {"ID": "ia", "Status": "Enabled", "Filter": {}, "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]}
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Transitions"] == [{"Days": 30, "StorageClass": "STANDARD_IA"}]
+
+
+def test_a_failed_write_reports_the_settings_already_written(sandbox, clean_faults):
+    s3 = sandbox.boto3_client("s3")
+    bucket = _bucket(s3)
+    sandbox.control("aws", "faults", {"seed": 1, "rules": [{"service": "s3", "operation": "PutBucketLifecycleConfiguration",
+                                                            "error": "access_denied"}]})
+    with pytest.raises(Exception) as info:
+        h.harden(s3, bucket, {"versioning": "enabled", "public_access_block": {}, "lifecycle_rules": RULES}, apply=True)
+    assert info.value.applied == ["versioning", "public_access_block"]
+    sandbox.clear_faults()
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # read back: written before the failure
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
