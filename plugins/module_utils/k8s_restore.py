@@ -21,9 +21,18 @@ def _label(manifest):
 
 
 def ensure_namespace(dyn, name, dry_run=False, labels=None):
-    """Create the namespace when missing (an existing one is left alone). ``{"changed", "existed"}``."""
+    """Create the namespace when missing (an existing one is left alone). ``{"changed", "existed"}``.
+
+    A namespace being deleted (``Terminating``) refuses every create with 403 until it is gone, so a
+    restore into it would fail half-way: GuardError ``namespace_terminating`` before any write.
+    """
     validate_k8s_name(name, kind="namespace", label=True)
-    if k8s.get_object(dyn, "v1", "Namespace", name) is not None:
+    current = k8s.get_object(dyn, "v1", "Namespace", name)
+    if current is not None:
+        if (current.get("metadata") or {}).get("deletionTimestamp") or (current.get("status") or {}).get("phase") == "Terminating":
+            raise GuardError("namespace_terminating", "namespace %s is being deleted (Terminating); wait until it is gone "
+                                                      "(kubectl get namespace %s) or restore into another namespace. Nothing was applied."
+                             % (name, name))
         return {"changed": False, "existed": True}
     manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     if labels:
