@@ -38,3 +38,30 @@ def test_a_terminating_namespace_is_refused_before_any_write(sandbox):
     assert k8s_restore.ensure_namespace(dyn, name) == {"changed": False, "existed": True}
     assert core.read_namespace(name).status.phase == "Active"
     core.delete_namespace(name)
+
+
+def test_restored_secret_values_never_reach_the_result(sandbox):
+    dyn = k8s.dynamic_client(sandbox["SANDBOX_DR_KUBECONFIG"])
+    core = client.CoreV1Api(sandbox.k8s_api_client("dr"))
+    name, value = "test-sec-%s" % uuid.uuid4().hex[:8], "c2VjcmV0LXZhbHVlLTQy"  # base64 of secret-value-42
+
+    def secret(data):
+        return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
+                "metadata": {"name": "app", "namespace": name, "annotations": {"kubectl.kubernetes.io/last-applied-configuration":
+                                                                               '{"data":{"token":"%s"}}' % data["token"]}}}
+
+    # Check mode into a namespace that does not exist yet, then the real restore, then a changed value.
+    planned = k8s_restore.apply_all(dyn, [secret({"token": value})], name, dry_run=True, namespace_exists=False)
+    assert k8s_restore.ensure_namespace(dyn, name)["changed"]
+    try:
+        created = k8s_restore.apply_all(dyn, [secret({"token": value})], name)
+        assert core.read_namespaced_secret("app", name).data == {"token": value}
+        changed = k8s_restore.apply_all(dyn, [secret({"token": "b3RoZXI="})], name)
+        assert core.read_namespaced_secret("app", name).data == {"token": "b3RoZXI="}
+        for result in (planned, created, changed):
+            assert result[0]["changed"] and value not in repr(result) and "b3RoZXI=" not in repr(result)
+        assert changed[0]["diff"]["after"]["data"] == {"token": "***REDACTED*** (changed)"}
+        assert changed[0]["diff"]["before"]["data"] == {"token": "***REDACTED***"}
+        assert k8s_restore.apply_all(dyn, [secret({"token": "b3RoZXI="})], name)[0]["diff"]["after"]["data"] == {"token": "***REDACTED***"}
+    finally:
+        core.delete_namespace(name)
