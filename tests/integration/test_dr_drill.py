@@ -294,9 +294,14 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
 def test_check_mode_writes_nothing(sandbox, run_playbook, tmp_path):
     run_id, receipt_dir, namespace = "test-check-%s" % uid(), tmp_path / "check", "dr-check-%s" % uid()
     # Through restore: bringup would launch, restore cannot reach a cluster without the kubeconfig and says so.
-    run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace),
-                       check=True)
+    # An own bundle prefix without current.json: the local bootstrap publish runs in check mode too.
+    prefix = "test-drill-check-%s" % uid()
+    run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace,
+                                            jobintel_prefix=prefix), check=True)
     assert run.rc == 0, run.stdout
+    assert "publish_bundle status=ok" in run.stdout
+    artifacts = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix=prefix + "/")
+    assert artifacts.get("KeyCount", 0) == 0
     core, batch = apis(sandbox)
     assert runners(sandbox, run_id) == [] and not namespace_exists(core, namespace)
     assert not receipt_dir.exists()
