@@ -59,6 +59,10 @@ def execution_arn(state_machine_arn, run_id):
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + execution_name(run_id)
 
 
+# SendTaskSuccess/SendTaskFailure errors for a token the execution no longer waits on.
+_STALE_TOKEN_CODES = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+
+
 def _code(exc):
     return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
 
@@ -215,9 +219,20 @@ def decide(sfn, arn, approve, approver, ticket, cause=None, check_mode=False, se
         raise GuardError("approval_not_waiting", "gate execution %s is running but not waiting for a decision yet; retry shortly." % arn)
     if check_mode:
         return True, current
-    if approve:
-        moment = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        sfn.send_task_success(taskToken=token, output=json.dumps({"approver": approver, "ticket": ticket, "approved_at": moment}, sort_keys=True))
-    else:
-        sfn.send_task_failure(taskToken=token, error="Rejected", cause=(cause or "rejected by %s under %s" % (approver, ticket))[:32768])
+    try:
+        if approve:
+            moment = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            sfn.send_task_success(taskToken=token, output=json.dumps({"approver": approver, "ticket": ticket, "approved_at": moment}, sort_keys=True))
+        else:
+            sfn.send_task_failure(taskToken=token, error="Rejected", cause=(cause or "rejected by %s under %s" % (approver, ticket))[:32768])
+    except Exception as exc:  # botocore ClientError; module_utils cannot import botocore unconditionally
+        if _code(exc) not in _STALE_TOKEN_CODES:
+            raise
+        # The gate stopped waiting between the read and the send: it timed out or another approver decided.
+        now = wait(sfn, arn, settle, poll=0.2, sleep=sleep, clock=clock)
+        if now["decision"] == wanted and (not approve or (now["approver"], now["ticket"]) == (approver, ticket)):
+            return False, now
+        raise GuardError("approval_already_decided", "gate execution %s stopped waiting before this decision arrived (%s); it is now %s "
+                                                     "(%s); start a new drill run to decide again." % (
+                                                         arn, _code(exc), now["status"], now["approver"] or now["error"] or now["decision"]))
     return True, wait(sfn, arn, settle, poll=0.2, sleep=sleep, clock=clock)

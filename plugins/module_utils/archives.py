@@ -82,7 +82,8 @@ def decompress(data, compression, max_total_bytes=MAX_TOTAL_BYTES):
         elif compression == "zst":
             if not HAS_ZSTANDARD:
                 raise RuntimeError("the zstandard Python library is required to read .tar.zst archives")
-            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+            # A .zst may hold several frames (pzstd, zstd of concatenated streams); zstd -d reads them all.
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
             raw = reader.read(max_total_bytes + 1)
         else:
             raise ValueError("unknown compression %r (gz, zst or none)" % compression)

@@ -193,8 +193,15 @@ class JobRunner:
         """
         name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
         if dry_run:
-            self.jobs.create(body=manifest, namespace=namespace, dry_run="All")
-            return dict(_outcome("succeeded", "DryRun", "server-side dry run accepted the Job"), job_name=name, replaced=False,
+            # A rerun replaces the earlier Job; a dry-run create under its name would only say AlreadyExists (409),
+            # so the server validates the same Job under a generated name instead.
+            exists = self.get_job(name, namespace) is not None
+            body = manifest
+            if exists:
+                body = dict(manifest, metadata=dict(manifest["metadata"], generateName=name[:57] + "-"))
+                body["metadata"].pop("name")
+            self.jobs.create(body=body, namespace=namespace, dry_run="All")
+            return dict(_outcome("succeeded", "DryRun", "server-side dry run accepted the Job"), job_name=name, replaced=exists,
                         duration_s=0.0, log_tail=[], dry_run=True)
         replaced = self.delete(name, namespace) if self.get_job(name, namespace) is not None else False
         started = self.clock()

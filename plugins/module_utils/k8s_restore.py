@@ -12,8 +12,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
+
 from ansible_collections.signalcraft.ops.plugins.module_utils import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, validate_k8s_name
+from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import REDACTED
+
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def _label(manifest):
@@ -21,9 +26,18 @@ def _label(manifest):
 
 
 def ensure_namespace(dyn, name, dry_run=False, labels=None):
-    """Create the namespace when missing (an existing one is left alone). ``{"changed", "existed"}``."""
+    """Create the namespace when missing (an existing one is left alone). ``{"changed", "existed"}``.
+
+    A namespace being deleted (``Terminating``) refuses every create with 403 until it is gone, so a
+    restore into it would fail half-way: GuardError ``namespace_terminating`` before any write.
+    """
     validate_k8s_name(name, kind="namespace", label=True)
-    if k8s.get_object(dyn, "v1", "Namespace", name) is not None:
+    current = k8s.get_object(dyn, "v1", "Namespace", name)
+    if current is not None:
+        if (current.get("metadata") or {}).get("deletionTimestamp") or (current.get("status") or {}).get("phase") == "Terminating":
+            raise GuardError("namespace_terminating", "namespace %s is being deleted (Terminating); wait until it is gone "
+                                                      "(kubectl get namespace %s) or restore into another namespace. Nothing was applied."
+                             % (name, name))
         return {"changed": False, "existed": True}
     manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     if labels:
@@ -49,6 +63,25 @@ def resolve(dyn, manifests, namespace):
                 _label(manifest), manifest["metadata"].get("namespace"), namespace))
 
 
+def masked(obj, before=None):
+    """``obj`` for a diff or a result: a Secret's values (and kubectl's last-applied copy of them) are masked.
+
+    With ``before``, a key whose value differs from it is marked so that a diff still says what changed.
+    """
+    if not isinstance(obj, dict) or obj.get("kind") != "Secret":
+        return obj
+    result = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        if isinstance(result.get(field), dict):
+            old = (before or {}).get(field) or {}
+            result[field] = dict((key, REDACTED if before is None or old.get(key) == value else REDACTED + " (changed)")
+                                 for key, value in result[field].items())
+    annotations = (result.get("metadata") or {}).get("annotations") or {}
+    if _LAST_APPLIED in annotations:
+        annotations[_LAST_APPLIED] = REDACTED
+    return result
+
+
 def apply_all(dyn, manifests, namespace, dry_run=False, namespace_exists=True, force=False, field_manager=k8s.FIELD_MANAGER):
     """Server-side apply each manifest in order; ``[{"kind", "name", "changed", "diff"}]``.
 
@@ -60,10 +93,12 @@ def apply_all(dyn, manifests, namespace, dry_run=False, namespace_exists=True, f
     for manifest in manifests:
         entry = {"kind": manifest["kind"], "api_version": manifest["apiVersion"], "name": manifest["metadata"]["name"]}
         if dry_run and not namespace_exists:
-            entry.update(changed=True, diff={"before": None, "after": manifest})
+            entry.update(changed=True, diff={"before": None, "after": masked(manifest)})
         else:
             outcome = k8s.apply(dyn, manifest, field_manager=field_manager, force=force, dry_run=dry_run)
-            entry.update(changed=outcome["changed"], diff={"before": outcome["before"], "after": outcome["after"]})
+            # A restored Secret's values never reach the result, the diff or -v output.
+            entry.update(changed=outcome["changed"], diff={"before": masked(outcome["before"]),
+                                                           "after": masked(outcome["after"], outcome["before"] or {})})
         results.append(entry)
     return results
 

@@ -106,6 +106,16 @@ def ensure_secret(dyn, namespace, name, credentials_loader, dockerconfigjson_bui
     if registry and credentials["registry"] != registry:
         reason = "registry changed"
     manifest = secret_manifest(name, namespace, document, credentials["registry"], format_time(now), credentials.get("expires_at"))
+    if existing is not None and existing.get("type") != SECRET_TYPE:
+        # A Secret's type is immutable (422 on update): replace it. The precondition refuses a Secret changed meanwhile;
+        # the dry-run delete is as far as check mode can go (an apply after it would be judged against the old type).
+        resource = dyn.resources.get(api_version="v1", kind="Secret")
+        resource.delete(name=name, namespace=namespace, body={"preconditions": {"resourceVersion": existing["metadata"]["resourceVersion"]}},
+                        **({"dry_run": "All"} if dry_run else {}))
+        reason = "type %s is immutable; replaced" % (existing.get("type") or "Opaque")
+        if dry_run:
+            return {"changed": True, "reason": reason, "registry": credentials["registry"], "expires_at": credentials.get("expires_at"),
+                    "secret_values": secrets}
     if not (dry_run and not namespace_exists):
         k8s.apply(dyn, manifest, field_manager=FIELD_MANAGER, force=True, dry_run=dry_run)
     return {"changed": True, "reason": reason, "registry": credentials["registry"], "expires_at": credentials.get("expires_at"),

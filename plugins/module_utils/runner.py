@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import time
+import uuid
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, require_instance_family
 from ansible_collections.signalcraft.ops.plugins.module_utils.receipts import write_atomic
@@ -104,13 +105,18 @@ def resolve_ami(ec2, ssm=None, image_id=None, ssm_parameter=None, instance_type=
     return {"image_id": image_id, "architecture": architecture, "name": images[0].get("Name")}
 
 
-def client_token(run_id, index):
-    """RunInstances idempotency token (<= 64 ASCII): a retried launch of the same runner starts nothing new."""
-    return "dr-%s-%d" % (hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:40], index)
+def client_token(run_id, index, launch=""):
+    """RunInstances idempotency token (<= 64 ASCII): a retried launch of the same runner starts nothing new.
+
+    ``launch`` names one launch attempt (ensure_runners draws a fresh one per call): EC2 answers a repeated
+    token with the original instance even after it was terminated, so a bringup after a teardown of the
+    same run must not reuse the earlier token. Across calls, the run-id tag lookup is what keeps bringup idempotent.
+    """
+    return "dr-%s-%d" % (hashlib.sha256(("%s/%s" % (run_id, launch) if launch else run_id).encode("utf-8")).hexdigest()[:40], index)
 
 
 def launch_spec(run_id, instance_type, image_id, subnet_id, security_group_ids=None, key_name=None,
-                instance_profile=None, user_data=None, extra_tags=None, index=0, name_prefix="signalcraft-dr-runner"):
+                instance_profile=None, user_data=None, extra_tags=None, index=0, name_prefix="signalcraft-dr-runner", launch=""):
     """The RunInstances request for one runner (pure, so it can be tested and shown in check mode)."""
     tags = [{"Key": "Name", "Value": "%s-%s" % (name_prefix, run_id)},
             {"Key": RUN_ID_TAG, "Value": run_id}, {"Key": ROLE_TAG, "Value": ROLE_VALUE}]
@@ -119,7 +125,7 @@ def launch_spec(run_id, instance_type, image_id, subnet_id, security_group_ids=N
             tags.append({"Key": key, "Value": str(value)})
     spec = {
         "ImageId": image_id, "InstanceType": instance_type, "MinCount": 1, "MaxCount": 1,
-        "SubnetId": subnet_id, "ClientToken": client_token(run_id, index),
+        "SubnetId": subnet_id, "ClientToken": client_token(run_id, index, launch),
         "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags}],
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
     }
@@ -162,8 +168,9 @@ def ensure_runners(ec2, run_id, count, spec_kwargs, check_mode=False, wait=True,
         return result
     if stopped:
         ec2.start_instances(InstanceIds=stopped)
+    launch = uuid.uuid4().hex
     for index in range(len(existing), len(existing) + missing):
-        response = ec2.run_instances(**launch_spec(run_id, index=index, **spec_kwargs))
+        response = ec2.run_instances(**launch_spec(run_id, index=index, launch=launch, **spec_kwargs))
         result["launched"].extend(i["InstanceId"] for i in response["Instances"])
     ids = [i["instance_id"] for i in existing] + result["launched"]
     if wait:

@@ -180,15 +180,17 @@ def main():
     p = module.params
     existing = existing_receipts(p["receipt_dir"])
     generated = "dr-%s" % receipts.utc_now().strftime("%Y%m%dt%H%M%Sz")
+    existing_status = dict((k, v.get("status")) for k, v in existing.items())
     try:
         run_id, source = phases.resolve_run_id(p["run_id"], [r.get("execution_id") for r in existing.values()], generated)
     except GuardError as exc:
+        # `existing` tells the drill that receipt_dir already holds a run's receipts, which a refusal must not overwrite.
         module.fail_json(msg="dr_plan status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason,
-                         run_id=None, receipt_dir=p["receipt_dir"], phases=[], existing={})
+                         run_id=None, receipt_dir=p["receipt_dir"], phases=[], existing=existing_status)
     receipt_dir = p["receipt_dir"] or os.path.join(p["receipt_root"], run_id)
     result = dict(changed=False, run_id=run_id, run_id_source=source, receipt_dir=receipt_dir,
                   kubeconfig=os.path.join(receipt_dir, "kubeconfig.yaml"),
-                  existing=dict((k, v.get("status")) for k, v in existing.items()), phases=[])
+                  existing=existing_status, phases=[])
     try:
         plan = phases.plan(p["start_at"], p["stop_after"], p["validate_only"], p["teardown"], p["allow_full_drill"],
                            p["auto_promote"], p["allow_promote_bypass"])

@@ -294,9 +294,14 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
 def test_check_mode_writes_nothing(sandbox, run_playbook, tmp_path):
     run_id, receipt_dir, namespace = "test-check-%s" % uid(), tmp_path / "check", "dr-check-%s" % uid()
     # Through restore: bringup would launch, restore cannot reach a cluster without the kubeconfig and says so.
-    run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace),
-                       check=True)
+    # An own bundle prefix without current.json: the local bootstrap publish runs in check mode too.
+    prefix = "test-drill-check-%s" % uid()
+    run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace,
+                                            jobintel_prefix=prefix), check=True)
     assert run.rc == 0, run.stdout
+    assert "publish_bundle status=ok" in run.stdout
+    artifacts = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix=prefix + "/")
+    assert artifacts.get("KeyCount", 0) == 0
     core, batch = apis(sandbox)
     assert runners(sandbox, run_id) == [] and not namespace_exists(core, namespace)
     assert not receipt_dir.exists()
@@ -406,3 +411,29 @@ def test_phase_roles_alone_write_their_own_receipts(sandbox, run_playbook, tmp_p
     assert s3_receipt(sandbox, run_id, "teardown")["status"] == "success"
     assert (found["guards"]["status"], found["guards"]["failure_code"]) == ("failed", "account_mismatch")
     assert runners(sandbox, run_id) == []
+
+
+@pytest.mark.parametrize("case", ["invalid_plan", "run_id_mismatch"])
+def test_refused_plan_keeps_an_earlier_runs_receipts(sandbox, run_playbook, tmp_path, case):
+    """A typo'd rerun against a live drill's receipt dir records its refusal in refusals/plan.json, never over phases/guards.json."""
+    run_id, receipt_dir = "test-keep-%s" % uid(), tmp_path / "keep"
+    started = receipts.format_timestamp(receipts.utc_now())
+    earlier = receipts.build("dr_drill", "guards", "success", run_id, started, message="guards passed")
+    guards_path = receipts.write(earlier, str(receipt_dir / "phases"))
+    summary_path = receipt_dir / "drill.summary.json"
+    summary_path.write_text(json.dumps({"run_id": run_id, "status": "success"}))
+    before = (open(guards_path, "rb").read(), summary_path.read_bytes())
+    if case == "invalid_plan":
+        values = dict(run_id=run_id, start_at="validate", stop_after="restore")
+    else:
+        values = dict(run_id=run_id + "x", stop_after="validate")
+    run = drill(run_playbook, receipt_dir, **values)
+    assert run.rc != 0 and "reason=%s" % case in run.stdout, run.stdout
+    # The earlier run's receipt and summary are byte for byte what they were; the drill still says it was refused.
+    assert (open(guards_path, "rb").read(), summary_path.read_bytes()) == before
+    assert sorted(os.listdir(str(receipt_dir / "phases"))) == ["guards.json"]
+    refusal = json.load(open(str(receipt_dir / "refusals" / "plan.json")))
+    assert refusal["status"] == "failed" and refusal["failure_code"] == case and refusal["phase"] == "plan", refusal
+    s3 = sandbox.boto3_client("s3")
+    listed = s3.list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/%s/" % refusal["execution_id"])
+    assert [o["Key"].rsplit("/", 1)[1] for o in listed.get("Contents", [])] == ["plan.json"]

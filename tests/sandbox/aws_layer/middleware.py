@@ -12,6 +12,7 @@ from . import s3_lifecycle, s3_rules
 from .classify import classify
 from .control import PREFIX, ControlApi
 from .ecs_outcomes import EcsOutcomes
+from .ec2_tokens import ClientTokens
 from .ecs_services import EcsServices
 from .faults import FaultInjector
 from .protocol_errors import fault_error
@@ -73,6 +74,7 @@ class SandboxMiddleware:
         self.multipart = MultipartInitiated()
         self.restores = RestoreDelay()
         self.ecs_services = EcsServices()
+        self.client_tokens = ClientTokens()
         self.control = ControlApi(self)
 
     def __call__(self, environ, start_response):
@@ -92,7 +94,10 @@ class SandboxMiddleware:
             rejection = s3_rules.complete_multipart_precondition(info, environ, self.account_id)
             if rejection is not None:
                 return self._reply_error(info, rejection, environ, start_response)
-            status, headers, response_body = call_buffered(self.app, environ)
+            token = self.client_tokens.token(info, body)
+            replayed = self.client_tokens.replay(token)
+            status, headers, response_body = replayed or call_buffered(self.app, environ)
+            self.client_tokens.remember(token, status, headers, response_body)
         if info.service == "ecs" and status.startswith("200"):
             response_body = self.ecs.rewrite(info.operation, body, response_body)
             response_body = self.ecs_services.rewrite(info.operation, body, response_body)

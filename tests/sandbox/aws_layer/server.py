@@ -12,7 +12,7 @@ import threading
 
 from werkzeug.serving import make_server
 
-from . import moto_access
+from . import moto_access, sfn_tokens
 from .middleware import SandboxMiddleware
 
 
@@ -20,6 +20,7 @@ def build_app(account_id, request_log_size=5000):
     """moto's server app (all services, dispatched by host/credential scope) wrapped in the layer."""
     from moto.server import DomainDispatcherApplication, create_backend_app  # pylint: disable=import-outside-toplevel
 
+    sfn_tokens.install()
     return SandboxMiddleware(DomainDispatcherApplication(create_backend_app), account_id, request_log_size)
 
 

@@ -73,3 +73,39 @@ def test_request_approve_and_reject(sandbox, clients, gate):
     assert changed and rejected["decision"] == "rejected"
     assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
     assert reason(approval.decide, sfn, gate.replace(":stateMachine:", ":execution:") + ":missing", True, "a", "b") == "approval_missing"
+
+
+class ConcurrentApprover:
+    """The real Step Functions client; another approver's decision lands just before ours is sent."""
+
+    def __init__(self, sfn, decision):
+        self.sfn, self.decision = sfn, decision
+
+    def __getattr__(self, name):
+        return getattr(self.sfn, name)
+
+    def _race(self, call, **kwargs):
+        self.decision(kwargs["taskToken"])
+        return call(**kwargs)
+
+    def send_task_success(self, **kwargs):
+        return self._race(self.sfn.send_task_success, **kwargs)
+
+    def send_task_failure(self, **kwargs):
+        return self._race(self.sfn.send_task_failure, **kwargs)
+
+
+def test_a_decision_that_loses_the_race_is_refused_with_a_token(sandbox, clients, gate):
+    sfn, _sns = clients
+    arn = approval.request(sfn, gate, "t-%s" % uuid.uuid4().hex[:8])[1]["execution_arn"]
+    bob = ConcurrentApprover(sfn, lambda token: sfn.send_task_failure(taskToken=token, error="Rejected", cause="bob under CHG-9"))
+    # Our SendTaskSuccess meets a token the execution no longer waits on (InvalidToken): a GuardError, not an aws_error.
+    assert reason(approval.decide, bob, arn, True, "alice", "CHG-1") == "approval_already_decided"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+    # The same decision landing first (the same approver twice, e.g. AWX and a terminal) is no change.
+    other = approval.request(sfn, gate, "t-%s" % uuid.uuid4().hex[:8])[1]["execution_arn"]
+    same = json.dumps({"approver": "alice", "ticket": "CHG-1", "approved_at": "2026-01-01T00:00:00Z"})
+    alice = ConcurrentApprover(sfn, lambda token: sfn.send_task_success(taskToken=token, output=same))
+    changed, decided = approval.decide(alice, other, True, "alice", "CHG-1")
+    assert not changed and decided["decision"] == "approved"
+    assert json.loads(sfn.describe_execution(executionArn=other)["output"])["approval"]["approved_at"] == "2026-01-01T00:00:00Z"

@@ -196,3 +196,14 @@ def test_an_invalid_namespace_is_refused_before_rendering():
     with pytest.raises(GuardError) as refused:
         bundle.render_configmaps({"alerts/a": b"1"}, "Not_A_Namespace")
     assert refused.value.reason == "invalid_name"
+
+
+def test_a_multi_frame_zst_archive_is_read_whole():
+    """pzstd and concatenated zstd streams give several frames; stopping after the first would drop members silently."""
+    zstandard = pytest.importorskip("zstandard")
+    raw = archives.deterministic_tar({"a.yaml": b"a" * 600, "b.yaml": b"b" * 10})
+    split = 512 + 1024  # header + padded data of a.yaml: the first frame ends on a member boundary
+    compressor = zstandard.ZstdCompressor()
+    data = compressor.compress(raw[:split]) + compressor.compress(raw[split:])
+    assert archives.decompress(data, "zst") == raw
+    assert archives.read_members(archives.decompress(data, "zst")) == {"a.yaml": b"a" * 600, "b.yaml": b"b" * 10}

@@ -135,3 +135,10 @@ def test_jobs_in_the_dr_cluster(sandbox, dr):
 
     dry = runner.run(k8s_job.job_manifest("dry-1", namespace, IMAGE, namespace, 1, k8s_job.resources()), dry_run=True)
     assert dry["dry_run"] and "dry-1" not in [j.metadata.name for j in batch.list_namespaced_job(namespace).items]
+    # Check mode of a rerun: the Job of that name exists (a dry-run create of it would be 409 AlreadyExists).
+    uid = batch.read_namespaced_job(smaller["job_name"], namespace).metadata.uid
+    jobs_before = sorted(j.metadata.name for j in batch.list_namespaced_job(namespace).items)
+    rerun = runner.run(k8s_job.job_manifest(smaller["job_name"], namespace, IMAGE, namespace, 5, k8s_job.resources()), dry_run=True)
+    assert rerun["dry_run"] and rerun["replaced"] and rerun["outcome"] == "success"
+    assert batch.read_namespaced_job(smaller["job_name"], namespace).metadata.uid == uid
+    assert sorted(j.metadata.name for j in batch.list_namespaced_job(namespace).items) == jobs_before

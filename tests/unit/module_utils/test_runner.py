@@ -91,6 +91,12 @@ def test_bringup_is_idempotent_and_teardown_touches_only_its_run(sandbox, factor
     assert by_tag(ec2, other) == {bystander: "running"}
     again = runner.terminate_runners(ec2, run_id, poll=0.1)
     assert not again["changed"] and again["remaining"] == 0
+    # A bringup of the same run after its teardown launches a new runner: EC2 answers a repeated
+    # ClientToken with the original (now terminated) instance, so each launch call needs its own token.
+    relaunched = runner.ensure_runners(ec2, run_id, 1, spec, poll=0.1, wait_timeout=5)
+    assert relaunched["changed"] and relaunched["launched"] and relaunched["launched"] != first["launched"]
+    assert by_tag(ec2, run_id)[relaunched["launched"][0]] == "running"
+    runner.terminate_runners(ec2, run_id, poll=0.1)
     runner.terminate_runners(ec2, other, poll=0.1)
     assert reason(runner.terminate_runners, ec2, "") == "run_id_required"
 

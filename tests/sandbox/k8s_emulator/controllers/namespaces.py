@@ -22,4 +22,6 @@ class NamespaceController:
                     if rtype.namespaced:
                         for obj in store.list(rtype.plural, name):
                             store.remove(rtype.plural, name, obj["metadata"]["name"])
-                store.remove(BY_PLURAL["namespaces"].plural, "", name)
+                # As the real API: an object with metadata.finalizers stays (Terminating) until they are removed.
+                if not namespace["metadata"].get("finalizers"):
+                    store.remove(BY_PLURAL["namespaces"].plural, "", name)
