@@ -80,16 +80,16 @@ def _check_transitions(rid, transitions, option, unit):
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s days must be 0 or more, not %s." % (rid, option, t["days"]))
         minimum = _MIN_TRANSITION_DAYS.get(t["storage_class"], 0)
         if int(t["days"]) < minimum:
+            detail = (rid, t["storage_class"], minimum, unit, t["days"], minimum, option)
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 allows transitions to %s only after %d %s, "
-                             "not %s; raise days to %d or pick another class (%s)." % (rid, t["storage_class"], minimum, unit, t["days"],
-                                                                                     minimum, option))
+                             "not %s; raise days to %d or pick another class (%s)." % detail)
         days_seen.append(int(t["days"]))
     ia_days = [int(t["days"]) for t in transitions if t["storage_class"] in ("STANDARD_IA", "ONEZONE_IA")]
     for t in transitions:
         if ia_days and t["storage_class"] in ("GLACIER", "DEEP_ARCHIVE", "GLACIER_IR") and int(t["days"]) < max(ia_days) + 30:
+            detail = (rid, t["storage_class"], max(ia_days) + 30, t["days"], option)
             raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: S3 keeps objects in an IA class at least 30 days, so the "
-                             "%s transition must be at day %d or later, not %s (%s)." % (rid, t["storage_class"], max(ia_days) + 30,
-                                                                                        t["days"], option))
+                             "%s transition must be at day %d or later, not %s (%s)." % detail)
     if days_seen != sorted(days_seen) or len(set(days_seen)) != len(days_seen):
         raise GuardError("lifecycle_rule_invalid", "Lifecycle rule %r: %s must be listed by increasing, distinct days; got %s."
                          % (rid, option, days_seen))
