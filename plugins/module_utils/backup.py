@@ -183,16 +183,41 @@ def manifests_from_archive(data):
     return documents
 
 
+# Labels the Job controller adds to a Job's selector and pod template when it generates the selector.
+_JOB_CONTROLLER_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
+
+
+def controller_owned(manifest):
+    """True for an object a controller made (a Job's Pods, a Deployment's ReplicaSets, a CronJob's Jobs).
+
+    Restoring it would leave an orphan next to the one its owner recreates, so restores skip it.
+    """
+    refs = (manifest.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(ref, dict) and ref.get("controller") for ref in refs)
+
+
 def prepare_manifest(manifest, namespace, enable_triggers=False):
-    """A copy ready to apply: target namespace, no server-populated fields, CronJobs suspended unless triggers are on."""
+    """A copy ready to apply: target namespace, no server-populated fields, CronJobs suspended unless triggers are on.
+
+    A Job whose selector the API server generated (no ``manualSelector``) loses that selector and the
+    controller-uid labels: they name the old Job's uid, and the API server refuses a Job that brings
+    them without ``manualSelector: true``.
+    """
     prepared = copy.deepcopy(manifest)
     prepared.pop("status", None)
     metadata = prepared.setdefault("metadata", {})
     for name in _SERVER_METADATA:
         metadata.pop(name, None)
     metadata["namespace"] = namespace
-    if prepared.get("kind") == "CronJob" and str(prepared.get("apiVersion", "")).startswith("batch/"):
+    batch = str(prepared.get("apiVersion", "")).startswith("batch/")
+    if prepared.get("kind") == "CronJob" and batch:
         prepared.setdefault("spec", {})["suspend"] = not enable_triggers
+    if prepared.get("kind") == "Job" and batch and not (prepared.get("spec") or {}).get("manualSelector"):
+        spec = prepared.setdefault("spec", {})
+        spec.pop("selector", None)
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        for label in _JOB_CONTROLLER_LABELS:
+            labels.pop(label, None)
     return prepared
 
 

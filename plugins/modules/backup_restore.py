@@ -89,6 +89,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+skipped_owned:
+  description:
+    - Objects of the backup that a controller owns (C(ownerReferences) with C(controller=true)), for example a Job's Pods;
+      they are not applied because their owner recreates them. Each has C(source), C(kind) and C(name).
+  returned: success
+  type: list
+  elements: dict
 backup:
   description: The checked contract (C(backup_uri), C(objects), C(metadata), C(checksums_listed)).
   returned: success
@@ -153,6 +160,10 @@ def run(module):
     loaded = backup.load_backup(s3, params["backup_uri"], params["verify_checksums"], params["require_checksums"],
                                 fetch=(backup.STATE_ARCHIVE, backup.MANIFESTS_ARCHIVE))
     documents = backup.manifests_from_archive(loaded["blobs"][backup.MANIFESTS_ARCHIVE])
+    # Objects a controller made come back from their owner; restoring them too would leave orphans.
+    skipped_owned = [{"source": d["source"], "kind": d["manifest"]["kind"], "name": d["manifest"]["metadata"]["name"]}
+                     for d in documents if backup.controller_owned(d["manifest"])]
+    documents = [d for d in documents if not backup.controller_owned(d["manifest"])]
     manifests = [backup.prepare_manifest(d["manifest"], params["namespace"], params["enable_triggers"]) for d in documents]
     state = backup.state_files(loaded["blobs"][backup.STATE_ARCHIVE])
     dyn = k8s.dynamic_client(params["kubeconfig"], params["context"])
@@ -177,7 +188,7 @@ def run(module):
             k8s_restore.require_object(dyn, "batch/v1", "CronJob", params["required_cronjob"], params["namespace"])
             gate["passed"] = True
     changed = namespace["changed"] or bool(state_changed) or any(a["changed"] for a in applied)
-    result = dict(changed=changed, backup=loaded["contract"], objects=applied, namespace_created=namespace["changed"],
+    result = dict(changed=changed, backup=loaded["contract"], objects=applied, skipped_owned=skipped_owned, namespace_created=namespace["changed"],
                   state_dir=params["state_dir"], state_files=listing, state_changed_files=state_changed, gate=gate)
     if module._diff:
         result["diff"] = [dict(a["diff"], before_header="%s/%s" % (a["kind"], a["name"]), after_header="%s/%s" % (a["kind"], a["name"]))

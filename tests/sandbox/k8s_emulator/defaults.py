@@ -132,8 +132,13 @@ def prepare_create(obj):
             uid = meta["uid"]
             template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
             labels = template_meta.setdefault("labels", {})
+            # As the real Job strategy: labels and selector the client already set are kept (a
+            # mismatch with this Job's uid is then refused by validation, "`selector` not auto-generated").
             for key, value in zip(JOB_LABELS, (uid, meta["name"], uid, meta["name"])):
-                labels[key] = value
-            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+                labels.setdefault(key, value)
+            selector = spec.get("selector") if isinstance(spec.get("selector"), dict) else {}
+            match = selector.setdefault("matchLabels", {})
+            match.setdefault("batch.kubernetes.io/controller-uid", uid)
+            spec["selector"] = selector
             if not meta.get("labels"):
                 meta["labels"] = dict(labels)

@@ -294,10 +294,26 @@ def job_spec(errs, field, spec, generated_selector=True):
     pod_spec(errs, field + ".template.spec", template.get("spec"), ("OnFailure", "Never"))
 
 
+def _generated_selector(errs, obj):
+    """A Job without manualSelector must carry exactly the selector and uid labels made for it."""
+    spec = obj.get("spec") or {}
+    if spec.get("manualSelector"):
+        return
+    uid = (obj.get("metadata") or {}).get("uid")
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    for key in ("batch.kubernetes.io/controller-uid", "controller-uid"):
+        if key in labels and labels[key] != uid:
+            errs.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+            return
+    if spec.get("selector") != {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}:
+        errs.invalid("spec.selector", spec.get("selector"), "`selector` not auto-generated")
+
+
 def _job(errs, obj, old):
     spec = obj.get("spec") or {}
     job_spec(errs, "spec", spec)
     if old is None:
+        _generated_selector(errs, obj)
         return
     old_spec = old.get("spec") or {}
     for name in ("template", "selector", "completions", "completionMode"):

@@ -137,3 +137,20 @@ def test_s3_uris_are_parsed_strictly():
     for bad in ("https://bucket/a", "s3://bucket/a/../b", "s3://B/a"):
         with pytest.raises(GuardError):
             backup.parse_s3_uri(bad)
+
+
+def test_a_backed_up_job_loses_its_generated_selector_and_owned_objects_are_skipped():
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "uid": "old-uid"},
+           "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "old-uid"}},
+                    "template": {"metadata": {"labels": {"batch.kubernetes.io/controller-uid": "old-uid", "controller-uid": "old-uid",
+                                                        "batch.kubernetes.io/job-name": "j", "app": "jobintel"}},
+                                 "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}
+    prepared = backup.prepare_manifest(job, "dr-test")
+    assert "selector" not in prepared["spec"]
+    assert prepared["spec"]["template"]["metadata"]["labels"] == {"batch.kubernetes.io/job-name": "j", "app": "jobintel"}
+    manual = dict(job, spec=dict(job["spec"], manualSelector=True))
+    assert backup.prepare_manifest(manual, "dr-test")["spec"]["selector"] == job["spec"]["selector"]  # the operator's choice stays
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j-abc", "ownerReferences": [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "old-uid", "controller": True}]}}
+    assert backup.controller_owned(pod) and not backup.controller_owned(job)
+    assert not backup.controller_owned({"metadata": {"ownerReferences": [{"kind": "ConfigMap", "name": "x"}]}})

@@ -994,3 +994,28 @@ def test_without_aws_state_dir_and_clean_shutdown(tmp_path):
         assert again.core.read_namespaced_config_map("persisted", "default").data == {"a": "1"}
     finally:
         _stop(again.proc)
+
+
+def test_a_job_carrying_another_jobs_selector_is_refused_as_the_api_server_does(sandbox):
+    """A Job copied from a backup keeps the old uid in its selector: 422, unless manualSelector."""
+    import uuid
+
+    from kubernetes import client as k8s_client
+    from kubernetes.client.rest import ApiException
+
+    batch = k8s_client.BatchV1Api(sandbox.k8s_api_client("dr"))
+    name = "restored-%s" % uuid.uuid4().hex[:8]
+    old = "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    body = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": old}},
+                     "template": {"metadata": {"labels": {"batch.kubernetes.io/controller-uid": old}},
+                                  "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}
+    try:
+        batch.create_namespaced_job("default", body)
+        raise AssertionError("the emulator accepted a Job with another Job's selector")
+    except ApiException as exc:
+        assert exc.status == 422 and ("not auto-generated" in exc.body or "does not match" in exc.body)
+    del body["spec"]["selector"]
+    del body["spec"]["template"]["metadata"]["labels"]
+    created = batch.create_namespaced_job("default", body)
+    assert created.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": created.metadata.uid}
