@@ -140,11 +140,11 @@ def test_s3_uris_are_parsed_strictly():
 
 
 def test_a_backed_up_job_loses_its_generated_selector_and_owned_objects_are_skipped():
+    labels = {"batch.kubernetes.io/controller-uid": "old-uid", "controller-uid": "old-uid", "batch.kubernetes.io/job-name": "j",
+              "app": "jobintel"}
+    template = {"metadata": {"labels": labels}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "uid": "old-uid"},
-           "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "old-uid"}},
-                    "template": {"metadata": {"labels": {"batch.kubernetes.io/controller-uid": "old-uid", "controller-uid": "old-uid",
-                                                        "batch.kubernetes.io/job-name": "j", "app": "jobintel"}},
-                                 "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}
+           "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "old-uid"}}, "template": template}}
     prepared = backup.prepare_manifest(job, "dr-test")
     assert "selector" not in prepared["spec"]
     assert prepared["spec"]["template"]["metadata"]["labels"] == {"batch.kubernetes.io/job-name": "j", "app": "jobintel"}
