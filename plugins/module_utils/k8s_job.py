@@ -227,8 +227,14 @@ class JobRunner:
             pods = self.list_pods(name, namespace)
             found["pod_name"] = pods[-1]["metadata"]["name"] if pods else None
         found.update(job_name=name, replaced=replaced, duration_s=round(self.clock() - started, 3), dry_run=False)
-        found["log_tail"] = self.log_tail(found.get("pod_name"), namespace) if found["category"] in ("job_failed", "succeeded") else []
+        timed_out = found["category"] == "validate_timeout" and found["pod_reason"] == "Timeout"
+        wanted_logs = found["category"] in ("job_failed", "succeeded") or timed_out
+        found["log_tail"] = self.log_tail(found.get("pod_name"), namespace) if wanted_logs else []
         if found["outcome"] == "retryable" and delete_retryable:
             # A pending pod keeps its memory request and pull loop; the retry starts clean.
             self.delete(name, namespace)
+        elif timed_out:
+            # We stop waiting, so the Job must stop too: left running it would hold the node's memory
+            # and its pods would outlive the drill (a Job without activeDeadlineSeconds never stops).
+            found["deleted"] = self.delete(name, namespace)
         return found

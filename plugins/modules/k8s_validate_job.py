@@ -171,8 +171,12 @@ resources:
   description: The requests and limits the Job ran with.
   returned: always
   type: dict
+job_deleted:
+  description: True when the Job was still running at O(timeout) and was deleted (with its pods), so it does not outlive the wait.
+  returned: always
+  type: bool
 log_tail:
-  description: The last lines of the pod's log (success or a failed container).
+  description: The last lines of the pod's log (success, a failed container, or a Job stopped at the timeout).
   returned: always
   type: list
   elements: str
@@ -240,7 +244,8 @@ def main():
     result = dict(changed=not module.check_mode, outcome=found["outcome"], category=found["category"],
                   retryable=found["outcome"] == "retryable", reason=None if success else found["category"],
                   pod_reason=found["pod_reason"], detail=found["message"], job_name=found["job_name"], pod_name=found["pod_name"],
-                  exit_code=found["exit_code"], resources=spec, log_tail=found["log_tail"], duration_s=found["duration_s"])
+                  exit_code=found["exit_code"], resources=spec, log_tail=found["log_tail"], duration_s=found["duration_s"],
+                  job_deleted=bool(found.get("deleted")))
     if not success:
         module.fail_json(msg="validate status=fail reason=%s: attempt %d (%s): %s" % (
             found["category"], p["attempt"], found["pod_reason"], found["message"]), **result)

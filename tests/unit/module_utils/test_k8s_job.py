@@ -1,5 +1,6 @@
 """Validate Job: manifest, resource guard, failure classification; one Job per outcome against the sandbox's DR cluster."""
 
+import time
 import uuid
 
 import pytest
@@ -142,3 +143,20 @@ def test_jobs_in_the_dr_cluster(sandbox, dr):
     assert rerun["dry_run"] and rerun["replaced"] and rerun["outcome"] == "success"
     assert batch.read_namespaced_job(smaller["job_name"], namespace).metadata.uid == uid
     assert sorted(j.metadata.name for j in batch.list_namespaced_job(namespace).items) == jobs_before
+
+
+def test_a_job_still_running_at_the_timeout_is_stopped(sandbox, dr):
+    namespace, runner, batch = dr
+    manifest = k8s_job.job_manifest(k8s_job.job_name("t", namespace, 9), namespace, IMAGE, namespace, 9, k8s_job.resources(),
+                                    env={"SANDBOX_RUN_SECONDS": "60"})
+    slow = runner.run(manifest, timeout=1, poll=0.2)
+    assert slow["outcome"] == "fatal" and slow["category"] == "validate_timeout" and slow["deleted"] is True
+    # Read back: neither the Job nor its pods outlive the wait.
+    assert slow["job_name"] not in [j.metadata.name for j in batch.list_namespaced_job(namespace).items]
+    core = k8s_client.CoreV1Api(sandbox.k8s_api_client("dr"))
+    for _attempt in range(50):  # the garbage collector removes the pods shortly after the Job (Background)
+        pods = core.list_namespaced_pod(namespace, label_selector="job-name=%s" % slow["job_name"]).items
+        if not [p for p in pods if not p.metadata.deletion_timestamp]:
+            break
+        time.sleep(0.2)
+    assert [p.metadata.name for p in pods if not p.metadata.deletion_timestamp] == []
