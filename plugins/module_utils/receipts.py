@@ -156,6 +156,11 @@ def validate(receipt):
     return receipt
 
 
+def execution_id(given, prefix, started):
+    """The execution id receipts are filed under: the one given, else ``<prefix>-<UTC start, compact>``."""
+    return given or "%s-%s" % (prefix, started.strftime("%Y%m%dT%H%M%SZ"))
+
+
 def build(operation, phase, status, execution_id, started_at, finished_at=None, inputs=None, outputs=None,
           failure_code=None, skip_reason=None, message=None, attempts=1, changed=False, module="receipt",
           secret_values=None):

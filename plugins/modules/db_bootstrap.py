@@ -240,7 +240,7 @@ def main():
     )
     params = module.params
     started = receipts.utc_now()
-    execution_id = params["execution_id"] or "db_bootstrap-%s" % started.strftime("%Y%m%dT%H%M%SZ")
+    execution_id = receipts.execution_id(params["execution_id"], "db_bootstrap", started)
     key = migrations.DRY_RUN_KEY if params["mode"] == "dry_run" or module.check_mode else migrations.APPLY_KEY
     try:
         listed = migrations.discover(params["migrations_dir"])

@@ -165,7 +165,7 @@ def main():
     inputs["dsn_configured"] = result["dsn_configured"]
     result["receipt"] = receipts.build(
         "db_ops", "db_verify", "success" if result["exit_code"] == 0 else "failed",
-        params["execution_id"] or "db_verify-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        receipts.execution_id(params["execution_id"], "db_verify", started), started,
         inputs=inputs, outputs={k: v for k, v in result.items() if k != "receipt"}, failure_code=result["reason"],
         message=detail, module="signalcraft.ops.db_verify", secret_values=[params["dsn"] or "", db.dsn_password(params["dsn"]) or ""],
     )

@@ -319,7 +319,7 @@ def main():
         module.fail_json(msg="wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
     module.no_log_values.update(secret_values_in([{"name": k, "value": v} for k, v in params["environment"].items()]))
     started = receipts.utc_now()
-    execution_id = params["execution_id"] or "%s-%s" % (params["operation"], started.strftime("%Y%m%dT%H%M%SZ"))
+    execution_id = receipts.execution_id(params["execution_id"], params["operation"], started)
     factory = aws.AwsClientFactory.from_params(params)
     result = dict(changed=False, task_arn=None, run_id=params["run_id"], containers=[], waited_s=0.0, polls=0)
     status, reason, message = "success", None, None

@@ -181,7 +181,7 @@ def main():
     inputs.update(confirmed=params["confirm"] == params["service"], check_mode=module.check_mode)
     result["receipt"] = receipts.build(
         "containment", "scale_workers", "failed" if result["status"] == "fail" else "success",
-        params["execution_id"] or "containment-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started, inputs=inputs,
+        receipts.execution_id(params["execution_id"], "containment", started), started, inputs=inputs,
         outputs={k: v for k, v in result.items() if k not in ("diff", "receipt")}, failure_code=result["reason"],
         message=detail, attempts=1 + factory.retries, changed=result["changed"], module="signalcraft.ops.ecs_service_scale",
     )

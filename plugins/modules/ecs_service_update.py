@@ -173,7 +173,7 @@ def main():
     if params["wait_timeout"] <= 0:
         module.fail_json(msg="wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
     started = receipts.utc_now()
-    execution_id = params["execution_id"] or "deploy-%s" % started.strftime("%Y%m%dT%H%M%SZ")
+    execution_id = receipts.execution_id(params["execution_id"], "deploy", started)
     factory = aws.AwsClientFactory.from_params(params)
     result = dict(changed=False, stable=None, waited_s=0.0, polls=0, service={})
     status, reason, message = "success", None, None

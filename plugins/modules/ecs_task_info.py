@@ -149,7 +149,7 @@ def main():
     except aws.AWS_ERRORS + (ValueError,) as exc:
         status, reason, message = "failed", "aws_error", "task status=fail reason=aws_error: %s" % aws.describe_error(exc, "describe_tasks")
     result["receipt"] = receipts.build(
-        "verify_task", "verify_task", status, params["execution_id"] or "verify_task-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        "verify_task", "verify_task", status, receipts.execution_id(params["execution_id"], "verify_task", started), started,
         inputs=dict((k, params[k]) for k in ("cluster", "task_arn", "container_name", "region", "endpoint_url")),
         outputs=dict((k, v) for k, v in result.items() if k not in ("changed", "receipt")), failure_code=reason, message=message,
         attempts=1 + factory.retries, module="signalcraft.ops.ecs_task_info")

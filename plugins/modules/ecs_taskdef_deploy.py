@@ -219,7 +219,7 @@ def main():
     params = module.params
     module.no_log_values.update(secret_values_in([{"name": k, "value": v} for k, v in params["environment"].items()]))
     started = receipts.utc_now()
-    execution_id = params["execution_id"] or "deploy-%s" % started.strftime("%Y%m%dT%H%M%SZ")
+    execution_id = receipts.execution_id(params["execution_id"], "deploy", started)
     inputs = dict((k, params[k]) for k in _INPUTS)
     factory = aws.AwsClientFactory.from_params(params)
     status, reason, message, result = "success", None, None, dict(changed=False)

@@ -129,7 +129,7 @@ def main():
         status, reason, message = "failed", "aws_error", "taskdef_env status=fail reason=aws_error: %s" % aws.describe_error(
             exc, "describe_task_definition")
     result["receipt"] = receipts.build(
-        "print_taskdef_env", "taskdef_env", status, params["execution_id"] or "print_taskdef_env-%s" % started.strftime("%Y%m%dT%H%M%SZ"),
+        "print_taskdef_env", "taskdef_env", status, receipts.execution_id(params["execution_id"], "print_taskdef_env", started),
         started, inputs=dict((k, params[k]) for k in ("task_definition", "container_name", "region", "endpoint_url")),
         outputs=dict((k, result.get(k)) for k in ("task_definition_arn", "revision", "containers")), failure_code=reason, message=message,
         attempts=1 + factory.retries, module="signalcraft.ops.ecs_taskdef_env", secret_values=list(module.no_log_values))

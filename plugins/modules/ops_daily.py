@@ -215,7 +215,7 @@ def main():
     inputs["dsn_configured"] = bool((params["dsn"] or "").strip())
     result["receipt"] = receipts.build(
         "db_ops", "ops_daily", "success" if result["exit_code"] == 0 else "failed",
-        params["execution_id"] or "ops_daily-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        receipts.execution_id(params["execution_id"], "ops_daily", started), started,
         inputs=inputs, outputs={k: v for k, v in result.items() if k != "receipt"},
         failure_code=result["reason"] or result["status"], message=detail, module="signalcraft.ops.ops_daily",
         secret_values=[params["dsn"] or "", db.dsn_password(params["dsn"]) or ""],

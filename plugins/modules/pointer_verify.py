@@ -166,7 +166,7 @@ def main():
     inputs = dict((k, params[k]) for k in ("bucket", "prefix", "providers", "profiles", "check_latest", "mode", "region", "endpoint_url"))
     result["receipt"] = receipts.build(
         "verify_ops", "verify_ops", "success" if result["status"] == "ok" else "failed",
-        params["execution_id"] or "verify-ops-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        receipts.execution_id(params["execution_id"], "verify-ops", started), started,
         inputs=inputs, outputs=dict((k, result[k]) for k in ("status", "reason", "token_line", "checks")),
         failure_code=result["reason"], attempts=1 + factory.retries, module="signalcraft.ops.pointer_verify",
     )

@@ -196,7 +196,7 @@ def run(module):
                                      "task_definition", "expected_account_id", "expected_region", "region", "endpoint_url")}
     result["receipt"] = receipts.build(
         "preflight", "verify", "success" if status == "ok" else "failed",
-        params["execution_id"] or "preflight-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        receipts.execution_id(params["execution_id"], "preflight", started), started,
         inputs=inputs, outputs={k: result[k] for k in ("status", "reason", "token_line", "checks", "missing_config_names")},
         failure_code=reason, attempts=1 + factory.retries, module="signalcraft.ops.preflight",
     )

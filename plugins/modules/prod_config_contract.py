@@ -136,7 +136,7 @@ def main():
                          token_line="prod_config status=fail reason=invalid_input", exit_code=1)
     result["receipt"] = receipts.build(
         "db_ops", "prod_config", "success" if result["exit_code"] == 0 else "failed",
-        params["execution_id"] or "prod_config-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        receipts.execution_id(params["execution_id"], "prod_config", started), started,
         inputs={k: params[k] for k in ("mode", "required_names", "present_names", "check_environment")},
         outputs={k: v for k, v in result.items() if k != "receipt"}, failure_code=result["reason"],
         module="signalcraft.ops.prod_config_contract",

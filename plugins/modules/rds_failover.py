@@ -175,7 +175,7 @@ def main():
     inputs.update(confirmed=params["confirm"] == params["db_cluster_identifier"], check_mode=module.check_mode)
     result["receipt"] = receipts.build(
         "containment", "db_failover", "failed" if result["status"] == "fail" else "success",
-        params["execution_id"] or "containment-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started, inputs=inputs,
+        receipts.execution_id(params["execution_id"], "containment", started), started, inputs=inputs,
         outputs={k: v for k, v in result.items() if k not in ("diff", "receipt")}, failure_code=result["reason"],
         message=detail, attempts=1 + factory.retries, changed=result["changed"], module="signalcraft.ops.rds_failover",
     )

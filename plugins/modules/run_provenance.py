@@ -192,7 +192,7 @@ def main():
     outputs = dict((k, v) for k, v in result.items() if k not in ("changed",))
     result["receipt"] = receipts.build(
         "provenance", "provenance", "success" if result["status"] == "ok" else "failed",
-        params["execution_id"] or "provenance-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        receipts.execution_id(params["execution_id"], "provenance", started), started,
         inputs=dict((k, params[k]) for k in ("bucket", "prefix", "provider", "run_profile", "region", "endpoint_url")),
         outputs=outputs, failure_code=result["reason"], attempts=1 + factory.retries, module="signalcraft.ops.run_provenance",
         message=detail,

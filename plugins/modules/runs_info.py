@@ -260,7 +260,7 @@ def main():
     if "runs" in result:
         outputs["run_ids"] = [run["run_id"] for run in result["runs"]]
     result["receipt"] = receipts.build(
-        "runs", params["action"], "success", params["execution_id"] or "runs-%s" % started.strftime("%Y%m%dT%H%M%SZ"), started,
+        "runs", params["action"], "success", receipts.execution_id(params["execution_id"], "runs", started), started,
         inputs=inputs, outputs=outputs, attempts=1 + factory.retries, module="signalcraft.ops.runs_info")
     module.exit_json(**result)
 

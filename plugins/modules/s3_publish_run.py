@@ -289,7 +289,7 @@ def publisher_params(params):
 def receipt_for(module, result, started, status, factory):
     result["attempts"] = 1 + (factory.retries if factory else 0)
     return receipts.build(
-        "publish", "publish", status, module.params["execution_id"] or "publish-%s" % started.strftime("%Y%m%dT%H%M%SZ"),
+        "publish", "publish", status, receipts.execution_id(module.params["execution_id"], "publish", started),
         started, inputs=dict((k, module.params[k]) for k in _INPUTS),
         outputs=dict((k, result[k]) for k in _OUTPUTS if k in result), failure_code=result.get("reason"),
         attempts=result["attempts"], changed=result.get("changed", False), module="signalcraft.ops.s3_publish_run",

@@ -55,3 +55,10 @@ def test_secret_values_never_reach_the_written_file(tmp_path):
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     assert receipts.load(path) == doc
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["verify.json"]  # no temp file left behind
+
+
+def test_execution_id_is_the_given_one_or_the_prefix_and_start_time():
+    started = receipts.parse_timestamp("2026-11-22T06:05:00.000Z")
+    assert receipts.execution_id("exec-1", "deploy", started) == "exec-1"
+    assert receipts.execution_id(None, "deploy", started) == "deploy-20261122T060500Z"
+    assert receipts.execution_id("", "runs", started) == "runs-20261122T060500Z"
