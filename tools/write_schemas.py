@@ -10,7 +10,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import receipts  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts  # noqa: E402  pylint: disable=wrong-import-position
 
 SCHEMAS = {"receipt.v1.schema.json": receipts.RECEIPT_V1_SCHEMA}
 

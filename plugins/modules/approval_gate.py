@@ -147,8 +147,10 @@ gate_changed:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import approval, aws, phases
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import approval
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 _FAILURES = {"pending": "approval_pending", "rejected": "approval_rejected", "expired": "approval_expired", "aborted": "approval_aborted"}
 

@@ -81,8 +81,9 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, backup
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 def main():

@@ -112,8 +112,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import archives, bundle, k8s, k8s_restore
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 def _size(configmap):

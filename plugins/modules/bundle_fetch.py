@@ -97,8 +97,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import archives, aws, bundle, control_plane
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, validate_s3_prefix
 
 
 def run(module):

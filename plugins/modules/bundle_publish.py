@@ -115,8 +115,14 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, bundle, control_plane, ecr, gitinfo, pointers, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, require_pinned_image, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import gitinfo
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image, validate_s3_prefix
 
 
 def run(module):

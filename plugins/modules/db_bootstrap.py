@@ -170,8 +170,11 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, migrations, receipts, status_line
-from ansible_collections.signalcraft.ops.plugins.module_utils.migrations import MigrationError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db.migrations import MigrationError
 
 
 def _versions(items):

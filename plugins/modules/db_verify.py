@@ -126,7 +126,9 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, migrations, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 
 
 def run(params, started):

@@ -88,8 +88,10 @@ triggers:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, ecr, runner
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, check_account_region
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import runner
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, check_account_region
 
 
 def main():

@@ -13,7 +13,7 @@ module: dr_plan
 short_description: Plan the DR drill's phases (run or skip, and why) and settle its run id and receipt directory
 version_added: "0.1.0"
 description:
-  - A pure function of the drill's inputs (C(plugins/module_utils/phases.py)); reads the phase receipts already in
+  - A pure function of the drill's inputs (C(plugins/module_utils/runbooks/dr/phases.py)); reads the phase receipts already in
     O(receipt_dir) to continue a drill (the cost-discipline sequence reuses one receipt directory).
   - The run id is O(run_id), else the one recorded by earlier phase receipts in O(receipt_dir), else a new
     C(dr-<UTC timestamp>). A run id that differs from the receipts' is refused.
@@ -142,8 +142,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import phases, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 CHOICES = list(phases.DRILL_PHASES)
 

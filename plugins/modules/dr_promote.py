@@ -106,8 +106,11 @@ version_id:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, promotion, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import promotion
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 def main():

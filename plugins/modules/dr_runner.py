@@ -189,9 +189,11 @@ attempts:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, phases, runner
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
-from ansible_collections.signalcraft.ops.plugins.module_utils.k8s import kubeconfig_secret_values
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import runner
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import kubeconfig_secret_values
 
 
 def present(module, factory):

@@ -74,7 +74,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, phases, receipts, s3_transfer
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
 
 
 def main():

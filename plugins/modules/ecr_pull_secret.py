@@ -131,8 +131,13 @@ reason:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, ecr, k8s, k8s_restore, pull_secret, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, parse_image_ref
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import pull_secret
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, parse_image_ref
 
 
 def run(module):

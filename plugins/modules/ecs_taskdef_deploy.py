@@ -171,9 +171,12 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, ecr, ecs, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
-from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
 
 _INPUTS = ("family", "container_name", "image_ref", "allow_image_tags", "environment", "purge_environment",
            "remove_environment", "base_revision", "deployment_env", "region", "endpoint_url")

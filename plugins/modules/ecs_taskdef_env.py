@@ -95,9 +95,11 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, ecs, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
-from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
 
 
 def main():

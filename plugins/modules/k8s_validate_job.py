@@ -188,8 +188,10 @@ duration_s:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import k8s, k8s_job, phases
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, parse_image_ref
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s_job
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, parse_image_ref
 
 
 def main():

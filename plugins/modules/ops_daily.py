@@ -160,8 +160,10 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, ops_health, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.migrations import MigrationError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import ops_health
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db.migrations import MigrationError
 
 
 def run(params):

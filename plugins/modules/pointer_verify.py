@@ -110,7 +110,10 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, receipts, run_pointers, run_publish
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
 
 
 def run(module, factory):

@@ -112,7 +112,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import config_contract, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks import config_contract
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 
 
 def main():

@@ -114,8 +114,11 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, containment, guards, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.containment import ContainmentError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import guards
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage.containment import ContainmentError
 
 
 def run(module, factory):

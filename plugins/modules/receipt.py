@@ -148,8 +148,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
 
 # Module option -> receipt field ("message" is reserved by AnsibleModule, so the option is "summary").
 _FIELDS = {"operation": "operation", "phase": "phase", "status": "status", "execution_id": "execution_id",
@@ -227,7 +229,7 @@ def main():
     if params["s3_bucket"]:
         try:
             s3 = aws.AwsClientFactory.from_params(params).client("s3")
-            result["s3_uri"], uploaded = receipts.copy_to_s3(s3, document, params["s3_bucket"], params["s3_prefix"])
+            result["s3_uri"], uploaded = s3_helpers.put_receipt(s3, document, params["s3_bucket"], params["s3_prefix"])
         except aws.AWS_ERRORS + (ValueError,) as exc:
             module.fail_json(msg=aws.describe_error(exc, "copying the receipt to s3://%s" % params["s3_bucket"]), **result)
         if uploaded:

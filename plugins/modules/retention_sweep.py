@@ -184,8 +184,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, db, retention
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import retention
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 def main():

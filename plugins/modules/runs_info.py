@@ -189,8 +189,11 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, receipts, runs
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, validate_s3_prefix
 
 
 def inspect(params, s3):

@@ -285,8 +285,9 @@ controls:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, s3_hardening
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import hardening as s3_hardening
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 _CLASSES = list(s3_hardening.STORAGE_CLASSES)
 _TRANSITION = dict(days=dict(type="int", required=True), storage_class=dict(type="str", required=True, choices=_CLASSES))

@@ -268,9 +268,12 @@ receipt:
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, receipts, run_publish
-from ansible_collections.signalcraft.ops.plugins.module_utils.provenance import METADATA_ENV, ProvenanceError
-from ansible_collections.signalcraft.ops.plugins.module_utils.s3_transfer import TransferError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.provenance import METADATA_ENV, ProvenanceError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import TransferError
 
 _INPUTS = ("enabled", "bucket", "prefix", "run_id", "run_dir", "source_prefix", "source_bucket", "providers", "profiles",
            "concurrency", "fail_on_failed_run", "allow_rewind", "replace_changed", "delete_stale_latest", "git_sha",

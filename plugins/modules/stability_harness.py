@@ -252,8 +252,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, harness, k8s, receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import harness
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 def cluster_client(params):

@@ -28,7 +28,9 @@ for entry in (REPO_ROOT, os.path.join(REPO_ROOT, "collections")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, run_publish, s3_transfer  # noqa: E402
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws  # noqa: E402
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish  # noqa: E402
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer  # noqa: E402
 from tests.sandbox.aws_layer import jobintel  # noqa: E402
 from tests.sandbox.aws_layer.process import SandboxEndpoint  # noqa: E402
 

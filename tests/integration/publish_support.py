@@ -11,7 +11,7 @@ import json
 import os
 import uuid
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from tests.sandbox.aws_layer import jobintel
 
 SEEDED_PREFIX = "jobintel"

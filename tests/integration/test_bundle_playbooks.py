@@ -15,7 +15,7 @@ import uuid
 import yaml
 from kubernetes import client as k8s_client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 
 
 def changed_tasks(run):

@@ -16,7 +16,8 @@ import jsonschema
 import psycopg
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, migrations
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
 from tests.conftest import REPO_ROOT
 
 SHIPPED = os.path.join(REPO_ROOT, "roles", "db_ops", "files", "migrations")

@@ -17,7 +17,9 @@ import uuid
 import pytest
 from kubernetes import client as k8s_client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import bundle, control_plane, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from tests.conftest import REPO_ROOT
 
 PHASES = ("bringup", "restore", "validate", "promote", "teardown")

@@ -16,7 +16,10 @@ import pytest
 import zstandard
 from kubernetes import client as k8s_client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import backup, bundle, control_plane, receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 
 
 def changed_tasks(run):

@@ -5,7 +5,9 @@ task, by a publisher "inside" an ECS task of the sandbox: the task ARN and image
 from the task metadata endpoint ($ECS_CONTAINER_METADATA_URI_V4/task) and land in both pointers.
 """
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, provenance, run_publish
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import provenance
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
 from tests.integration.publish_support import make_run, new_prefix, read_json, read_receipt, write_dir
 
 SHOW_TASK = "Read the build provenance from the pointer"

@@ -17,7 +17,8 @@ import uuid
 import jsonschema
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import pointers, runs
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
 from tests.conftest import REPO_ROOT
 from tests.sandbox.aws_layer import jobintel
 

@@ -4,7 +4,7 @@ playbook run). The remaining tokens (pointer_invalid, target_incomplete, latest_
 covered in tests/unit/module_utils/test_publish_transfer.py.
 """
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from tests.integration.publish_support import read_json, read_receipt, seed_copy, new_prefix
 
 VERIFY_TASK = "Verify that the pointers exist, parse and name objects that exist"

@@ -8,7 +8,7 @@ import hashlib
 
 from botocore.exceptions import ClientError
 
-from plugins.module_utils.pointers import write_pointer
+from plugins.module_utils.services.pointers import write_pointer
 from tests.sandbox.aws_layer import jobintel
 
 from . import archives

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
 
 
 def factory_for(sandbox, **kwargs):

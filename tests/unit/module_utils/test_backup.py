@@ -11,8 +11,8 @@ import uuid
 import pytest
 import zstandard
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import backup
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 @pytest.fixture

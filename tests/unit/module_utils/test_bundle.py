@@ -11,8 +11,9 @@ import tarfile
 import pytest
 import yaml
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import archives, bundle
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from tests.conftest import REPO_ROOT
 
 SOURCE = os.path.join(REPO_ROOT, "tests", "sandbox", "seed", "fixtures", "control-plane")

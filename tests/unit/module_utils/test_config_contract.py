@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import config_contract
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks import config_contract
 
 SECRET = "postgresql://svc:NeverPrintMe42@db/app"
 

@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import containment
-from ansible_collections.signalcraft.ops.plugins.module_utils.containment import ContainmentError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage.containment import ContainmentError
 
 
 class FakeClock:

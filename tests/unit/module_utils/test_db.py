@@ -5,8 +5,8 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db
-from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import REDACTED
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED
 
 
 def test_dsn_password_and_redaction_cover_url_keyvalue_and_query_forms():

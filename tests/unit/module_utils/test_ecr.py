@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import ecr
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import ecs
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
-from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import REDACTED
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED
 
 IMAGE = "111122223333.dkr.ecr.us-east-1.amazonaws.com/jobintel@sha256:" + "a" * 64
 

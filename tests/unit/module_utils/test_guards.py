@@ -1,7 +1,7 @@
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import guards
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import guards
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 DIGEST = "sha256:" + "a" * 64
 ECR = "111122223333.dkr.ecr.us-east-1.amazonaws.com/jobintel"

@@ -10,8 +10,12 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import harness, k8s, pointers, receipts, runs
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import harness
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from tests.conftest import REPO_ROOT
 from tests.sandbox.aws_layer import jobintel
 

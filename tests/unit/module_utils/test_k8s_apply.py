@@ -5,7 +5,7 @@ import uuid
 import pytest
 from kubernetes import client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 
 
 @pytest.mark.parametrize("cluster", ["primary", "dr"])

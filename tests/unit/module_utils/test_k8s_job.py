@@ -6,8 +6,8 @@ import uuid
 import pytest
 from kubernetes import client as k8s_client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import k8s_job
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s_job
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 IMAGE = "registry.example.com/jobintel@sha256:" + "b" * 64
 

@@ -6,8 +6,9 @@ import uuid
 import pytest
 from kubernetes import client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import k8s, k8s_restore
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 HOLD = "signalcraft.io/test-hold"
 

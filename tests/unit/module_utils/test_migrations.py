@@ -11,8 +11,9 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, migrations
-from ansible_collections.signalcraft.ops.plugins.module_utils.migrations import MigrationError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db.migrations import MigrationError
 from tests.conftest import REPO_ROOT
 
 SHIPPED = os.path.join(REPO_ROOT, "roles", "db_ops", "files", "migrations")

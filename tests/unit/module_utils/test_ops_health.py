@@ -7,7 +7,9 @@ import uuid
 import psycopg
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, migrations, ops_health
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import ops_health
 from tests.conftest import REPO_ROOT
 
 

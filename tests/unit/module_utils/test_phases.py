@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import phases
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 PHASES = ["bringup", "restore", "validate", "promote", "teardown"]
 STARTS = [None, ""] + PHASES

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 
 
 @pytest.fixture

@@ -13,7 +13,12 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import aws, pointers, provenance, run_pointers, run_publish, s3_transfer
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import provenance
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
 from tests.integration.publish_support import (extra_files, log_mark, make_run, new_prefix, put_files, read_json,
                                                requests_since, seed_copy, sha256_b64, write_dir, writes_since)
 

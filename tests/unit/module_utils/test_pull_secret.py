@@ -10,8 +10,11 @@ import uuid
 import pytest
 from kubernetes import client
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import ecr, gitinfo, k8s, pull_secret
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import gitinfo
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import pull_secret
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from tests.conftest import REPO_ROOT
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)

@@ -5,7 +5,7 @@ import os
 import jsonschema
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from tests.conftest import REPO_ROOT
 
 SCHEMA_PATH = os.path.join(REPO_ROOT, "schemas", "receipt.v1.schema.json")

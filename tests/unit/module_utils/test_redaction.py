@@ -1,4 +1,4 @@
-from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import REDACTED, Redactor, is_secret_name, redact
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED, Redactor, is_secret_name, redact
 
 
 def test_secret_names_are_recognised_and_identifiers_are_not():
@@ -33,7 +33,7 @@ def test_url_passwords_are_masked_and_input_is_not_modified():
 
 
 def test_secret_values_in_finds_values_for_no_log():
-    from ansible_collections.signalcraft.ops.plugins.module_utils.redaction import secret_values_in
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
 
     data = {"api_token": "abc-secret-1", "host": "runner-1", "pin": "12",
             "env": [{"name": "DB_PASSWORD", "value": "pw-123456"}, {"name": "LOG_LEVEL", "value": "INFO"}]}

@@ -6,8 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, retention
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import retention
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 
 def make_recordings(sandbox, bucket, rows, object_lock=False):

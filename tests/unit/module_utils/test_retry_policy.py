@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils.aws import RetryPolicy
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import RetryPolicy
 
 
 class FakeHttp:

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import runs
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
 from tests.sandbox.aws_layer import jobintel
 
 

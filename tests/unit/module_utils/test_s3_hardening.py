@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import s3_hardening as h
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import hardening as h
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 RULES = [
     {"id": "tiering", "prefix": "rec/", "transitions": [{"days": 7, "storage_class": "GLACIER_IR"}, {"days": 30, "storage_class": "DEEP_ARCHIVE"}],

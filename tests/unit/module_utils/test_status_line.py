@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
 
 
 def test_format_and_parse_round_trip():

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from ansible_collections.signalcraft.ops.plugins.module_utils import db, storage
-from ansible_collections.signalcraft.ops.plugins.module_utils.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import maintenance as storage
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 UTC = datetime.timezone.utc
 

@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The retention sweep: delete expired recordings from S3 and mark their metadata rows, crash-safe.
+
+A row is eligible when ``deleted_at is null``, ``expires_at < now()``, it was created more than the
+retention window ago, no outstanding legal hold names it (``legal_holds.released_at is null``) and,
+on Object Lock buckets, no version of its object has an S3 legal hold.
+
+Order of writes, per batch of at most 1,000 keys (the DeleteObjects limit):
+
+1. re-read the table's holds for the batch (a hold placed since the batch was selected wins);
+2. DeleteObjects (every version on versioned buckets, so the data is really gone);
+3. HeadObject each key: only keys confirmed gone go on;
+4. ``update recordings set deleted_at = now()`` for those rows, in one transaction.
+
+A crash after 2 leaves objects gone and rows unmarked: the next run selects them again, the delete is
+a no-op, step 3 confirms them gone and step 4 marks them. A row is never marked while its object
+exists. A database failure stops the sweep at once so the set to repair stays one batch.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import describe_error, error_code
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+
+MAX_DELETE_KEYS = 1000  # S3 DeleteObjects accepts at most 1,000 keys per request
+_GONE_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+_DENIED_CODES = ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+_MAX_ERRORS_LISTED = 50
+
+# The seed's validation query, and its breakdown for the swept buckets.
+SEED_CHECK_SQL = "select count(*) as n from recordings where deleted_at is null and expires_at < now()"
+_BREAKDOWN_SQL = """
+select count(*) as expired,
+       count(*) filter (where h.recording_id is not null) as held,
+       count(*) filter (where h.recording_id is null and r.created_at >= now() - make_interval(days => %(window)s)) as in_window
+from recordings r
+left join (select distinct recording_id from legal_holds where released_at is null) h on h.recording_id = r.id
+where r.deleted_at is null and r.expires_at < now() and r.bucket = any(%(buckets)s)
+"""
+_CANDIDATES_SQL = """
+select r.id, r.bucket, r.object_key from recordings r
+where r.deleted_at is null and r.expires_at < now() and r.bucket = any(%(buckets)s)
+  and r.created_at < now() - make_interval(days => %(window)s)
+  and r.id > %(after_id)s
+  and not exists (select 1 from legal_holds h where h.recording_id = r.id and h.released_at is null)
+order by r.id limit %(limit)s
+"""
+
+
+class SweepStopped(Exception):
+    """The sweep stopped part-way (database failure); ``result`` holds what was done so far."""
+
+    def __init__(self, reason, message, result):
+        super(SweepStopped, self).__init__(message)
+        self.reason = reason
+        self.message = message
+        self.result = result
+
+
+def validate_inputs(buckets, window_days, batch_size):
+    if not buckets:
+        raise GuardError("retention_buckets_missing", "No buckets to sweep; set retention_buckets in the inventory.")
+    for bucket in buckets:
+        if not bucket or str(bucket).startswith("REPLACE_WITH"):
+            raise GuardError("inventory_placeholder", "Bucket %r is a placeholder; set the recordings bucket in "
+                             "inventories/<env>/group_vars/all/storage.yml." % bucket)
+    if window_days is None or int(window_days) < 1:
+        raise GuardError("retention_window_invalid", "retention_window_days must be a positive number of days; got %r." % window_days)
+    if not 1 <= int(batch_size) <= MAX_DELETE_KEYS:
+        raise GuardError("batch_size_invalid", "batch_size must be between 1 and %d (the DeleteObjects limit); got %r."
+                         % (MAX_DELETE_KEYS, batch_size))
+
+
+def bucket_features(s3, bucket):
+    """``{"versioned": bool, "object_lock": bool}``; also proves read access to the bucket."""
+    status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    try:
+        lock = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"].get("ObjectLockEnabled") == "Enabled"
+    except Exception as exc:
+        if error_code(exc) not in ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound"):
+            raise
+        lock = False
+    return {"versioned": status in ("Enabled", "Suspended") or lock, "object_lock": lock}
+
+
+def preflight(s3, database, buckets, legal_hold_mode="skip", window_days=30):
+    """The runbook's pre-flight checklist as checks; raises GuardError on the first that fails.
+
+    Returns ``(checks, features)``. Permissions are probed without writing: the role must be able to
+    read and update ``recordings``, read ``legal_holds`` and list/read each bucket's configuration.
+    """
+    checks = []
+    missing = [("%s %s" % (priv, table)) for table, priv in (("recordings", "SELECT"), ("recordings", "UPDATE"), ("legal_holds", "SELECT"))
+               if not database.has_table_privilege(table, priv)]
+    if missing:
+        raise GuardError("permission_denied", "The database role lacks %s; grant them to the retention role." % ", ".join(missing))
+    checks.append({"name": "db_permissions", "status": "ok", "detail": "SELECT/UPDATE recordings, SELECT legal_holds"})
+    features = {}
+    for bucket in buckets:
+        try:
+            s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+            features[bucket] = bucket_features(s3, bucket)
+        except Exception as exc:
+            code = error_code(exc)
+            if code in _DENIED_CODES:
+                raise GuardError("permission_denied", "The AWS role cannot read bucket %r (%s); it needs s3:ListBucket, "
+                                 "s3:GetBucketVersioning, s3:GetBucketObjectLockConfiguration, s3:GetObjectLegalHold, "
+                                 "s3:DeleteObject and s3:DeleteObjectVersion." % (bucket, code))
+            if code in ("NoSuchBucket", "404"):
+                raise GuardError("bucket_not_found", "Bucket %r does not exist; fix retention_buckets in the inventory." % bucket)
+            raise
+    checks.append({"name": "s3_access", "status": "ok", "detail": "list and configuration read on %d bucket(s)" % len(buckets)})
+    held = database.scalar(
+        "select count(distinct h.recording_id) from legal_holds h join recordings r on r.id = h.recording_id "
+        "where h.released_at is null and r.deleted_at is null and r.expires_at < now() and r.bucket = any(%s)", (list(buckets),))
+    if held and legal_hold_mode == "block":
+        raise GuardError("legal_hold_outstanding", "%d expired recording(s) have outstanding legal holds and legal_hold_mode is "
+                         "'block'; release the holds (legal_holds.released_at) or run with legal_hold_mode=skip." % held)
+    checks.append({"name": "legal_holds", "status": "ok",
+                   "detail": "%d expired recording(s) under outstanding legal hold will be skipped" % (held or 0)})
+    return checks, features
+
+
+def breakdown(database, buckets, window_days):
+    """What is left: the seed's count and, for the swept buckets, held / in-window / unexplained."""
+    row = database.query(_BREAKDOWN_SQL, {"buckets": list(buckets), "window": int(window_days)})[0]
+    out = {"dangling_count": database.scalar(SEED_CHECK_SQL), "expired_unmarked": row["expired"],
+           "held": row["held"], "in_window": row["in_window"]}
+    out["unexplained"] = row["expired"] - row["held"] - row["in_window"]
+    return out
+
+
+def _pool_map(func, items, concurrency):
+    if len(items) <= 1 or concurrency <= 1:
+        return [func(i) for i in items]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(func, items))
+
+
+def _versions(s3, bucket, key):
+    """Every (VersionId) of ``key`` including delete markers."""
+    found = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            if entry["Key"] == key:
+                found.append(entry["VersionId"])
+    return found
+
+
+def _s3_held(s3, bucket, key, version_ids):
+    for vid in version_ids or [None]:
+        kwargs = {"Bucket": bucket, "Key": key}
+        if vid:
+            kwargs["VersionId"] = vid
+        try:
+            if s3.get_object_legal_hold(**kwargs)["LegalHold"].get("Status") == "ON":
+                return True
+        except Exception as exc:
+            code = error_code(exc)
+            # No hold configured on that version, a delete marker (MethodNotAllowed) or gone already.
+            if code in _GONE_CODES or code in ("NoSuchObjectLockConfiguration", "MethodNotAllowed", "InvalidRequest"):
+                continue
+            raise
+    return False
+
+
+def _gone(s3, bucket, key):
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return False
+    except Exception as exc:
+        if error_code(exc) in _GONE_CODES:
+            return True
+        raise
+
+
+class Sweep:
+    """One retention sweep; ``run()`` returns the structured result."""
+
+    def __init__(self, s3, database, buckets, window_days, apply=False, batch_size=MAX_DELETE_KEYS, concurrency=16,
+                 legal_hold_mode="skip", max_batches=0, progress=None, features=None):
+        validate_inputs(buckets, window_days, batch_size)
+        self.s3, self.db = s3, database
+        self.buckets, self.window_days = list(buckets), int(window_days)
+        self.apply, self.batch_size, self.concurrency = apply, int(batch_size), max(1, int(concurrency))
+        self.legal_hold_mode, self.max_batches = legal_hold_mode, int(max_batches or 0)
+        self.progress = progress or (lambda line: None)
+        self.features = features
+        self.result = {"apply": bool(apply), "deleted_count": 0, "would_delete_count": 0, "skipped_legal_hold": 0,
+                       "skipped_legal_hold_s3": 0, "skipped_legal_hold_table": 0, "skipped_in_window": 0, "errors": 0,
+                       "error_samples": [], "batches": [], "delete_requests": [], "complete": False}
+
+    def _error(self, bucket, key, code, detail):
+        self.result["errors"] += 1
+        if len(self.result["error_samples"]) < _MAX_ERRORS_LISTED:
+            self.result["error_samples"].append({"bucket": bucket, "key": key, "code": code, "detail": detail})
+
+    def run(self):
+        started = time.time()
+        if self.features is None:
+            self.features = {b: bucket_features(self.s3, b) for b in self.buckets}
+        before = breakdown(self.db, self.buckets, self.window_days)
+        self.result["before"] = before
+        self.result["skipped_in_window"] = before["in_window"]
+        self.result["skipped_legal_hold_table"] = before["held"]
+        after_id = 0
+        while True:
+            if self.max_batches and len(self.result["batches"]) >= self.max_batches:
+                break
+            rows = self.db.query(_CANDIDATES_SQL, {"buckets": self.buckets, "window": self.window_days,
+                                                   "after_id": after_id, "limit": self.batch_size})
+            if not rows:
+                self.result["complete"] = True
+                break
+            after_id = rows[-1]["id"]
+            self._batch(rows)
+        self.result["skipped_legal_hold"] = self.result["skipped_legal_hold_s3"] + self.result["skipped_legal_hold_table"]
+        after = breakdown(self.db, self.buckets, self.window_days)
+        # S3 Object Lock holds are only known from S3: count the ones this sweep met.
+        after["held_s3"] = self.result["skipped_legal_hold_s3"]
+        after["unexplained"] -= after["held_s3"]
+        self.result["after"] = after
+        self.result["duration_s"] = round(time.time() - started, 3)
+        return self.result
+
+    def _batch(self, rows):
+        number = len(self.result["batches"]) + 1
+        stats = {"batch": number, "rows": len(rows), "deleted": 0, "skipped_legal_hold": 0, "errors": 0}
+        # 1. A hold placed since the rows were selected wins.
+        held_now = {r["recording_id"] for r in self.db.query(
+            "select recording_id from legal_holds where released_at is null and recording_id = any(%s)", ([r["id"] for r in rows],))}
+        for row in rows:
+            if row["id"] in held_now:
+                self.result["skipped_legal_hold_table"] += 1
+                stats["skipped_legal_hold"] += 1
+        rows = [r for r in rows if r["id"] not in held_now]
+
+        # Versions (versioned buckets) and S3 Object Lock legal holds, read in parallel.
+        def inspect(row):
+            feats = self.features[row["bucket"]]
+            try:
+                versions = _versions(self.s3, row["bucket"], row["object_key"]) if feats["versioned"] else None
+                held = _s3_held(self.s3, row["bucket"], row["object_key"], versions) if feats["object_lock"] else False
+                return row, versions, held, None
+            except Exception as exc:  # one object's failure must not stop the batch
+                return row, None, False, exc
+
+        keep = []
+        for row, versions, held, exc in _pool_map(inspect, rows, self.concurrency):
+            if exc is not None:
+                self._error(row["bucket"], row["object_key"], error_code(exc) or "error", describe_error(exc))
+                stats["errors"] += 1
+            elif held:
+                self.result["skipped_legal_hold_s3"] += 1
+                stats["skipped_legal_hold"] += 1
+            else:
+                keep.append((row, versions))
+        if not self.apply:
+            self.result["would_delete_count"] += len(keep)
+            stats["would_delete"] = len(keep)
+            self._record(stats)
+            return
+
+        # 2. Delete (at most MAX_DELETE_KEYS entries per request), per bucket.
+        failed = set()
+        for bucket in sorted({r["bucket"] for r, _v in keep}):
+            entries = []
+            for row, versions in keep:
+                if row["bucket"] != bucket:
+                    continue
+                if versions is None:
+                    entries.append({"Key": row["object_key"]})
+                else:
+                    entries.extend({"Key": row["object_key"], "VersionId": v} for v in versions)
+            for start in range(0, len(entries), MAX_DELETE_KEYS):
+                chunk = entries[start:start + MAX_DELETE_KEYS]
+                self.result["delete_requests"].append(len(chunk))
+                try:
+                    resp = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+                except Exception as exc:
+                    for entry in chunk:
+                        failed.add((bucket, entry["Key"]))
+                    self._error(bucket, chunk[0]["Key"], error_code(exc) or "error",
+                                "DeleteObjects of %d keys failed: %s" % (len(chunk), describe_error(exc)))
+                    stats["errors"] += 1
+                    continue
+                for err in resp.get("Errors", []):
+                    failed.add((bucket, err["Key"]))
+                    self._error(bucket, err["Key"], err.get("Code", "error"), err.get("Message", ""))
+                    stats["errors"] += 1
+
+        # 3. Confirm gone.
+        pending = [row for row, _v in keep if (row["bucket"], row["object_key"]) not in failed]
+
+        def confirm(row):
+            try:
+                return row, _gone(self.s3, row["bucket"], row["object_key"]), None
+            except Exception as exc:
+                return row, False, exc
+
+        gone_ids = []
+        for row, gone, exc in _pool_map(confirm, pending, self.concurrency):
+            if exc is not None:
+                self._error(row["bucket"], row["object_key"], error_code(exc) or "error", "confirming the delete: %s" % describe_error(exc))
+                stats["errors"] += 1
+            elif gone:
+                gone_ids.append(row["id"])
+            else:
+                self._error(row["bucket"], row["object_key"], "still_present", "the object is still there after DeleteObjects")
+                stats["errors"] += 1
+
+        # 4. Mark only rows whose object is confirmed gone.
+        if gone_ids:
+            try:
+                with self.db.transaction() as cur:
+                    cur.execute("update recordings set deleted_at = now() where id = any(%s) and deleted_at is null", (gone_ids,))
+                    marked = cur.rowcount
+            except DbError as exc:
+                stats["db_error"] = exc.message
+                self._record(stats)
+                raise SweepStopped("db_error", "Stopped after batch %d: %d object(s) are deleted but their rows are not marked (%s); "
+                                   "rerun the sweep once the database is reachable -- it marks them." % (number, len(gone_ids), exc.message),
+                                   self.result)
+            self.result["deleted_count"] += marked
+            stats["deleted"] = marked
+        self._record(stats)
+
+    def _record(self, stats):
+        self.result["batches"].append(stats)
+        self.progress(progress_line(stats, self.result))
+
+
+def progress_line(stats, totals):
+    return ("retention batch=%d rows=%d deleted=%d skipped_legal_hold=%d errors=%d total_deleted=%d"
+            % (stats["batch"], stats["rows"], stats.get("deleted", 0), stats["skipped_legal_hold"], stats["errors"], totals["deleted_count"]))
+
+
+def token_line(result, reason=None):
+    """The structured log line operators grep for (CloudWatch /author/retention)."""
+    status = "fail" if reason or result.get("errors") else "ok"
+    fields = ["retention status=%s" % status]
+    if reason:
+        fields.append("reason=%s" % reason)
+    fields += ["mode=%s" % ("apply" if result.get("apply") else "dry_run"),
+               "deleted_count=%d" % result.get("deleted_count", 0),
+               "would_delete_count=%d" % result.get("would_delete_count", 0),
+               "skipped_legal_hold=%d" % result.get("skipped_legal_hold", 0),
+               "skipped_in_window=%d" % result.get("skipped_in_window", 0),
+               "errors=%d" % result.get("errors", 0)]
+    return " ".join(fields)
+
+
+def json_log(result):
+    """One JSON object per run, the structured log the runbook's CloudWatch check reads."""
+    keys = ("apply", "deleted_count", "would_delete_count", "skipped_legal_hold", "skipped_in_window", "errors", "complete")
+    return json.dumps({k: result.get(k) for k in keys}, sort_keys=True)

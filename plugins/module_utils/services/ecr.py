@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ECR: does an image exist (by digest or, where allowed, by tag), and registry pull credentials.
+
+Deploys and the DR drill both refuse an image that is not in ECR before they change anything, and
+the DR cluster pulls with a ``kubernetes.io/dockerconfigjson`` secret built from ECR's authorization
+token. Both live here so there is one way to ask ECR either question.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image
+
+# ECR answers these when the repository or image is not there (not an access problem).
+_NOT_FOUND_CODES = ("ImageNotFoundException", "RepositoryNotFoundException")
+
+
+def _error_code(exc):
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+
+
+def resolve_image(ecr, image_ref, allow_tags=False, context="this environment"):
+    """Check ``image_ref`` against ECR and return what it resolves to.
+
+    Raises GuardError before anything is written when the reference is not digest-pinned (and tags
+    are not allowed), is not an ECR reference, or names an image ECR does not have. Returns
+    ``{"image_ref", "repository", "registry_id", "digest", "tag", "pinned_ref", "pushed_at"}`` where
+    ``pinned_ref`` is ``<registry>/<repository>@<digest>`` -- what a task definition should carry
+    even when a tag was given.
+    """
+    parsed = require_pinned_image(image_ref, allow_tags=allow_tags, context=context)
+    if not parsed["ecr_account"]:
+        raise GuardError("image_not_ecr",
+                         "image_ref %r is not an ECR reference (<account>.dkr.ecr.<region>.amazonaws.com/<repo>); "
+                         "push the image to ECR and use its digest." % image_ref)
+    image_id = {"imageDigest": parsed["digest"]} if parsed["digest"] else {"imageTag": parsed["tag"]}
+    try:
+        found = ecr.describe_images(registryId=parsed["ecr_account"], repositoryName=parsed["repository"],
+                                    imageIds=[image_id])["imageDetails"]
+    except Exception as exc:  # botocore ClientError; imported lazily by callers
+        if _error_code(exc) in _NOT_FOUND_CODES:
+            raise GuardError("image_not_found",
+                             "image_ref %r is not in ECR (%s); push it first or fix the digest." % (image_ref, _error_code(exc)))
+        raise
+    if not found:
+        raise GuardError("image_not_found", "image_ref %r is not in ECR; push it first or fix the digest." % image_ref)
+    detail = found[0]
+    digest = detail["imageDigest"]
+    if parsed["digest"] and digest != parsed["digest"]:
+        raise GuardError("image_not_found", "ECR returned digest %s for image_ref %r." % (digest, image_ref))
+    pushed_at = detail.get("imagePushedAt")
+    return {
+        "image_ref": image_ref,
+        "repository": parsed["repository"],
+        "registry_id": parsed["ecr_account"],
+        "digest": digest,
+        "tag": parsed["tag"],
+        "pinned_ref": "%s/%s@%s" % (parsed["registry"], parsed["repository"], digest),
+        "pushed_at": pushed_at.isoformat() if hasattr(pushed_at, "isoformat") else pushed_at,
+    }
+
+
+def pull_credentials(ecr, registry_id=None):
+    """ECR's authorization token as registry host, user name, password and expiry.
+
+    The password is a secret: callers add it to ``no_log_values`` before anything is returned.
+    """
+    kwargs = {"registryIds": [registry_id]} if registry_id else {}
+    data = ecr.get_authorization_token(**kwargs)["authorizationData"][0]
+    user, _sep, password = base64.b64decode(data["authorizationToken"]).decode("utf-8").partition(":")
+    host = data["proxyEndpoint"].split("://", 1)[-1].rstrip("/")
+    expires = data.get("expiresAt")
+    return {
+        "registry": host,
+        "username": user,
+        "password": password,
+        "expires_at": expires.isoformat() if hasattr(expires, "isoformat") else expires,
+    }
+
+
+def dockerconfigjson(credentials):
+    """The ``.dockerconfigjson`` document a ``kubernetes.io/dockerconfigjson`` Secret carries."""
+    auth = base64.b64encode(("%s:%s" % (credentials["username"], credentials["password"])).encode("utf-8")).decode("ascii")
+    document = {"auths": {credentials["registry"]: {
+        "username": credentials["username"], "password": credentials["password"], "auth": auth,
+    }}}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))

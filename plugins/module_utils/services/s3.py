@@ -1,0 +1,428 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checksum-verified, concurrent S3 transfers that skip what is already there.
+
+One call moves a whole set of objects (local files uploaded with PutObject, or S3 objects copied
+server-side with CopyObject) through a thread pool sharing one client, instead of one file at a
+time. Every object carries a SHA-256 checksum: uploads send ``x-amz-checksum-sha256`` (S3 rejects a
+body that does not match), copies ask S3 to compute SHA-256 on the copy, and afterwards every
+object is read back with ``HeadObject(ChecksumMode=ENABLED)`` and compared with the source's
+SHA-256 and size. An object whose stored SHA-256 and size already match is not written again, so
+a rerun after an interruption writes only what is missing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import mimetypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+
+# S3's single-request limit for PutObject and CopyObject; above it a multipart transfer is needed,
+# which this module does not do (run artifacts are small).
+MAX_SINGLE_REQUEST_BYTES = 5 * 1024 ** 3
+_CHUNK = 1024 * 1024
+_MISSING = ("404", "NoSuchKey", "NotFound")
+_DENIED = ("403", "AccessDenied", "Forbidden", "AllAccessDisabled")
+_NO_BUCKET = ("NoSuchBucket",)
+
+
+class TransferError(Exception):
+    """A transfer or verification failed; ``reason`` is a stable token, ``keys`` what was affected."""
+
+    def __init__(self, reason, message, keys=None):
+        super(TransferError, self).__init__(message)
+        self.reason = reason
+        self.message = message
+        self.keys = list(keys or [])
+
+
+def error_code(exc):
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def classify_error(exc):
+    """A reason token for an S3 error: access_denied, bucket_missing, not_found or aws_error."""
+    code = error_code(exc)
+    if code in _DENIED:
+        return "access_denied"
+    if code in _NO_BUCKET:
+        return "bucket_missing"
+    if code in _MISSING:
+        return "not_found"
+    return "aws_error"
+
+
+def b64_sha256(digest):
+    """S3's checksum spelling: base64 of the raw 32-byte digest."""
+    return base64.b64encode(digest).decode("ascii")
+
+
+def sha256_of_bytes(data):
+    return b64_sha256(hashlib.sha256(data).digest())
+
+
+def sha256_of_file(path):
+    """``(base64 sha256, size)`` of a local file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return b64_sha256(digest.digest()), size
+
+
+class SourceObject:
+    """One object to place at ``key``: from a local ``path`` or from ``s3://source_bucket/source_key``.
+
+    ``sha256`` (base64) and ``size`` describe the content; ``source_etag`` pins a copy to the exact
+    version that was hashed (CopySourceIfMatch).
+    """
+
+    __slots__ = ("rel", "key", "sha256", "size", "path", "source_bucket", "source_key", "source_etag")
+
+    def __init__(self, rel, key, sha256, size, path=None, source_bucket=None, source_key=None, source_etag=None):
+        self.rel = rel
+        self.key = key
+        self.sha256 = sha256
+        self.size = size
+        self.path = path
+        self.source_bucket = source_bucket
+        self.source_key = source_key
+        self.source_etag = source_etag
+
+    @property
+    def is_copy(self):
+        return self.source_key is not None
+
+    def retarget(self, key, source_bucket, source_key, source_etag=None):
+        """The same content, copied server-side from an S3 object to another key."""
+        return SourceObject(self.rel, key, self.sha256, self.size, source_bucket=source_bucket, source_key=source_key,
+                            source_etag=source_etag)
+
+
+def parallel(function, items, concurrency, stop_on_error=True):
+    """Run ``function(item)`` over ``items`` with a thread pool.
+
+    Returns ``(results, errors)``: ``results`` in input order (None where skipped or failed) and
+    ``errors`` as ``[(item, exception)]``. With ``stop_on_error`` the first failure stops new work
+    from starting (work already in flight finishes), so an interrupted publish stops quickly.
+    """
+    items = list(items)
+    results = [None] * len(items)
+    errors = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def run(index):
+        if stop.is_set():
+            return
+        try:
+            results[index] = function(items[index])
+        except Exception as exc:  # pylint: disable=broad-except  # reported to the caller with its item
+            with lock:
+                errors.append((items[index], exc))
+            if stop_on_error:
+                stop.set()
+
+    if not items:
+        return results, errors
+    workers = max(1, min(int(concurrency), len(items)))
+    if workers == 1:
+        for index in range(len(items)):
+            run(index)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, range(len(items))))
+    return results, errors
+
+
+def list_prefix(s3, bucket, prefix):
+    """``{key: {"size", "etag"}}`` of every object under ``prefix`` (ListObjectsV2, paginated)."""
+    found = {}
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = {"size": item["Size"], "etag": item.get("ETag")}
+    return found
+
+
+def head_checksum(s3, bucket, key):
+    """``{"sha256", "size", "etag", "version_id"}`` of an object, or None when it does not exist.
+
+    ``sha256`` is None when the object was stored without a SHA-256 checksum (or with a composite,
+    multipart one, which is not comparable with a whole-object digest).
+    """
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except Exception as exc:  # botocore ClientError
+        if error_code(exc) in _MISSING:
+            return None
+        raise
+    sha = response.get("ChecksumSHA256")
+    if sha and "-" in sha:
+        sha = None
+    return {"sha256": sha, "size": response.get("ContentLength"), "etag": response.get("ETag"),
+            "version_id": response.get("VersionId")}
+
+
+def hash_s3_object(s3, bucket, key, etag=None):
+    """SHA-256 (base64) and size of an S3 object: its stored checksum, else computed by reading it."""
+    head = head_checksum(s3, bucket, key)
+    if head is None:
+        raise TransferError("source_missing", "s3://%s/%s disappeared while it was being read." % (bucket, key), [key])
+    if etag and head["etag"] != etag:
+        raise TransferError("source_changed", "s3://%s/%s changed while it was being read (ETag %s, now %s)." % (
+            bucket, key, etag, head["etag"]), [key])
+    if head["sha256"]:
+        return head["sha256"], head["size"], head["etag"]
+    kwargs = {"Bucket": bucket, "Key": key, "IfMatch": head["etag"]} if head["etag"] else {"Bucket": bucket, "Key": key}
+    body = s3.get_object(**kwargs)["Body"]
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: body.read(_CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return b64_sha256(digest.digest()), size, head["etag"]
+
+
+def put_if_changed(s3, bucket, key, body, content_type="application/json", create_only=False):
+    """Write a small document unless S3 already holds exactly these bytes; True when written.
+
+    Compares SHA-256 checksums (stored with the object, S3 verifies them on upload), not ETags: an
+    ETag is the MD5 of the content only for single-part, non-KMS objects, so comparing it would
+    rewrite every object in a bucket whose default encryption is SSE-KMS. ``create_only`` adds
+    ``If-None-Match: *`` so an object another writer created first is never replaced.
+    """
+    checksum = sha256_of_bytes(body)
+    current = head_checksum(s3, bucket, key)
+    if current is not None and (create_only or (current["sha256"] == checksum and current["size"] == len(body))):
+        return False
+    kwargs = dict(Bucket=bucket, Key=key, Body=body, ContentType=content_type, ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
+    if create_only:
+        kwargs["IfNoneMatch"] = "*"
+    try:
+        s3.put_object(**kwargs)
+    except Exception as exc:  # botocore ClientError: another writer created it between HEAD and PUT
+        if create_only and error_code(exc) in ("PreconditionFailed", "412"):
+            return False
+        # 409 ConditionalRequestConflict: another write to the key was in flight, which may yet fail
+        # (S3 says: retry). Only an object that now exists means someone else created it.
+        if create_only and error_code(exc) == "ConditionalRequestConflict" and head_checksum(s3, bucket, key) is not None:
+            return False
+        raise
+    return True
+
+
+def local_files(directory):
+    """Relative ``/``-separated paths of every regular file under ``directory``, sorted.
+
+    Symlinks are not followed (a run directory holds files, and a link could leave it). Sorted so
+    plans and results are deterministic.
+    """
+    rels = []
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        dirs.sort()
+        for name in files:
+            full = os.path.join(root, name)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            rels.append(os.path.relpath(full, directory).replace(os.sep, "/"))
+    rels.sort()
+    return rels
+
+
+def describe_local(directory, rels, key_prefix, concurrency):
+    """Hash the files ``rels`` of ``directory`` concurrently into SourceObjects."""
+    def build(rel):
+        path = os.path.join(directory, *rel.split("/"))
+        sha, size = sha256_of_file(path)
+        return SourceObject(rel, key_prefix + rel, sha, size, path=path)
+
+    results, errors = parallel(build, rels, concurrency)
+    if errors:
+        item, exc = errors[0]
+        raise TransferError("source_unreadable", "cannot read %s in %s: %s" % (item, directory, exc), [item])
+    return results
+
+
+def describe_s3(s3, bucket, source_prefix, key_prefix, concurrency):
+    """Every object under ``s3://bucket/source_prefix`` as a SourceObject (copied to ``key_prefix + rel``)."""
+    listing = list_prefix(s3, bucket, source_prefix)
+
+    def build(key):
+        sha, size, etag = hash_s3_object(s3, bucket, key, listing[key]["etag"])
+        rel = key[len(source_prefix):]
+        return SourceObject(rel, key_prefix + rel, sha, size, source_bucket=bucket, source_key=key, source_etag=etag)
+
+    keys = sorted(k for k in listing if not k.endswith("/"))
+    results, errors = parallel(build, keys, concurrency)
+    if errors:
+        item, exc = errors[0]
+        reason = getattr(exc, "reason", None) or classify_error(exc)
+        raise TransferError(reason, "cannot read s3://%s/%s: %s" % (bucket, item, getattr(exc, "message", exc)), [item])
+    return results
+
+
+class Plan:
+    """What a transfer will do: ``write`` (absent or replaced), ``skip`` (identical), ``conflict`` (differs)."""
+
+    def __init__(self):
+        self.write = []
+        self.skip = []
+        self.conflict = []
+        self.existing = {}
+        self.present = {}
+
+    def to_dict(self):
+        return {"write": [o.key for o in self.write], "skip": [o.key for o in self.skip],
+                "conflict": [o.key for o in self.conflict]}
+
+
+def plan(s3, bucket, objects, concurrency, replace_changed=True, listing_prefix=None):
+    """Compare each object with what is stored at its key.
+
+    One ListObjectsV2 over ``listing_prefix`` finds which keys exist; only those get a HeadObject
+    (concurrently) for their SHA-256. Equal SHA-256 and size -> skip; absent -> write; different ->
+    write when ``replace_changed`` else conflict. An object stored without a SHA-256 counts as
+    different (it will be rewritten with one, or reported).
+    """
+    result = Plan()
+    if listing_prefix is None:
+        listing_prefix = os.path.commonprefix([o.key for o in objects]) if objects else ""
+    present = list_prefix(s3, bucket, listing_prefix) if objects else {}
+    candidates = [o for o in objects if o.key in present]
+    heads, errors = parallel(lambda o: head_checksum(s3, bucket, o.key), candidates, concurrency)
+    if errors:
+        item, exc = errors[0]
+        raise TransferError(classify_error(exc), "cannot read s3://%s/%s: %s" % (bucket, item.key, exc), [item.key])
+    stored = dict((o.key, head) for o, head in zip(candidates, heads))
+    result.existing = stored
+    result.present = present
+    for obj in objects:
+        head = stored.get(obj.key)
+        if head is None:
+            result.write.append(obj)
+        elif head["sha256"] == obj.sha256 and head["size"] == obj.size:
+            result.skip.append(obj)
+        elif replace_changed:
+            result.write.append(obj)
+        else:
+            result.conflict.append(obj)
+    return result
+
+
+_CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".jsonl": "application/x-ndjson"}
+
+
+def content_type(path):
+    """The Content-Type a browser or the console should see (the run's JSON, CSV and Markdown first)."""
+    extension = os.path.splitext(path)[1].lower()
+    return _CONTENT_TYPES.get(extension) or mimetypes.guess_type(path)[0] or "binary/octet-stream"
+
+
+def _put(s3, bucket, obj, extra):
+    with open(obj.path, "rb") as body:
+        kwargs = dict(Bucket=bucket, Key=obj.key, Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=obj.sha256,
+                      ContentType=content_type(obj.path))
+        kwargs.update(extra)
+        return s3.put_object(**kwargs)
+
+
+def _copy(s3, bucket, obj, extra):
+    kwargs = dict(Bucket=bucket, Key=obj.key, CopySource={"Bucket": obj.source_bucket, "Key": obj.source_key},
+                  ChecksumAlgorithm="SHA256", MetadataDirective="COPY")
+    if obj.source_etag:
+        kwargs["CopySourceIfMatch"] = obj.source_etag
+    kwargs.update(extra)
+    return s3.copy_object(**kwargs)
+
+
+def write(s3, bucket, objects, concurrency, extra_args=None):
+    """PutObject (local sources) or CopyObject (S3 sources) every object, concurrently.
+
+    Stops starting new writes after the first failure and raises TransferError naming the failed
+    key and how many writes completed; the completed ones are returned on success.
+    """
+    extra = dict(extra_args or {})
+    for obj in objects:
+        if obj.size is not None and obj.size > MAX_SINGLE_REQUEST_BYTES:
+            raise TransferError("object_too_large", "%s is %d bytes; single-request transfers stop at 5 GiB." % (
+                obj.rel, obj.size), [obj.key])
+
+    def one(obj):
+        return (_copy if obj.is_copy else _put)(s3, bucket, obj, extra)
+
+    results, errors = parallel(one, objects, concurrency)
+    done = [o.key for o, r in zip(objects, results) if r is not None]
+    if errors:
+        item, exc = errors[0]
+        reason = classify_error(exc)
+        if reason in ("aws_error", "not_found"):
+            reason = "copy_failed" if item.is_copy else "upload_failed"
+        raise TransferError(reason, "%s of s3://%s/%s failed after %d of %d writes completed: %s" % (
+            "copy" if item.is_copy else "upload", bucket, item.key, len(done), len(objects), exc), [item.key])
+    return done
+
+
+def verify(s3, bucket, objects, concurrency, known=None):
+    """Read every object's SHA-256 and size back (HeadObject, ChecksumMode=ENABLED) and compare.
+
+    ``known`` maps key -> an already fetched head_checksum result (from the plan) to save a
+    request. Raises TransferError(checksum_mismatch) listing every object that differs or is
+    missing; returns ``{key: head}`` on success.
+    """
+    known = known or {}
+    todo = [o for o in objects if o.key not in known]
+    heads, errors = parallel(lambda o: head_checksum(s3, bucket, o.key), todo, concurrency, stop_on_error=False)
+    if errors:
+        item, exc = errors[0]
+        raise TransferError(classify_error(exc), "cannot verify s3://%s/%s: %s" % (bucket, item.key, exc), [item.key])
+    stored = dict(known)
+    stored.update((o.key, h) for o, h in zip(todo, heads))
+    bad = []
+    for obj in objects:
+        head = stored.get(obj.key)
+        if head is None or head["sha256"] != obj.sha256 or head["size"] != obj.size:
+            bad.append(obj.key)
+    if bad:
+        raise TransferError("checksum_mismatch", "%d object(s) in s3://%s do not have the expected SHA-256 and size after the "
+                            "transfer: %s" % (len(bad), bucket, ", ".join(bad[:10])), bad)
+    return stored
+
+
+def delete_keys(s3, bucket, keys):
+    """DeleteObjects in batches of 1,000 (S3's limit); raises TransferError when any key fails."""
+    keys = sorted(keys)
+    for start in range(0, len(keys), 1000):
+        batch = keys[start:start + 1000]
+        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        failed = response.get("Errors", [])
+        if failed:
+            codes = set(str(e.get("Code")) for e in failed)
+            reason = "access_denied" if codes & set(_DENIED) else "delete_failed"
+            raise TransferError(reason, "could not delete %d key(s) from s3://%s: %s" % (
+                len(failed), bucket, ", ".join("%s (%s)" % (e.get("Key"), e.get("Code")) for e in failed[:10])),
+                [e.get("Key") for e in failed])
+    return keys
+
+
+def put_receipt(s3_client, receipt, bucket, prefix=""):
+    """Upload the receipt next to the execution's other receipts.
+
+    Returns ``(s3_uri, written)``; an identical object already there (same SHA-256) is left alone.
+    Encryption is the bucket's default (SSE-S3 or SSE-KMS), which a hardened receipt bucket sets.
+    """
+    receipts.validate(receipt)
+    key = receipts.s3_key(prefix, receipt)
+    written = put_if_changed(s3_client, bucket, key, receipts.serialize(receipt))
+    return "s3://%s/%s" % (bucket, key), written
