@@ -83,6 +83,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether the desired count was (or in check mode would be) changed.
+  returned: always
+  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
@@ -98,12 +102,25 @@ token_line:
   returned: always
   type: str
   sample: scale_workers status=ok desired=6 previous=2 running=6
-previous_desired_count:
-  description: The desired count before this run.
-  returned: when the service was described
+outputs:
+  description: What the step found and did.
+  returned: always
+  type: dict
+  contains:
+    previous_desired_count:
+      description: The desired count before this run.
+      returned: when the service was described
+      type: int
+    service:
+      description: The service's state after the run (arn, status, desired, running and pending counts, rollout state).
+      returned: when the service was described
+      type: dict
+attempts:
+  description: API attempts made, retries included.
+  returned: always
   type: int
-service:
-  description: The service's state after the run (arn, status, desired, running and pending counts, rollout state).
+diff:
+  description: The desired count before and after.
   returned: when the service was described
   type: dict
 receipt:
@@ -112,85 +129,63 @@ receipt:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_confirmation
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import guards
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage.containment import ContainmentError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    cluster=dict(type="str", required=True),
+    service=dict(type="str", required=True),
+    desired_count=dict(type="int", required=True),
+    confirm=dict(type="str"),
+    max_desired_count=dict(type="int"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=600),
+    poll_interval=dict(type="float", default=10.0),
+)
 
 
-def run(module, factory):
-    params = module.params
-    if not module.check_mode:
-        guards.require_confirmation(params["confirm"], params["service"], "confirm")
-    ecs = factory.client("ecs")
+def _line(state=None, previous=None, desired=None):
+    fields = [("desired", desired)] if desired is not None else []
+    if previous is not None:
+        fields.append(("previous", previous))
+    if state is not None:
+        fields.append(("running", state["running_count"]))
+    return fields
+
+
+def run(ops):
+    params = ops.params
+    ops.record_inputs(confirmed=params["confirm"] == params["service"])
+    if not ops.check_mode:
+        require_confirmation(params["confirm"], params["service"], "confirm")
+    ecs = ops.client("ecs")
     state = containment.describe_service(ecs, params["cluster"], params["service"])
+    previous = state["desired_count"]
     plan = containment.plan_scale(state, params["desired_count"], params["max_desired_count"])
-    result = {"changed": plan["changed"], "diff": {"before": plan["before"], "after": plan["after"]},
-              "previous_desired_count": state["desired_count"], "service": state}
-    if module.check_mode:
-        result.update(status="planned", reason=None, token_line=containment.scale_line(
-            "planned", desired=params["desired_count"], previous=state["desired_count"]))
-        return result
+    diff = {"before": plan["before"], "after": plan["after"]}
+    if ops.check_mode:
+        return dict(changed=plan["changed"], status="planned", diff=diff, line=_line(previous=previous, desired=params["desired_count"]),
+                    outputs={"previous_desired_count": previous, "service": state})
     if plan["changed"]:
         state = containment.scale_service(ecs, params["cluster"], params["service"], params["desired_count"])
     if params["wait"]:
         try:
             state = containment.wait_for_running(ecs, params["cluster"], params["service"], params["desired_count"],
                                                  params["wait_timeout"], params["poll_interval"])
-        except ContainmentError as exc:
-            exc.details.update(changed=plan["changed"], previous=result["previous_desired_count"])
+        except containment.ContainmentError as exc:
+            exc.changed_so_far = plan["changed"]
+            exc.details.update(previous_desired_count=previous,
+                               line=_line(state=exc.details.get("state"), desired=params["desired_count"]))
             raise
-    result.update(status="ok", reason=None, service=state, token_line=containment.scale_line(
-        "ok", state=state if params["wait"] else None, previous=result["previous_desired_count"], desired=params["desired_count"]))
-    return result
+    return dict(changed=plan["changed"], diff=diff, outputs={"previous_desired_count": previous, "service": state},
+                line=_line(state=state if params["wait"] else None, previous=previous, desired=params["desired_count"]))
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        cluster=dict(type="str", required=True),
-        service=dict(type="str", required=True),
-        desired_count=dict(type="int", required=True),
-        confirm=dict(type="str"),
-        max_desired_count=dict(type="int"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=600),
-        poll_interval=dict(type="float", default=10.0),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    started = receipts.utc_now()
-    factory = aws.AwsClientFactory.from_params(params)
-    detail, result = None, None
-    try:
-        result = run(module, factory)
-    except (guards.GuardError, ContainmentError) as exc:
-        details = getattr(exc, "details", {})
-        result = {"status": "fail", "reason": exc.reason, "changed": details.get("changed", False),
-                  "token_line": containment.scale_line("fail", exc.reason, state=details.get("state"), desired=params["desired_count"])}
-        if "state" in details:
-            result.update(service=details["state"], previous_desired_count=details.get("previous"))
-        detail = exc.message
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        detail = aws.describe_error(exc, "scaling ECS service %s" % params["service"])
-        result = {"status": "fail", "reason": "aws_error", "changed": False, "token_line": containment.scale_line("fail", "aws_error")}
-    inputs = {k: params[k] for k in ("cluster", "service", "desired_count", "max_desired_count", "wait", "wait_timeout", "region")}
-    inputs.update(confirmed=params["confirm"] == params["service"], check_mode=module.check_mode)
-    result["receipt"] = receipts.build(
-        "containment", "scale_workers", "failed" if result["status"] == "fail" else "success",
-        receipts.execution_id(params["execution_id"], "containment", started), started, inputs=inputs,
-        outputs={k: v for k, v in result.items() if k not in ("diff", "receipt")}, failure_code=result["reason"],
-        message=detail, attempts=1 + factory.retries, changed=result["changed"], module="signalcraft.ops.ecs_service_scale",
-    )
-    if result["status"] == "fail":
-        module.fail_json(msg="%s: %s" % (result["token_line"], detail), **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="containment", phase="scale_workers", connections=[AwsConnection],
+              receipt_inputs=["cluster", "service", "desired_count", "max_desired_count", "wait", "wait_timeout", "region"]).run(run)
 
 
 if __name__ == "__main__":

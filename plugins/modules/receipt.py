@@ -10,12 +10,15 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: receipt
-short_description: Write a receipt.v1 audit record to disk and optionally to S3
+short_description: Record a receipt.v1 audit record for a phase no module receipted
 version_added: "0.1.0"
 description:
-  - Writes one C(receipt.v1) document (one phase of one runbook execution) atomically to
-    C(<receipt_dir>/<filename>) and, when O(s3_bucket) is set, to
-    C(s3://<s3_bucket>/<s3_prefix>/<execution_id>/<phase>.json).
+  - Builds one C(receipt.v1) document (one phase of one runbook execution); the collection's action
+    plugin writes it, as it writes every module's receipt, atomically to
+    C(<signalcraft_receipt_dir>) or C(<signalcraft_receipt_root>/<execution_id>/) and, when
+    C(signalcraft_receipt_bucket) is set, to C(s3://<bucket>/<signalcraft_receipt_prefix>/<execution_id>/<phase>.json).
+  - Only for phases where no signalcraft.ops module ran (a skip, a refusal before any module); every
+    module returns and gets written its own receipt.
   - Takes the receipt a signalcraft.ops module returned (O(receipt)), builds one from the
     individual options, or both (individual options override the given receipt), so a role can
     record a failure in C(rescue) or a skip even when the module produced nothing.
@@ -72,19 +75,19 @@ options:
     elements: str
     default: []
   receipt_dir:
-    description: Directory to write the receipt into; created when missing.
+    description:
+      - Directory to write the receipt into, created when missing; overrides C(signalcraft_receipt_dir)
+        and C(<signalcraft_receipt_root>/<execution_id>).
     type: path
-    required: true
   filename:
-    description: File name inside O(receipt_dir). Defaults to C(<phase>.json).
+    description: File name inside the receipt directory. Defaults to C(<phase>.json).
     type: str
   s3_bucket:
-    description: Also copy the receipt to this bucket.
+    description: Copy the receipt to this bucket instead of C(signalcraft_receipt_bucket); empty for no copy.
     type: str
   s3_prefix:
-    description: Key prefix for the S3 copy.
+    description: Key prefix for the S3 copy instead of C(signalcraft_receipt_prefix).
     type: str
-    default: ""
 extends_documentation_fragment:
   - signalcraft.ops.aws
 attributes:
@@ -144,12 +147,10 @@ receipt:
   type: dict
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
 
@@ -196,10 +197,10 @@ def main():
         inputs=dict(type="dict"),
         outputs=dict(type="dict"),
         secret_values=dict(type="list", elements="str", default=[], no_log=True),
-        receipt_dir=dict(type="path", required=True),
+        receipt_dir=dict(type="path"),
         filename=dict(type="str"),
         s3_bucket=dict(type="str"),
-        s3_prefix=dict(type="str", default=""),
+        s3_prefix=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -213,28 +214,9 @@ def main():
     filename = params["filename"] or receipts.receipt_filename(document)
     if "/" in filename or filename in (".", ".."):
         module.fail_json(msg="filename %r must be a plain file name inside receipt_dir." % filename)
-    path = os.path.join(params["receipt_dir"], filename)
-    result = dict(changed=False, path=path, written=False, receipt=document)
-    if module.check_mode:
-        module.exit_json(**result)
-
-    data = receipts.serialize(document)
-    existing = None
-    if os.path.exists(path):
-        with open(path, "rb") as handle:
-            existing = handle.read()
-    if existing != data:
-        receipts.write_atomic(path, data)
-        result.update(changed=True, written=True)
-    if params["s3_bucket"]:
-        try:
-            s3 = aws.AwsClientFactory.from_params(params).client("s3")
-            result["s3_uri"], uploaded = s3_helpers.put_receipt(s3, document, params["s3_bucket"], params["s3_prefix"])
-        except aws.AWS_ERRORS + (ValueError,) as exc:
-            module.fail_json(msg=aws.describe_error(exc, "copying the receipt to s3://%s" % params["s3_bucket"]), **result)
-        if uploaded:
-            result.update(changed=True, written=True)
-    module.exit_json(**result)
+    # Written by the collection's action plugin (plugins/action/ops_module.py), the one place
+    # receipts are stored, locally and in the receipt bucket; nothing is written in check mode.
+    module.exit_json(changed=False, receipt=document)
 
 
 if __name__ == "__main__":

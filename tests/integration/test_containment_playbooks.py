@@ -41,7 +41,7 @@ def test_scale_workers_confirmation_check_mode_idempotence(sandbox, run_playbook
 
     def run(execution_id, count, confirm=None, check=False):
         extravars = {"containment_workers_service": name, "containment_workers_desired_count": count,
-                     "signalcraft_receipt_root": str(root), "containment_execution_id": execution_id, "containment_poll_interval": 0.5}
+                     "signalcraft_receipt_root": str(root), "signalcraft_execution_id": execution_id, "containment_poll_interval": 0.5}
         if confirm is not None:
             extravars["containment_confirm"] = confirm
         return run_playbook("scale_workers.yml", extravars, check=check)
@@ -104,7 +104,7 @@ def test_db_failover_confirmation_plan_and_new_writer(sandbox, run_playbook, tmp
 
     def run(execution_id, confirm=None, check=False, target=None):
         extravars = {"containment_db_cluster_identifier": cluster, "signalcraft_receipt_root": str(root),
-                     "containment_execution_id": execution_id, "containment_poll_interval": 0.5}
+                     "signalcraft_execution_id": execution_id, "containment_poll_interval": 0.5}
         if confirm is not None:
             extravars["containment_confirm"] = confirm
         if target:

@@ -14,14 +14,11 @@ __metaclass__ = type
 import posixpath
 import re
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
-class GuardError(Exception):
-    """A guard refused to proceed. ``reason`` is a stable token, ``message`` says what to fix."""
 
-    def __init__(self, reason, message):
-        super(GuardError, self).__init__(message)
-        self.reason = reason
-        self.message = message
+class GuardError(OpsError):
+    """A guard refused to proceed before anything was written. ``reason`` is a registered token."""
 
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

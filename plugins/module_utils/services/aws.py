@@ -17,6 +17,8 @@ __metaclass__ = type
 import random
 import threading
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+
 try:
     import boto3
     import botocore
@@ -209,3 +211,57 @@ class AwsClientFactory:
         """STS GetCallerIdentity: ``{"account": ..., "arn": ..., "user_id": ...}``."""
         ident = self.client("sts").get_caller_identity()
         return {"account": ident["Account"], "arn": ident["Arn"], "user_id": ident["UserId"]}
+
+
+# Error codes that mean the caller's identity may not do this (IAM, bucket policy, SCP, KMS).
+ACCESS_DENIED_CODES = frozenset((
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "Forbidden", "403",
+    "AllAccessDisabled", "KMS.AccessDeniedException",
+))
+
+
+def to_ops_error(exc, action=None):
+    """The registered token for an AWS error: ``access_denied`` or ``aws_error``."""
+    reason = "access_denied" if error_code(exc) in ACCESS_DENIED_CODES else "aws_error"
+    return OpsError(reason, describe_error(exc, action))
+
+
+class AwsConnection:
+    """The AWS connection of an OpsModule: options, dependency check, cached clients, error mapping."""
+
+    name = "aws"
+    requirement = "boto3"
+    error_types = AWS_ERRORS
+
+    def __init__(self, ops):
+        try:
+            self.factory = AwsClientFactory.from_params(ops.params)
+        except ValueError as exc:
+            raise OpsError("aws_config_invalid", str(exc))
+
+    @staticmethod
+    def argument_spec():
+        return aws_argument_spec()
+
+    @staticmethod
+    def import_error():
+        return None if HAS_BOTO3 else BOTO3_IMPORT_ERROR
+
+    @staticmethod
+    def to_error(exc):
+        return to_ops_error(exc)
+
+    def client(self, service):
+        try:
+            return self.factory.client(service)
+        except ValueError as exc:
+            raise OpsError("region_unset", str(exc))
+
+    @property
+    def region(self):
+        return self.factory.region
+
+    @property
+    def retries(self):
+        return self.factory.retries
+

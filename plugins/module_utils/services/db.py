@@ -24,6 +24,7 @@ import contextlib
 import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED, mask_url_password
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
 try:
     import psycopg
@@ -45,13 +46,8 @@ _KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*
 _QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)(?P<value>[^&\s]+)", re.IGNORECASE)
 
 
-class DbError(Exception):
-    """A database operation failed. ``reason`` is a stable token; ``message`` is already redacted."""
-
-    def __init__(self, reason, message):
-        super(DbError, self).__init__(message)
-        self.reason = reason
-        self.message = message
+class DbError(OpsError):
+    """A database operation failed. ``reason`` is a registered token; ``message`` is already redacted."""
 
 
 def dsn_password(dsn):
@@ -213,3 +209,31 @@ def open_session(dsn, application_name="signalcraft.ops", connect_timeout=DEFAUL
                         statement_timeout_ms=statement_timeout_ms)
     database.connection()
     return database
+
+
+class DbConnection:
+    """The database dependency of an OpsModule: psycopg is checked before the module's function runs.
+
+    The DSN stays a module option (each module documents which database it means); sessions are
+    opened with ``open_session`` inside the function so a bad DSN fails as ``db_dsn_invalid``.
+    """
+
+    name = "db"
+    requirement = "psycopg"
+    error_types = ()
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    @staticmethod
+    def argument_spec():
+        return {}
+
+    @staticmethod
+    def import_error():
+        return None if HAS_PSYCOPG else PSYCOPG_IMPORT_ERROR
+
+    @staticmethod
+    def to_error(exc):
+        return OpsError("db_error", str(exc))
+

@@ -17,6 +17,8 @@ import copy
 import json
 import os
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+
 try:
     import yaml
     from kubernetes import client as k8s_client
@@ -172,3 +174,53 @@ def validate_manifest(manifest, kubernetes_version=DEFAULT_SCHEMA_VERSION):
         raise ValueError("%s does not validate against the Kubernetes %s schema%s: %s" % (
             label, kubernetes_version, " at %s" % path if path else "", str(exc).splitlines()[0]))
     return manifest
+
+
+def to_ops_error(exc, action=None):
+    """``k8s_forbidden`` for a 403 (RBAC), else ``k8s_error``; the message keeps the API's own words."""
+    info = api_error(exc)
+    reason = "k8s_forbidden" if info["code"] == 403 else "k8s_error"
+    prefix = "%s failed: " % action if action else ""
+    return OpsError(reason, "%s%s %s: %s" % (prefix, info["code"], info["reason"], info["message"]))
+
+
+class K8sConnection:
+    """The Kubernetes connection of an OpsModule: options, dependency check, cached clients, errors.
+
+    As kubernetes.core does, the kubeconfig's credentials join the values Ansible never logs.
+    """
+
+    name = "k8s"
+    requirement = "kubernetes"
+    error_types = K8S_ERRORS
+    retries = 0
+
+    def __init__(self, ops):
+        self.kubeconfig = ops.params.get("kubeconfig")
+        self.context = ops.params.get("context")
+        ops.add_secret(*kubeconfig_secret_values(self.kubeconfig))
+        self._dynamic = None
+
+    @staticmethod
+    def argument_spec():
+        return k8s_argument_spec()
+
+    @staticmethod
+    def import_error():
+        return None if HAS_KUBERNETES else KUBERNETES_IMPORT_ERROR
+
+    @staticmethod
+    def to_error(exc):
+        return to_ops_error(exc)
+
+    def api(self):
+        try:
+            return api_client(self.kubeconfig, self.context)
+        except (ValueError, RuntimeError) as exc:
+            raise OpsError("kubeconfig_invalid", str(exc))
+
+    def dynamic(self):
+        if self._dynamic is None:
+            self._dynamic = DynamicClient(self.api())
+        return self._dynamic
+

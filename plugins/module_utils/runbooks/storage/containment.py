@@ -17,20 +17,18 @@ __metaclass__ = type
 import time
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 SCALE_KEY = "scale_workers"
 FAILOVER_KEY = "db_failover"
 
 
-class ContainmentError(Exception):
-    """``reason`` is the token of ``<key> status=fail reason=<token>``; ``details`` go into the result."""
+class ContainmentError(OpsError):
+    """``reason`` is the token of ``<key> status=fail reason=<token>``; ``details`` go into the outputs."""
 
     def __init__(self, reason, message, **details):
-        super(ContainmentError, self).__init__(message)
-        self.reason = reason
-        self.message = message
-        self.details = details
+        super(ContainmentError, self).__init__(reason, message, details=details)
 
 
 def _wait(describe, done, timeout, poll_interval, clock, sleep):

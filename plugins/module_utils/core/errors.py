@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one exception root of signalcraft.ops.
+
+Why one root: the module skeleton (``core/base.py``) has a single failure path. Anything a domain
+helper raises on purpose is an ``OpsError`` carrying the stable ``reason`` token operators grep for
+(registered in ``core/reasons.py``), a message that names the bad input and the fix, structured
+``details`` for the result and receipt, and ``changed_so_far`` so a failure after a partial write
+still reports ``changed=true`` honestly. Domain errors (guards, pointers, publish, retention, ...)
+subclass it and keep their names, so ``except GuardError`` stays meaningful where it is.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class OpsError(Exception):
+    """A refusal or failure with a registered ``reason`` token.
+
+    ``details`` is a dict merged into the module's ``outputs`` (what was known or done before the
+    failure); ``changed_so_far`` is true when something was already written.
+    """
+
+    def __init__(self, reason, message, details=None, changed_so_far=False):
+        super(OpsError, self).__init__(message)
+        self.reason = reason
+        self.message = message
+        self.details = details if details is not None else {}
+        self.changed_so_far = bool(changed_so_far)
+
+    def __str__(self):
+        return self.message
