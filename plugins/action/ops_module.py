@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - ansible-core requires PyYAML
 
 GUARD_MODULE = "signalcraft.ops.aws_account_guard"
 GUARD_FACT = "signalcraft_account_guard_passed"
+# Every module's result, by its receipt phase: how a phase engine or a later role reads an earlier
+# step's outputs explicitly (``signalcraft_results.run_once.outputs.run_id``).
+RESULTS_FACT = "signalcraft_results"
 # module option, its aliases, the suite-wide variable that supplies it.
 AWS_OPTION_VARS = (
     ("region", ("aws_region",), "signalcraft_aws_region"),
@@ -239,6 +242,11 @@ class ActionModule(ActionBase):
                 result["s3_uri"] = result["receipt_s3_uri"]
             result["written"] = result.get("receipt_written", False)
             result["changed"] = result["written"]
+        if isinstance(receipt, dict) and receipt.get("phase") and short_name != "receipt" and not result.get("failed"):
+            results = dict(self._var(task_vars, RESULTS_FACT) or {})
+            results[receipt["phase"]] = {k: result.get(k) for k in ("status", "reason", "changed", "token_line", "outputs",
+                                                                    "receipt_path", "receipt_s3_uri")}
+            facts[RESULTS_FACT] = results
         if facts:
             result.setdefault("ansible_facts", {}).update(facts)
         return result
