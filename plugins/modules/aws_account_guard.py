@@ -42,6 +42,7 @@ attributes:
     description: Read-only; the same call in check mode.
   diff_mode:
     support: none
+    description: Nothing changes.
 """
 
 EXAMPLES = r"""
