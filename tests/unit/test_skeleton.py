@@ -1,0 +1,107 @@
+"""The skeleton's promises, checked over every module, role and playbook (no sandbox needed).
+
+A new module, role or playbook is covered by these tests without writing a test for it: it is
+routed through the action plugin (suite settings, account guard, receipt), built on OpsModule (one
+dependency check, one failure path, one result shape, generated status lines) and wired without
+per-playbook plumbing.
+"""
+
+import ast
+import os
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+MODULES_DIR = os.path.join(REPO_ROOT, "plugins", "modules")
+MODULES = sorted(f[:-3] for f in os.listdir(MODULES_DIR) if f.endswith(".py") and not f.startswith("_"))
+PLAYBOOKS_DIR = os.path.join(REPO_ROOT, "playbooks")
+PLAYBOOKS = sorted(f for f in os.listdir(PLAYBOOKS_DIR) if f.endswith(".yml"))
+ROLES_DIR = os.path.join(REPO_ROOT, "roles")
+ROLES = sorted(os.listdir(ROLES_DIR))
+# Modules the action plugin runs itself and therefore does not route to itself.
+NOT_ROUTED = {"aws_account_guard"}
+
+with open(os.path.join(REPO_ROOT, "meta", "runtime.yml")) as _handle:
+    RUNTIME = yaml.safe_load(_handle)
+
+
+def _source(module):
+    with open(os.path.join(MODULES_DIR, module + ".py")) as handle:
+        return handle.read()
+
+
+def _code(module):
+    """The module's code without its DOCUMENTATION/EXAMPLES/RETURN strings and docstrings."""
+    tree = ast.parse(_source(module))
+    strings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("DOCUMENTATION", "EXAMPLES", "RETURN") for t in node.targets):
+            strings.add(node.value.value)
+    text = _source(module)
+    for value in strings:
+        text = text.replace(value, "")
+    return text
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_is_routed_through_the_action_plugin(module):
+    routing = (RUNTIME.get("plugin_routing") or {}).get("action") or {}
+    if module in NOT_ROUTED:
+        assert module not in routing
+        return
+    assert (routing.get(module) or {}).get("redirect") == "signalcraft.ops.ops_module", (
+        "add '%s: {redirect: signalcraft.ops.ops_module}' under plugin_routing.action in meta/runtime.yml" % module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_is_built_on_the_skeleton(module):
+    code = _code(module)
+    assert "OpsModule(" in code, "%s: build main() on core/base.py's OpsModule" % module
+    for pattern, why in (
+        (r"\bAnsibleModule\(", "OpsModule constructs the AnsibleModule"),
+        (r"HAS_BOTO3|HAS_KUBERNETES\b|HAS_PSYCOPG|missing_required_lib", "connections check their own dependency"),
+        (r"receipts\.build\(", "OpsModule builds the receipt"),
+        (r"\.(fail|exit)_json\(", "OpsModule has the one success and failure path"),
+        (r"['\"][a-z_]+ status=", "status lines come from core/status_line.py via line=[...]"),
+    ):
+        assert not re.search(pattern, code), "%s: %s (found %s)" % (module, why, pattern)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_aws_facing_modules_are_in_the_aws_action_group(module):
+    uses_aws = "AwsConnection" in _code(module)
+    in_group = module in RUNTIME["action_groups"]["aws"]
+    assert uses_aws == in_group or module == "receipt", (
+        "%s: modules with an AwsConnection belong in action_groups.aws (and only those)" % module)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_roles_declare_no_receipt_plumbing(role):
+    for sub in ("defaults/main.yml", "meta/argument_specs.yml"):
+        path = os.path.join(ROLES_DIR, role, sub)
+        if not os.path.exists(path):
+            continue
+        with open(path) as handle:
+            text = handle.read()
+        found = re.findall(r"^\s*(%s_(?:receipt_root|receipt_bucket|receipt_prefix|execution_id)):" % role, text, re.M)
+        assert not found, "%s/%s: %s -- the action plugin reads signalcraft_receipt_* and signalcraft_execution_id" % (role, sub, found)
+
+
+def _mapping_lines(path):
+    """Lines of a playbook that only hand an inventory or -e value to a role variable."""
+    with open(path) as handle:
+        return [line for line in handle if re.match(r"^\s+[a-z_]+: +[\"']?\{\{ *[a-z_]+[^}]*\}\}[\"']?\s*$", line)]
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_playbooks_carry_no_module_defaults(playbook):
+    with open(os.path.join(PLAYBOOKS_DIR, playbook)) as handle:
+        assert "module_defaults" not in handle.read(), "the action plugin supplies the AWS settings from the inventory"
+
+
+def test_playbook_variable_mapping_stays_small():
+    counts = {p: len(_mapping_lines(os.path.join(PLAYBOOKS_DIR, p))) for p in PLAYBOOKS}
+    assert sum(counts.values()) < 150, counts
