@@ -198,7 +198,8 @@ class ActionModule(ActionBase):
                 value = self._var(task_vars, variable)
                 if not _blank(value):
                     args[option] = value
-        if "execution_id" not in args and short_name != "receipt":
+        # A receipt handed to the receipt module keeps its own execution id.
+        if "execution_id" not in args and not (short_name == "receipt" and args.get("receipt")):
             execution_id = self._var(task_vars, "signalcraft_execution_id")
             if not _blank(execution_id):
                 args["execution_id"] = execution_id
@@ -242,10 +243,16 @@ class ActionModule(ActionBase):
                 result["s3_uri"] = result["receipt_s3_uri"]
             result["written"] = result.get("receipt_written", False)
             result["changed"] = result["written"]
-        if isinstance(receipt, dict) and receipt.get("phase") and short_name != "receipt" and not result.get("failed"):
-            results = dict(self._var(task_vars, RESULTS_FACT) or {})
-            results[receipt["phase"]] = {k: result.get(k) for k in ("status", "reason", "changed", "token_line", "outputs",
+        results = dict(self._var(task_vars, RESULTS_FACT) or {})
+        handoff = (result.get("outputs") or {}).get("handoff") if not result.get("failed") else None
+        if isinstance(handoff, dict) and handoff:
+            # The phase engine's plan hands over the results of phases done in an earlier run.
+            results.update(handoff)
+            facts[RESULTS_FACT] = results
+        if isinstance(receipt, dict) and receipt.get("phase") and receipt.get("status") == "success" and not result.get("failed"):
+            results[receipt["phase"]] = {k: result.get(k) for k in ("status", "reason", "changed", "token_line",
                                                                     "receipt_path", "receipt_s3_uri")}
+            results[receipt["phase"]]["outputs"] = result.get("outputs", receipt.get("outputs") or {})
             facts[RESULTS_FACT] = results
         if facts:
             result.setdefault("ansible_facts", {}).update(facts)

@@ -152,7 +152,12 @@ class OpsModule:
         except Exception as exc:  # pylint: disable=broad-except
             # Still a receipt and a status line: an audit trail that says what broke.
             self._finish_failed(OpsError("module_error", "%s: %s" % (type(exc).__name__, exc)), trace=traceback.format_exc())
-        self._finish(outcome)
+        try:
+            result = self._result(outcome)
+        except ValueError as exc:
+            # A result outside the shape (or a line field that is not a token) is a bug in the module.
+            self._finish_failed(OpsError("module_error", str(exc)), trace=traceback.format_exc())
+        self.module.exit_json(**result)
 
     def _map_error(self, exc):
         for connection in self._connection_classes:
@@ -185,7 +190,7 @@ class OpsModule:
         name = getattr(self.module, "_name", None) or self.phase
         return name if name.startswith("signalcraft.ops.") else "signalcraft.ops.%s" % name.split(".")[-1]
 
-    def _finish(self, outcome):
+    def _result(self, outcome):
         unknown = set(outcome) - _OUTCOME_KEYS
         if unknown:
             raise ValueError("module returned keys outside the result shape: %s" % ", ".join(sorted(unknown)))
@@ -213,7 +218,7 @@ class OpsModule:
             result["diff"] = self._redactor().redact(outcome["diff"])
         for warning in outcome.get("warnings") or ():
             self.module.warn(warning)
-        self.module.exit_json(**result)
+        return result
 
     def _finish_failed(self, exc, line=None, diff=None, trace=None):
         outputs = self._redactor().redact(dict(exc.details or {}))

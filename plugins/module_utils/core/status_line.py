@@ -29,7 +29,7 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_UNHEALTHY = 2
 
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]*$")
+_TOKEN = re.compile(r"^[A-Za-z0-9/.][A-Za-z0-9_.,:/+@-]*$")
 
 
 def format_line(key, status, reason=None, fields=None):
