@@ -140,6 +140,8 @@ class ActionModule(ActionBase):
         if _blank(directory):
             root = self._var(task_vars, "signalcraft_receipt_root") or os.path.join(os.getcwd(), "state", "receipts")
             directory = os.path.join(root, receipt["execution_id"])
+        # A relative path means relative to where the operator ran ansible-playbook (not playbook_dir).
+        directory = os.path.abspath(os.path.expanduser(str(directory)))
         filename = destination.get("filename") or receipts.receipt_filename(receipt)
         path = os.path.join(directory, filename)
         data = receipts.serialize(receipt)
