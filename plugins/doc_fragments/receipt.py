@@ -8,17 +8,25 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    """Options of modules that return a receipt.v1 document for signalcraft.ops.receipt to write."""
+    """What every signalcraft.ops module shares: the execution id, the result shape and its receipt."""
 
     DOCUMENTATION = r"""
 options:
   execution_id:
     description:
       - Groups the receipts of one execution (a drill, a daily run). Receipts land in
-        C(<receipt_dir>/...) and C(s3://<bucket>/<prefix>/<execution_id>/<phase>.json).
-      - Defaults to C(<operation>-<UTC timestamp>).
+        C(<signalcraft_receipt_root>/<execution_id>/<phase>.json) and
+        C(s3://<signalcraft_receipt_bucket>/<signalcraft_receipt_prefix>/<execution_id>/<phase>.json).
+      - Defaults to the inventory's C(signalcraft_execution_id), else C(<operation>-<UTC timestamp>).
     type: str
 notes:
-  - The module returns a C(receipt) (schema C(receipt.v1), inputs and outputs already redacted);
-    write it with M(signalcraft.ops.receipt), success or not.
+  - "Every signalcraft.ops module returns the same result shape: C(changed); C(status) (C(ok), C(fail)
+    or a status the module documents); C(reason), the registered failure token (docs/tokens.md) or null;
+    C(token_line), the stable C(<phase> status=<status> [reason=<token>] [k=v ...]) line; C(outputs),
+    what the step found and did (documented per module); C(attempts), API attempts including retries;
+    C(receipt), the step's C(receipt.v1) document, inputs and outputs already redacted; C(diff) where a
+    change can be shown; C(msg), the status line and, on failure, what to fix."
+  - The collection's action plugin writes the receipt (locally and to the receipt bucket; never in
+    check mode), fills AWS connection options from the inventory's C(signalcraft_aws_*) variables, and
+    checks the account and region once per play before the first AWS call.
 """
