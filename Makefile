@@ -73,6 +73,10 @@ schemas:
 
 schemas-check:
 	$(BIN)/python tools/write_schemas.py --check
+	$(BIN)/python tools/write_docs_tokens.py --check
+
+docs-tokens:
+	$(BIN)/python tools/write_docs_tokens.py
 
 # ansible-test needs the collection at .../ansible_collections/signalcraft/ops: test a copy of the
 # tracked files (plus uncommitted changes) there.

@@ -197,7 +197,7 @@ class OpsModule:
         status = outcome.get("status", "ok")
         reason = outcome.get("reason")
         if status in FAIL_STATUSES:
-            self._finish_failed(OpsError(reason or "failed", outcome.get("message") or "failed",
+            self._finish_failed(OpsError(reason or "module_error", outcome.get("message") or "the step failed without saying why",
                                          details=outcome.get("outputs") or {}, changed_so_far=outcome.get("changed", False)),
                                 line=outcome.get("line"), diff=outcome.get("diff"))
         changed = bool(outcome.get("changed", False))
@@ -222,7 +222,7 @@ class OpsModule:
 
     def _finish_failed(self, exc, line=None, diff=None, trace=None):
         outputs = self._redactor().redact(dict(exc.details or {}))
-        reason = exc.reason or "failed"
+        reason = exc.reason or "module_error"
         fields = line if line is not None else outputs.pop("line", None) if isinstance(outputs.get("line"), list) else None
         try:
             token_line = status_line.format_line(self.status_key, "fail", reason, fields)
