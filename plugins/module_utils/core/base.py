@@ -202,7 +202,8 @@ class OpsModule:
                                 line=outcome.get("line"), diff=outcome.get("diff"))
         changed = bool(outcome.get("changed", False))
         outputs = self._redactor().redact(outcome.get("outputs") or {})
-        token_line = status_line.format_line(self.status_key, status, reason, outcome.get("line"))
+        fields = status_line.token_fields(outcome.get("line"))[0]
+        token_line = status_line.format_line(self.status_key, status, reason, fields)
         attempts = int(outcome.get("attempts") or self._attempts())
         skipped = status == "skipped"
         message = outcome.get("message")
@@ -224,10 +225,7 @@ class OpsModule:
         outputs = self._redactor().redact(dict(exc.details or {}))
         reason = exc.reason or "module_error"
         fields = line if line is not None else outputs.pop("line", None) if isinstance(outputs.get("line"), list) else None
-        try:
-            token_line = status_line.format_line(self.status_key, "fail", reason, fields)
-        except ValueError:
-            token_line = status_line.format_line(self.status_key, "fail", reason)
+        token_line = status_line.format_line(self.status_key, "fail", reason, status_line.token_fields(fields)[0])
         message = self._redactor().redact(exc.message)
         attempts = self._attempts()
         result = dict(

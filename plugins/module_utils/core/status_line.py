@@ -32,6 +32,19 @@ EXIT_UNHEALTHY = 2
 _TOKEN = re.compile(r"^[A-Za-z0-9/.][A-Za-z0-9_.,:/+@-]*$")
 
 
+def token_fields(fields):
+    """``(kept, dropped)``: the fields whose values are tokens, and the names of those that are not.
+
+    A value with a space (a path the operator chose) cannot go on the line; it stays in the
+    result's outputs, so the line drops it rather than the module failing.
+    """
+    kept, dropped = [], []
+    for name, value in fields or ():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        (kept if _TOKEN.match(text) else dropped).append((name, value) if _TOKEN.match(text) else name)
+    return kept, dropped
+
+
 def format_line(key, status, reason=None, fields=None):
     """``key status=<status>[ reason=<reason>][ k=v...]``; ``fields`` is a list of (name, value) pairs.
 

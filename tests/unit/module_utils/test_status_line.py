@@ -22,3 +22,11 @@ def test_values_that_would_break_the_line_are_refused():
 
 def test_plain_exit_codes():
     assert [status_line.exit_code(s) for s in ("ok", "not_configured", "fail")] == [0, 0, 1]
+
+
+def test_token_fields_keeps_tokens_and_names_what_it_drops():
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line as sl
+
+    kept, dropped = sl.token_fields([("run_id", "20260101T000000Z"), ("path", "/tmp/a b/c"), ("ok", True)])
+    assert kept == [("run_id", "20260101T000000Z"), ("ok", True)] and dropped == ["path"]
+    assert sl.format_line("publish", "ok", None, kept) == "publish status=ok run_id=20260101T000000Z ok=true"
