@@ -16,6 +16,16 @@ on stdout exactly as the runbook documents them, and exits with the receipt's ``
 
 ansible-playbook's own output goes to stderr (``--quiet`` drops it), so stdout holds only status lines.
 
+Where the lines and the code come from: the collection's action plugin writes the module's receipt
+(``<receipt root>/<execution id>/<phase>.json``). Its ``outputs.exit_code`` is the runbook's code;
+its ``outputs.lines`` (``ops_daily``: metrics, second touch, watchdog, normalize) or else the status
+line that starts its ``message`` is what is printed. ``ops_daily`` is the one phase whose exit code is
+not simply ok/fail: not strict, ``unhealthy`` and ``insufficient_data`` are successful results with
+that status (exit 0); strict, they fail the step with the watchdog's reason and ``exit_code`` 2, and
+``outputs.lines`` still carry ``ops_daily_watchdog status=unhealthy|insufficient_data reason=<token>``;
+a scheduled strict run normalizes ``insufficient_data`` to 0 (``ops_ci_normalize status=normalized``).
+When the account guard refused the run, its receipt (``account_guard.json``) gives the line (exit 1).
+
     .venv/bin/python scripts/ops_db.py -i inventories/prod prod_config_contract --mode=prod_required
     .venv/bin/python scripts/ops_db.py db_bootstrap --dry-run
     .venv/bin/python scripts/ops_db.py db_bootstrap apply_migrations
@@ -41,6 +51,8 @@ import tempfile
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXIT_USAGE = 64
 EXIT_NO_RECEIPT = 70
+# The receipt phase of the account/region guard the action plugin runs before the first upload.
+GUARD_PHASE = "account_guard"
 
 # command -> (playbook, receipt phase, status-line key)
 COMMANDS = {
@@ -111,17 +123,30 @@ def plan_run(args):
     return playbook, phase, key, extravars
 
 
+def status_line_of(receipt):
+    """The status line that starts a receipt's ``message`` (``<line>`` or ``<line>: <sentence>``), or None."""
+    message = receipt.get("message") or ""
+    line = message.split(": ", 1)[0].strip()
+    words = line.split()
+    if len(words) < 2 or "=" in words[0] or not words[1].startswith("status=") or not all("=" in w for w in words[1:]):
+        return None
+    return line
+
+
 def outcome_from_receipt(receipt, key, ansible_rc):
     """``(lines, exit_code)`` from a receipt.v1 document written by a db_ops phase."""
     outputs = receipt.get("outputs") or {}
-    if "exit_code" in outputs and outputs.get("token_line"):
-        lines = outputs.get("lines") or [outputs["token_line"]]
+    line = status_line_of(receipt)
+    lines = outputs.get("lines") or ([line] if line else [])
+    if "exit_code" in outputs and lines:
         code = int(outputs["exit_code"])
         if code == 0 and ansible_rc != 0:
             # The phase succeeded but the play failed afterwards (e.g. the receipt's S3 copy).
             return lines + ["ops_db status=fail reason=playbook_failed"], 1
         return lines, code
-    # The module did not run to the end (bad input, crash): the role recorded a failed receipt.
+    # The module did not run to the end (bad input, a missing library, a crash): a failed receipt.
+    if receipt.get("status") == "failed" and line:
+        return [line], 1
     reason = receipt.get("failure_code") or "module_error"
     return ["%s status=fail reason=%s" % (key, reason)], 1
 
@@ -139,7 +164,7 @@ def main(argv=None):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     execution_id = args.execution_id or "%s-%s-%s" % (args.command, stamp, secrets.token_hex(3))
     receipt_root = os.path.abspath(args.receipt_root)
-    extravars.update(db_ops_execution_id=execution_id, signalcraft_receipt_root=receipt_root)
+    extravars.update(signalcraft_execution_id=execution_id, signalcraft_receipt_root=receipt_root)
     handle, vars_file = tempfile.mkstemp(prefix="ops_db-", suffix=".json")
     with os.fdopen(handle, "w") as out:
         json.dump(extravars, out)
@@ -152,6 +177,10 @@ def main(argv=None):
     finally:
         os.unlink(vars_file)
     path = os.path.join(receipt_root, execution_id, "%s.json" % phase)
+    guard_path = os.path.join(receipt_root, execution_id, "%s.json" % GUARD_PHASE)
+    if not os.path.exists(path) and os.path.exists(guard_path):
+        # The account/region guard refused the run before the phase: its receipt says why.
+        path = guard_path
     try:
         with open(path) as handle:
             receipt = json.load(handle)

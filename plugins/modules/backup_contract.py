@@ -19,6 +19,8 @@ description:
     C(checksums) map).
   - Fails with a stable reason (C(backup_object_missing), C(backup_object_empty), C(backup_metadata_invalid),
     C(backup_checksum_mismatch), C(backup_checksum_missing)) naming the object.
+  - A C(REPLACE_) placeholder in O(backup_uri) fails with C(inventory_placeholder) before any AWS call.
+  - Prints C(dr_contract status=ok backup_id=<id> checksums_verified=<n>).
   - Reads only. Replaces C(scripts/ops/dr_contract.py).
 author:
   - signalcraft maintainers (@signalcraft)
@@ -37,6 +39,7 @@ options:
     default: false
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -56,56 +59,82 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-backup_uri:
-  description: The URI that was checked.
-  returned: success
+changed:
+  description: Always false; the check reads only.
+  returned: always
+  type: bool
+status:
+  description: C(ok) or C(fail).
+  returned: always
   type: str
-objects:
-  description: Per contract object C(key), C(uri), C(size), C(sha256) (when downloaded) and C(verified).
-  returned: success
-  type: dict
-metadata:
-  description: C(schema_version), C(backup_id), C(created_at), C(namespace), C(source_cluster), C(image_ref_digest) from C(metadata.json).
-  returned: success
-  type: dict
-checksums_listed:
-  description: The objects C(metadata.json) lists a sha256 for.
-  returned: success
-  type: list
-  elements: str
 reason:
-  description: Stable failure token.
-  returned: failure
+  description:
+    - The stable reason token, or null. C(inventory_placeholder), C(invalid_s3_uri), C(backup_object_missing), C(backup_object_empty),
+      C(backup_metadata_invalid), C(backup_checksum_mismatch), C(backup_checksum_missing), C(access_denied), C(aws_error).
+  returned: always
   type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: dr_contract status=ok backup_id=20260101T000000Z checksums_verified=2
+outputs:
+  description: What the check found.
+  returned: always
+  type: dict
+  contains:
+    backup_uri:
+      description: The URI that was checked.
+      returned: success
+      type: str
+    objects:
+      description: Per contract object C(key), C(uri), C(size), C(sha256) (when downloaded) and C(verified).
+      returned: success
+      type: dict
+    metadata:
+      description: C(schema_version), C(backup_id), C(created_at), C(namespace), C(source_cluster), C(image_ref_digest) from C(metadata.json).
+      returned: success
+      type: dict
+    checksums_listed:
+      description: The objects C(metadata.json) lists a sha256 for.
+      returned: success
+      type: list
+      elements: str
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+receipt:
+  description: A receipt.v1 document (operation C(dr_contract), phase C(contract)); the action plugin writes it.
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    backup_uri=dict(type="str", required=True),
+    verify_checksums=dict(type="bool", default=True),
+    require_checksums=dict(type="bool", default=False),
+)
+
+
+def run(ops):
+    params = ops.params
+    backup.parse_s3_uri(params["backup_uri"], "dr_bundle_backup_uri")
+    contract = backup.load_backup(ops.client("s3"), params["backup_uri"], params["verify_checksums"], params["require_checksums"])["contract"]
+    verified = sum(1 for entry in contract["objects"].values() if entry["verified"])
+    outputs = dict(backup_uri=contract["backup_uri"], objects=contract["objects"], metadata=contract["metadata"],
+                   checksums_listed=contract["checksums_listed"])
+    line = bundle.line_fields(("backup_id", contract["metadata"].get("backup_id")), ("checksums_verified", verified))
+    return dict(changed=False, outputs=outputs, line=line)
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        backup_uri=dict(type="str", required=True),
-        verify_checksums=dict(type="bool", default=True),
-        require_checksums=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    try:
-        s3 = aws.AwsClientFactory.from_params(params).client("s3")
-        contract = backup.load_backup(s3, params["backup_uri"], params["verify_checksums"], params["require_checksums"])["contract"]
-    except GuardError as exc:
-        module.fail_json(msg="dr_contract status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="dr_contract status=fail reason=aws_error: %s" % aws.describe_error(exc, "reading the backup"), reason="aws_error")
-    module.exit_json(changed=False, backup_uri=contract["backup_uri"], objects=contract["objects"], metadata=contract["metadata"],
-                     checksums_listed=contract["checksums_listed"])
+    OpsModule(ARGUMENT_SPEC, operation="dr_contract", phase="contract", status_key="dr_contract", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ description:
   - Makes O(state_dir) hold exactly the files of C(state.tar.zst) and reads them back against the archive.
   - Fails with C(reason=restore_gate_failed) unless C(cronjob.batch/<required_cronjob>) exists afterwards.
   - A second run with the same backup changes nothing.
+  - Prints C(dr_restore status=ok namespace=<ns> objects=<n> changed_objects=<n> state_files=<n> gate=passed bundle_sha256=<sha>);
+    in check mode C(status=planned) and C(would_change=<n>).
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -61,9 +63,18 @@ options:
     description: Take over fields another field manager owns (server-side apply C(force)).
     type: bool
     default: false
+  bundle_uri:
+    description:
+      - The control-plane bundle restored alongside (M(signalcraft.ops.bundle_fetch)'s C(outputs.bundle_uri)); recorded in
+        RV(outputs.bundle_uri) so a later step (the drill's promote) reads it from this restore's result and receipt.
+    type: str
+  bundle_sha256:
+    description: The sha256 of that bundle, recorded in RV(outputs.bundle_sha256).
+    type: str
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 requirements:
   - kubernetes >= 30.1.0
   - zstandard
@@ -73,7 +84,7 @@ attributes:
     description: Server-side dry run (C(dryRun=All)); the state directory is not written.
   diff_mode:
     support: full
-    description: Each object before and after (in RV(objects)).
+    description: Each changed object before and after (Secret values masked).
 seealso:
   - module: signalcraft.ops.backup_contract
   - module: signalcraft.ops.ecr_pull_secret
@@ -89,60 +100,127 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-skipped_owned:
-  description:
-    - Objects of the backup that a controller owns (C(ownerReferences) with C(controller=true)), for example a Job's Pods;
-      they are not applied because their owner recreates them. Each has C(source), C(kind) and C(name).
-  returned: success
-  type: list
-  elements: dict
-backup:
-  description: The checked contract (C(backup_uri), C(objects), C(metadata), C(checksums_listed)).
-  returned: success
-  type: dict
-objects:
-  description: Per applied object C(kind), C(api_version), C(name), C(source) (path in the archive), C(changed), C(diff).
-  returned: success
-  type: list
-  elements: dict
-namespace_created:
-  description: Whether the namespace was (or would be) created.
-  returned: success
+changed:
+  description: Whether the namespace, an object or a state file was (or in check mode would be) written.
+  returned: always
   type: bool
-state_dir:
-  description: Where the state archive was extracted.
-  returned: success
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
   type: str
-state_files:
-  description: Per state file C(path), C(sha256), C(size) (verified after writing).
-  returned: success
+reason:
+  description:
+    - The stable reason token, or null. C(inventory_placeholder), C(invalid_s3_uri), C(backup_object_missing), C(backup_object_empty),
+      C(backup_metadata_invalid), C(backup_checksum_mismatch), C(backup_checksum_missing), C(backup_manifest_invalid),
+      C(unsafe_path), C(unsafe_archive_member), C(archive_corrupt), C(archive_too_large), C(unknown_kind), C(cluster_scoped_object),
+      C(namespace_mismatch), C(namespace_terminating), C(invalid_name), C(state_verify_failed), C(local_write_failed),
+      C(restore_gate_failed), C(kubeconfig_invalid), C(k8s_forbidden), C(k8s_error), C(access_denied), C(aws_error).
+  returned: always
+  type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: dr_restore status=ok namespace=jobintel objects=7 changed_objects=7 state_files=3 gate=passed bundle_sha256=0123...
+outputs:
+  description: What the restore checked, applied and wrote.
+  returned: always
+  type: dict
+  contains:
+    namespace:
+      description: The namespace restored into.
+      returned: success
+      type: str
+    backup_id:
+      description: C(backup_id) from the backup's C(metadata.json).
+      returned: success
+      type: str
+    bundle_uri:
+      description: O(bundle_uri), when given.
+      returned: success
+      type: str
+    bundle_sha256:
+      description: O(bundle_sha256), when given.
+      returned: success
+      type: str
+    backup:
+      description: The checked contract (C(backup_uri), C(objects), C(metadata), C(checksums_listed)).
+      returned: success
+      type: dict
+    objects:
+      description: Per applied object C(kind), C(api_version), C(name), C(source) (path in the archive) and C(changed).
+      returned: success
+      type: list
+      elements: dict
+    skipped_owned:
+      description:
+        - Objects of the backup that a controller owns (C(ownerReferences) with C(controller=true)), for example a Job's Pods;
+          they are not applied because their owner recreates them. Each has C(source), C(kind) and C(name).
+      returned: success
+      type: list
+      elements: dict
+    namespace_created:
+      description: Whether the namespace was (or would be) created.
+      returned: success
+      type: bool
+    state_dir:
+      description: Where the state archive was extracted.
+      returned: success
+      type: str
+    state_files:
+      description: Per state file C(path), C(sha256), C(size) (verified after writing; empty in check mode).
+      returned: success
+      type: list
+      elements: dict
+    state_changed_files:
+      description: State files written or removed (or that would be).
+      returned: success
+      type: list
+      elements: str
+    gate:
+      description: C(object) (C(cronjob.batch/<name>)) and whether it exists (C(passed)).
+      returned: success
+      type: dict
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: Each changed object before and after (with C(--diff); Secret values masked).
+  returned: when diff mode is on and something changed
   type: list
   elements: dict
-state_changed_files:
-  description: State files written or removed.
-  returned: success
-  type: list
-  elements: str
-gate:
-  description: C(cronjob.batch/<name>) and whether it exists (C(passed)).
-  returned: success
+receipt:
+  description: A receipt.v1 document (operation C(dr_restore), phase C(restore)); the action plugin writes it.
+  returned: always
   type: dict
-reason:
-  description: Stable failure token.
-  returned: failure
-  type: str
 """
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+
+ARGUMENT_SPEC = dict(
+    backup_uri=dict(type="str", required=True),
+    namespace=dict(type="str", required=True),
+    state_dir=dict(type="path", required=True),
+    enable_triggers=dict(type="bool", default=False),
+    required_cronjob=dict(type="str", default="jobintel-daily"),
+    verify_checksums=dict(type="bool", default=True),
+    require_checksums=dict(type="bool", default=False),
+    create_namespace=dict(type="bool", default=True),
+    force_conflicts=dict(type="bool", default=False),
+    bundle_uri=dict(type="str"),
+    bundle_sha256=dict(type="str"),
+)
 
 
 def verify_state_dir(state_dir, files):
@@ -157,11 +235,28 @@ def verify_state_dir(state_dir, files):
     return listing
 
 
-def run(module):
-    params = module.params
-    check = module.check_mode
-    s3 = aws.AwsClientFactory.from_params(params).client("s3")
-    loaded = backup.load_backup(s3, params["backup_uri"], params["verify_checksums"], params["require_checksums"],
+def _gate(dyn, params, manifests, namespace_created, check):
+    gate = {"object": None, "passed": None}
+    if not params["required_cronjob"]:
+        return gate
+    gate["object"] = "cronjob.batch/%s" % params["required_cronjob"]
+    if check and namespace_created:
+        # Nothing exists yet to read back: the dry run can only say whether the backup brings it.
+        gate["passed"] = any(m["kind"] == "CronJob" and m["metadata"]["name"] == params["required_cronjob"] for m in manifests)
+        if not gate["passed"]:
+            raise GuardError("restore_gate_failed", "%s is not among the backup's manifests (dr_bundle_backup_uri)." % gate["object"])
+    else:
+        k8s_restore.require_object(dyn, "batch/v1", "CronJob", params["required_cronjob"], params["namespace"])
+        gate["passed"] = True
+    return gate
+
+
+def run(ops):
+    params = ops.params
+    check = ops.check_mode
+    backup.parse_s3_uri(params["backup_uri"], "dr_bundle_backup_uri")
+    # The contract, every manifest and every state member are read and checked before the cluster is touched.
+    loaded = backup.load_backup(ops.client("s3"), params["backup_uri"], params["verify_checksums"], params["require_checksums"],
                                 fetch=(backup.STATE_ARCHIVE, backup.MANIFESTS_ARCHIVE))
     documents = backup.manifests_from_archive(loaded["blobs"][backup.MANIFESTS_ARCHIVE])
     # Objects a controller made come back from their owner; restoring them too would leave orphans.
@@ -170,66 +265,47 @@ def run(module):
     documents = [d for d in documents if not backup.controller_owned(d["manifest"])]
     manifests = [backup.prepare_manifest(d["manifest"], params["namespace"], params["enable_triggers"]) for d in documents]
     state = backup.state_files(loaded["blobs"][backup.STATE_ARCHIVE])
-    dyn = k8s.dynamic_client(params["kubeconfig"], params["context"])
+    dyn = ops.connection("k8s").dynamic()
     k8s_restore.resolve(dyn, manifests, params["namespace"])
-    namespace = {"changed": False}
-    if params["create_namespace"]:
-        namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)
-    applied = k8s_restore.apply_all(dyn, manifests, params["namespace"], dry_run=check, namespace_exists=not namespace["changed"],
-                                    force=params["force_conflicts"])
-    for entry, document in zip(applied, documents):
-        entry["source"] = document["source"]
-    state_changed = archives.write_tree(params["state_dir"], state, prune=True, check_mode=check)
-    listing = [] if check else verify_state_dir(params["state_dir"], state)
-    gate = {"object": None, "passed": None}
-    if params["required_cronjob"]:
-        gate["object"] = "cronjob.batch/%s" % params["required_cronjob"]
-        if check and namespace["changed"]:
-            gate["passed"] = any(m["kind"] == "CronJob" and m["metadata"]["name"] == params["required_cronjob"] for m in manifests)
-            if not gate["passed"]:
-                raise GuardError("restore_gate_failed", "%s is not among the backup's manifests." % gate["object"])
-        else:
-            k8s_restore.require_object(dyn, "batch/v1", "CronJob", params["required_cronjob"], params["namespace"])
-            gate["passed"] = True
-    changed = namespace["changed"] or bool(state_changed) or any(a["changed"] for a in applied)
-    result = dict(changed=changed, backup=loaded["contract"], objects=applied, skipped_owned=skipped_owned, namespace_created=namespace["changed"],
-                  state_dir=params["state_dir"], state_files=listing, state_changed_files=state_changed, gate=gate)
-    if module._diff:
+    outputs = dict(namespace=params["namespace"], backup_id=loaded["contract"]["metadata"].get("backup_id"),
+                   bundle_uri=params["bundle_uri"], bundle_sha256=params["bundle_sha256"], backup=loaded["contract"],
+                   objects=[], skipped_owned=skipped_owned, namespace_created=False, state_dir=params["state_dir"],
+                   state_files=[], state_changed_files=[], gate={"object": None, "passed": None})
+    changed = False
+    try:
+        namespace = {"changed": False}
+        if params["create_namespace"]:
+            namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)
+        outputs["namespace_created"] = changed = namespace["changed"]
+        applied = k8s_restore.apply_all(dyn, manifests, params["namespace"], dry_run=check, namespace_exists=not namespace["changed"],
+                                        force=params["force_conflicts"])
+        changed = changed or any(a["changed"] for a in applied)
+        for entry, document in zip(applied, documents):
+            entry["source"] = document["source"]
+        outputs["objects"] = [{k: v for k, v in a.items() if k != "diff"} for a in applied]
+        outputs["state_changed_files"] = archives.write_tree(params["state_dir"], state, prune=True, check_mode=check)
+        changed = changed or bool(outputs["state_changed_files"])
+        outputs["state_files"] = [] if check else verify_state_dir(params["state_dir"], state)
+        outputs["gate"] = _gate(dyn, params, manifests, namespace["changed"], check)
+    except OpsError as exc:
+        # What was applied before the failure stays in the result and the receipt.
+        exc.changed_so_far = exc.changed_so_far or (changed and not check)
+        exc.details = dict(outputs, **(exc.details or {}))
+        raise
+    count = sum(1 for a in applied if a["changed"])
+    line = bundle.line_fields(("namespace", params["namespace"]), ("objects", len(applied)), ("would_change" if check else "changed_objects", count),
+                              ("state_files", len(state)), ("gate", "passed" if outputs["gate"]["passed"] else "off"),
+                              ("bundle_sha256", params["bundle_sha256"]))
+    result = dict(changed=changed, status="planned" if check else "ok", outputs=outputs, line=line)
+    if count and getattr(ops.module, "_diff", False):
         result["diff"] = [dict(a["diff"], before_header="%s/%s" % (a["kind"], a["name"]), after_header="%s/%s" % (a["kind"], a["name"]))
                           for a in applied if a["changed"]]
     return result
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(k8s.k8s_argument_spec())
-    argument_spec.update(
-        backup_uri=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        state_dir=dict(type="path", required=True),
-        enable_triggers=dict(type="bool", default=False),
-        required_cronjob=dict(type="str", default="jobintel-daily"),
-        verify_checksums=dict(type="bool", default=True),
-        require_checksums=dict(type="bool", default=False),
-        create_namespace=dict(type="bool", default=True),
-        force_conflicts=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    for available, name, error in ((aws.HAS_BOTO3, "boto3", aws.BOTO3_IMPORT_ERROR), (k8s.HAS_KUBERNETES, "kubernetes", k8s.KUBERNETES_IMPORT_ERROR)):
-        if not available:
-            module.fail_json(msg=missing_required_lib(name), exception=str(error))
-    module.no_log_values.update(k8s.kubeconfig_secret_values(module.params["kubeconfig"]))
-    try:
-        result = run(module)
-    except GuardError as exc:
-        module.fail_json(msg="dr_restore status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
-    except k8s.K8S_ERRORS as exc:
-        error = k8s.api_error(exc)
-        module.fail_json(msg="dr_restore status=fail reason=k8s_error: %s (%s)" % (error["message"], error["code"]), reason="k8s_error")
-    except aws.AWS_ERRORS + (ValueError, OSError) as exc:
-        module.fail_json(msg="dr_restore status=fail reason=aws_error: %s" % aws.describe_error(exc, "restoring the backup"), reason="aws_error")
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="dr_restore", phase="restore", status_key="dr_restore",
+              connections=[AwsConnection, K8sConnection]).run(run)
 
 
 if __name__ == "__main__":

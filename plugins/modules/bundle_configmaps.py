@@ -21,6 +21,9 @@ description:
     Text goes to C(data), other bytes to C(binaryData).
   - With O(render_only=true) only writes O(output_yaml). Otherwise applies the ConfigMaps with server-side
     apply (check mode is a C(dryRun=All) apply), creating the namespace first when missing.
+  - The receipt phase is C(render) with O(render_only=true), else C(apply).
+  - Prints C(apply_bundle status=ok namespace=<ns> render_only=<bool> configmaps=4 changed=<n> output_yaml=<file>); in check
+    mode C(status=planned) and C(would_change=<n>).
   - Replaces C(scripts/control_plane/apply_bundle_k8s.sh).
 author:
   - signalcraft maintainers (@signalcraft)
@@ -61,11 +64,12 @@ attributes:
     description: Server-side dry run (C(dryRun=All)); the YAML file is not written.
   diff_mode:
     support: full
-    description: Each ConfigMap before and after (in RV(configmaps)).
+    description: Each changed ConfigMap before and after (and in RV(outputs.configmaps)).
 seealso:
   - module: signalcraft.ops.bundle_fetch
 extends_documentation_fragment:
   - signalcraft.ops.k8s
+  - signalcraft.ops.receipt
 """
 
 EXAMPLES = r"""
@@ -84,39 +88,81 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-yaml:
-  description: The rendered multi-document YAML.
-  returned: success
+changed:
+  description: Whether the YAML file, the namespace or a ConfigMap was (or in check mode would be) written.
+  returned: always
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
   type: str
-output_yaml:
-  description: The file the YAML was written to, when O(output_yaml) is set.
-  returned: when output_yaml
+reason:
+  description:
+    - The stable reason token, or null. C(bundle_dir_invalid), C(bundle_manifest_invalid), C(bundle_manifest_mismatch),
+      C(unsafe_archive_member), C(configmap_too_large), C(configmap_key_collision), C(configmap_key_invalid), C(invalid_name),
+      C(namespace_terminating), C(unknown_kind), C(local_write_failed), C(kubeconfig_invalid), C(k8s_forbidden), C(k8s_error).
+  returned: always
   type: str
-configmaps:
-  description: Per ConfigMap C(name), C(keys), C(bytes), C(changed) and, when applied, C(diff).
-  returned: success
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: apply_bundle status=ok namespace=jobintel render_only=false configmaps=4 changed=4
+outputs:
+  description: What the step rendered and applied.
+  returned: always
+  type: dict
+  contains:
+    yaml:
+      description: The rendered multi-document YAML (with O(output_yaml) it is in that file instead).
+      returned: when output_yaml is not set
+      type: str
+    output_yaml:
+      description: The file the YAML was written to, when O(output_yaml) is set.
+      returned: when output_yaml
+      type: str
+    configmaps:
+      description: Per ConfigMap C(name), C(keys), C(bytes) and C(changed).
+      returned: success
+      type: list
+      elements: dict
+    namespace_created:
+      description: Whether the namespace was (or would be) created.
+      returned: unless render_only
+      type: bool
+attempts:
+  description: Attempts made.
+  returned: always
+  type: int
+diff:
+  description: Each changed ConfigMap before and after (with C(--diff)).
+  returned: when diff mode is on and something changed
   type: list
   elements: dict
-namespace_created:
-  description: Whether the namespace was (or would be) created.
-  returned: unless render_only
-  type: bool
-reason:
-  description: Stable failure token.
-  returned: failure
-  type: str
+receipt:
+  description: A receipt.v1 document (operation C(apply_bundle), phase C(apply) or C(render)); the action plugin writes it.
+  returned: always
+  type: dict
 """
 
 import base64
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+
+ARGUMENT_SPEC = dict(
+    bundle_dir=dict(type="path", required=True),
+    namespace=dict(type="str", required=True),
+    name_prefix=dict(type="str", default="control-plane"),
+    render_only=dict(type="bool", default=False),
+    output_yaml=dict(type="path"),
+    create_namespace=dict(type="bool", default=True),
+    force_conflicts=dict(type="bool", default=False),
+)
 
 
 def _size(configmap):
@@ -124,63 +170,50 @@ def _size(configmap):
     return text + sum(len(base64.b64decode(v)) for v in configmap.get("binaryData", {}).values())
 
 
-def run(module):
-    params = module.params
+def run(ops):
+    params = ops.params
+    check = ops.check_mode
     opened = bundle.read_bundle_dir(params["bundle_dir"])
     configmaps = bundle.render_configmaps(opened["files"], params["namespace"], name_prefix=params["name_prefix"])
     text = bundle.to_yaml(configmaps)
     summary = [{"name": c["metadata"]["name"], "keys": sorted(list(c.get("data", {})) + list(c.get("binaryData", {}))),
                 "bytes": _size(c), "changed": False} for c in configmaps]
-    result = dict(changed=False, yaml=text, configmaps=summary)
+    # The YAML goes to its file; only without one is it returned (a receipt keeps the summary, not every value).
+    outputs = dict(configmaps=summary) if params["output_yaml"] else dict(yaml=text, configmaps=summary)
+    changed = False
     if params["output_yaml"]:
         directory, name = os.path.split(os.path.abspath(params["output_yaml"]))
-        result["output_yaml"] = params["output_yaml"]
-        if archives.write_tree(directory, {name: text.encode("utf-8")}, check_mode=module.check_mode):
-            result["changed"] = True
-    if params["render_only"]:
-        return result
-    dyn = k8s.dynamic_client(params["kubeconfig"], params["context"])
-    namespace = {"changed": False}
-    if params["create_namespace"]:
-        namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=module.check_mode)
-    applied = k8s_restore.apply_all(dyn, configmaps, params["namespace"], dry_run=module.check_mode,
-                                    namespace_exists=not namespace["changed"], force=params["force_conflicts"])
-    for entry, outcome in zip(summary, applied):
-        entry.update(changed=outcome["changed"], diff=outcome["diff"])
-    result["namespace_created"] = namespace["changed"]
-    result["changed"] = result["changed"] or namespace["changed"] or any(e["changed"] for e in summary)
-    if module._diff:
-        result["diff"] = [dict(e["diff"], before_header=e["name"], after_header=e["name"]) for e in summary if e["changed"]]
+        outputs["output_yaml"] = params["output_yaml"]
+        changed = bool(archives.write_tree(directory, {name: text.encode("utf-8")}, check_mode=check))
+    diffs = []
+    if not params["render_only"]:
+        dyn = ops.connection("k8s").dynamic()
+        namespace = {"changed": False}
+        if params["create_namespace"]:
+            namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)
+        applied = k8s_restore.apply_all(dyn, configmaps, params["namespace"], dry_run=check,
+                                        namespace_exists=not namespace["changed"], force=params["force_conflicts"])
+        for entry, outcome in zip(summary, applied):
+            entry["changed"] = outcome["changed"]
+            if outcome["changed"]:
+                diffs.append(dict(outcome["diff"], before_header=entry["name"], after_header=entry["name"]))
+        outputs["namespace_created"] = namespace["changed"]
+        changed = changed or namespace["changed"] or any(e["changed"] for e in summary)
+    count = sum(1 for e in summary if e["changed"])
+    line = bundle.line_fields(("namespace", params["namespace"]), ("render_only", params["render_only"]), ("configmaps", len(summary)),
+                              ("would_change" if check else "changed", count), ("output_yaml", params["output_yaml"]))
+    result = dict(changed=changed, status="planned" if check else "ok", outputs=outputs, line=line)
+    if diffs and getattr(ops.module, "_diff", False):
+        result["diff"] = diffs
     return result
 
 
 def main():
-    argument_spec = k8s.k8s_argument_spec()
-    argument_spec.update(
-        bundle_dir=dict(type="path", required=True),
-        namespace=dict(type="str", required=True),
-        name_prefix=dict(type="str", default="control-plane"),
-        render_only=dict(type="bool", default=False),
-        output_yaml=dict(type="path"),
-        create_namespace=dict(type="bool", default=True),
-        force_conflicts=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.KUBERNETES_IMPORT_ERROR))
-    module.no_log_values.update(k8s.kubeconfig_secret_values(module.params["kubeconfig"]))
-    try:
-        result = run(module)
-    except GuardError as exc:
-        module.fail_json(msg="bundle_configmaps status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
-    except k8s.K8S_ERRORS as exc:
-        error = k8s.api_error(exc)
-        module.fail_json(msg="bundle_configmaps status=fail reason=k8s_error: applying the ConfigMaps failed: %s (%s)" % (
-            error["message"], error["code"]), reason="k8s_error")
-    except (ValueError, OSError) as exc:
-        module.fail_json(msg="bundle_configmaps status=fail reason=invalid_input: %s" % exc, reason="invalid_input")
-    module.exit_json(**result)
+    ops = OpsModule(ARGUMENT_SPEC, operation="apply_bundle", phase="apply", status_key="apply_bundle", connections=[K8sConnection])
+    if ops.params["render_only"]:
+        # The receipt says what happened: a render writes no cluster object.
+        ops.phase = "render"
+    ops.run(run)
 
 
 if __name__ == "__main__":

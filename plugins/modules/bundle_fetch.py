@@ -21,12 +21,16 @@ description:
     differ, so a second fetch reports no change).
   - When C(current.json) is missing it fails with C(reason=control_plane_pointer_missing) and says to publish
     from primary first (the bootstrap rule).
+  - Prints C(fetch_bundle status=ok bundle_sha256=<sha> bundle_dir=<dir> changed_files=<n>); in check mode
+    C(status=planned) and C(would_change=<n>).
   - Replaces C(scripts/control_plane/fetch_bundle.sh).
 author:
   - signalcraft maintainers (@signalcraft)
 options:
   bucket:
-    description: Bucket holding C(current.json) and the bundles.
+    description:
+      - Bucket holding C(current.json) and the bundles. Empty fails with C(bucket_unset), a C(REPLACE_) placeholder
+        with C(inventory_placeholder).
     type: str
     required: true
   prefix:
@@ -39,13 +43,14 @@ options:
     required: true
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
     description: Downloads and verifies everything; writes nothing to disk.
   diff_mode:
     support: none
-    description: Reports the files that changed in RV(changed_files).
+    description: Reports the files that changed in RV(outputs.changed_files).
 seealso:
   - module: signalcraft.ops.bundle_publish
   - module: signalcraft.ops.bundle_configmaps
@@ -61,82 +66,106 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-bundle_dir:
-  description: The extracted bundle (holds C(manifest.json) and the section directories).
-  returned: success
+changed:
+  description: Whether files under the bundle directory were (or in check mode would be) written or removed.
+  returned: always
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
   type: str
-  sample: /tmp/control-plane-fetch/bundle/control-plane
-bundle_uri:
-  description: The bundle C(current.json) names.
-  returned: success
-  type: str
-bundle_sha256:
-  description: The verified sha256 of the bundle archive.
-  returned: success
-  type: str
-pointer:
-  description: The C(current.json) document.
-  returned: success
-  type: dict
-manifest:
-  description: The verified C(manifest.json).
-  returned: success
-  type: dict
-changed_files:
-  description: Paths under RV(bundle_dir) that were (or in check mode would be) written or removed.
-  returned: success
-  type: list
-  elements: str
 reason:
-  description: Stable failure token.
-  returned: failure
+  description:
+    - The stable reason token, or null. C(bucket_unset), C(inventory_placeholder), C(invalid_prefix),
+      C(control_plane_pointer_missing), C(control_plane_pointer_invalid), C(invalid_s3_uri), C(bundle_object_missing),
+      C(bundle_hash_mismatch), C(bundle_manifest_mismatch), C(bundle_manifest_invalid), C(unsafe_path), C(unsafe_archive_member),
+      C(archive_corrupt), C(archive_too_large), C(local_write_failed), C(access_denied), C(aws_error).
+  returned: always
   type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: fetch_bundle status=ok bundle_sha256=0123... bundle_dir=/tmp/control-plane-fetch/bundle/control-plane changed_files=12
+outputs:
+  description: What the step found and did.
+  returned: always
+  type: dict
+  contains:
+    bundle_dir:
+      description: The extracted bundle (holds C(manifest.json) and the section directories).
+      returned: success
+      type: str
+      sample: /tmp/control-plane-fetch/bundle/control-plane
+    bundle_uri:
+      description: The bundle C(current.json) names.
+      returned: success
+      type: str
+    bundle_sha256:
+      description: The verified sha256 of the bundle archive.
+      returned: success
+      type: str
+    pointer:
+      description: The C(current.json) document.
+      returned: success
+      type: dict
+    manifest:
+      description: The verified C(manifest.json).
+      returned: success
+      type: dict
+    changed_files:
+      description: Paths under RV(outputs.bundle_dir) that were (or in check mode would be) written or removed.
+      returned: success
+      type: list
+      elements: str
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+receipt:
+  description: A receipt.v1 document (operation C(fetch_bundle), phase C(fetch)); the action plugin writes it.
+  returned: always
+  type: dict
 """
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import validate_s3_prefix
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    dest_dir=dict(type="path", required=True),
+)
 
 
-def run(module):
-    params = module.params
-    prefix = validate_s3_prefix(params["prefix"])
-    s3 = aws.AwsClientFactory.from_params(params).client("s3")
+def run(ops):
+    params = ops.params
+    control_plane.require_bucket(params["bucket"], "dr_bundle_bucket")
+    prefix = validate_s3_prefix(params["prefix"], option_name="dr_bundle_prefix")
+    s3 = ops.client("s3")
     document = control_plane.read_current(s3, params["bucket"], prefix)["document"]
     data = control_plane.download_bundle(s3, document["bundle_uri"])
+    # Everything is verified in memory before the first byte is written.
     opened = bundle.open_bundle(data, document["bundle_sha256"], label=document["bundle_uri"])
     files = dict(opened["files"])
     files[bundle.MANIFEST_NAME] = bundle.manifest_bytes(opened["manifest"])
     bundle_dir = os.path.join(params["dest_dir"], "bundle", bundle.ROOT)
-    changed_files = archives.write_tree(bundle_dir, files, prune=True, check_mode=module.check_mode)
-    return dict(changed=bool(changed_files), bundle_dir=bundle_dir, bundle_uri=document["bundle_uri"],
-                bundle_sha256=opened["sha256"], pointer=document, manifest=opened["manifest"], changed_files=changed_files)
+    changed_files = archives.write_tree(bundle_dir, files, prune=True, check_mode=ops.check_mode)
+    outputs = dict(bundle_dir=bundle_dir, bundle_uri=document["bundle_uri"], bundle_sha256=opened["sha256"], pointer=document,
+                   manifest=opened["manifest"], changed_files=changed_files)
+    count = "would_change" if ops.check_mode else "changed_files"
+    line = bundle.line_fields(("bundle_sha256", opened["sha256"]), ("bundle_dir", bundle_dir), (count, len(changed_files)))
+    return dict(changed=bool(changed_files), status="planned" if ops.check_mode else "ok", outputs=outputs, line=line)
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        dest_dir=dict(type="path", required=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    try:
-        result = run(module)
-    except GuardError as exc:
-        module.fail_json(msg="bundle_fetch status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError, OSError) as exc:
-        module.fail_json(msg="bundle_fetch status=fail reason=aws_error: %s" % aws.describe_error(exc, "fetching the bundle"),
-                         reason="aws_error")
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="fetch_bundle", phase="fetch", status_key="fetch_bundle", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ description:
     (never overwritten; a bundle with the same sha256 is reused) and moves C(<prefix>/control-plane/current.json)
     (C(bundle_uri), C(bundle_sha256), C(created_at), C(git_sha), C(image_ref_digest)) by compare-and-swap.
   - Publishing the same content again with the same provenance changes nothing.
+  - Every input is checked before any AWS call (C(bucket_unset), C(inventory_placeholder), C(invalid_prefix),
+    C(image_ref_not_pinned), C(invalid_git_sha), C(bundle_source_invalid)).
+  - Prints C(publish_bundle status=ok bundle_uri=<uri> bundle_sha256=<sha> uploaded=<bool> pointer=moved|unchanged);
+    in check mode C(status=planned) with C(would_upload) and C(pointer=would_move|unchanged).
   - Replaces C(scripts/control_plane/publish_bundle.sh).
 author:
   - signalcraft maintainers (@signalcraft)
@@ -29,7 +33,9 @@ options:
     type: path
     required: true
   bucket:
-    description: Bucket of the bundles and of C(current.json).
+    description:
+      - Bucket of the bundles and of C(current.json). Empty fails with C(bucket_unset), a C(REPLACE_) placeholder with
+        C(inventory_placeholder).
     type: str
     required: true
   prefix:
@@ -51,6 +57,7 @@ options:
     type: str
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -74,97 +81,130 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-bundle_uri:
-  description: The bundle C(current.json) now names.
-  returned: success
-  type: str
-  sample: s3://jobintel-artifacts/jobintel/control-plane/bundles/20260101T000000Z-0123456789ab.tar.gz
-bundle_sha256:
-  description: sha256 of the bundle archive.
-  returned: success
-  type: str
-bundle_size:
-  description: Size of the bundle archive in bytes.
-  returned: success
-  type: int
-uploaded:
-  description: Whether a new bundle object was (or in check mode would be) uploaded.
-  returned: success
+changed:
+  description: Whether a bundle was uploaded or C(current.json) moved (or in check mode would be).
+  returned: always
   type: bool
-pointer_uri:
-  description: The C(current.json) pointer.
-  returned: success
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
   type: str
-pointer:
-  description: The pointer document after the run.
-  returned: success
-  type: dict
-previous_pointer:
-  description: The pointer document before the run (null when it did not exist).
-  returned: success
-  type: dict
-manifest:
-  description: The bundle's C(manifest.json) (schema C(control_plane_manifest.v1)).
-  returned: success
-  type: dict
 reason:
-  description: Stable failure token.
-  returned: failure
+  description:
+    - The stable reason token, or null. C(bucket_unset), C(inventory_placeholder), C(invalid_prefix), C(image_ref_not_pinned),
+      C(image_ref_invalid), C(image_not_found), C(image_not_ecr), C(invalid_git_sha), C(bundle_source_invalid), C(unsafe_path),
+      C(pointer_conflict), C(pointer_invalid), C(access_denied), C(aws_error).
+  returned: always
   type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: >-
+    publish_bundle status=ok bundle_uri=s3://jobintel-artifacts/jobintel/control-plane/bundles/20260101T000000Z-0123456789ab.tar.gz
+    bundle_sha256=0123... uploaded=true pointer=moved
+outputs:
+  description: What the step found and did.
+  returned: always
+  type: dict
+  contains:
+    bundle_uri:
+      description: The bundle C(current.json) names (or would name).
+      returned: success
+      type: str
+      sample: s3://jobintel-artifacts/jobintel/control-plane/bundles/20260101T000000Z-0123456789ab.tar.gz
+    bundle_sha256:
+      description: sha256 of the bundle archive.
+      returned: success
+      type: str
+    bundle_size:
+      description: Size of the bundle archive in bytes.
+      returned: success
+      type: int
+    uploaded:
+      description: Whether a new bundle object was (or in check mode would be) uploaded.
+      returned: success
+      type: bool
+    pointer_uri:
+      description: The C(current.json) pointer.
+      returned: success
+      type: str
+    pointer:
+      description: The pointer document after the run (in check mode, what it would be).
+      returned: success
+      type: dict
+    previous_pointer:
+      description: The pointer document before the run (null when it did not exist).
+      returned: success
+      type: dict
+    manifest:
+      description: The bundle's C(manifest.json) (schema C(control_plane_manifest.v1)).
+      returned: success
+      type: dict
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The pointer document before and after.
+  returned: success
+  type: dict
+receipt:
+  description: A receipt.v1 document (operation C(publish_bundle), phase C(publish)); the action plugin writes it.
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image, validate_s3_prefix
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import gitinfo
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    source_dir=dict(type="path", required=True),
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    image_ref_digest=dict(type="str", required=True),
+    verify_image=dict(type="bool", default=True),
+    git_sha=dict(type="str"),
+)
 
 
-def run(module):
-    params = module.params
-    prefix = validate_s3_prefix(params["prefix"])
-    require_pinned_image(params["image_ref_digest"], context="the control-plane bundle")
+def run(ops):
+    params = ops.params
+    # Every input first: nothing below builds a client until all of them passed.
+    control_plane.require_bucket(params["bucket"], "dr_bundle_bucket")
+    prefix = validate_s3_prefix(params["prefix"], option_name="dr_bundle_prefix")
+    try:
+        require_pinned_image(params["image_ref_digest"], context="the control-plane bundle")
+    except GuardError as exc:
+        raise GuardError(exc.reason, "dr_bundle_image_ref: %s" % exc.message)
     git_sha = gitinfo.validate_git_sha(params["git_sha"]) if params["git_sha"] else gitinfo.head_sha(params["source_dir"])
     built = bundle.build_bundle(bundle.collect_sources(params["source_dir"]))
-    factory = aws.AwsClientFactory.from_params(params)
     if params["verify_image"]:
-        ecr.resolve_image(factory.client("ecr"), params["image_ref_digest"], context="the control-plane bundle")
-    outcome = control_plane.publish(factory.client("s3"), params["bucket"], prefix, built, git_sha, params["image_ref_digest"],
-                                    receipts.format_timestamp(receipts.utc_now()), check_mode=module.check_mode)
-    return dict(changed=outcome["changed"], bundle_uri=outcome["bundle_uri"], bundle_sha256=built["sha256"], bundle_size=built["size"],
-                uploaded=outcome["uploaded"], pointer_uri=outcome["pointer_uri"], pointer=outcome["after"],
-                previous_pointer=outcome["before"], manifest=built["manifest"],
-                diff={"before": outcome["before"] or {}, "after": outcome["after"]})
+        ecr.resolve_image(ops.client("ecr"), params["image_ref_digest"], context="the control-plane bundle")
+    outcome = control_plane.publish(ops.client("s3"), params["bucket"], prefix, built, git_sha, params["image_ref_digest"],
+                                    receipts.format_timestamp(receipts.utc_now()), check_mode=ops.check_mode)
+    moved = outcome["before"] != outcome["after"]
+    outputs = dict(bundle_uri=outcome["bundle_uri"], bundle_sha256=built["sha256"], bundle_size=built["size"],
+                   uploaded=outcome["uploaded"], pointer_uri=outcome["pointer_uri"], pointer=outcome["after"],
+                   previous_pointer=outcome["before"], manifest=built["manifest"])
+    diff = {"before": outcome["before"] or {}, "after": outcome["after"]}
+    if ops.check_mode:
+        line = bundle.line_fields(("bundle_uri", outcome["bundle_uri"]), ("bundle_sha256", built["sha256"]),
+                                  ("would_upload", outcome["uploaded"]), ("pointer", "would_move" if moved else "unchanged"))
+        return dict(changed=outcome["changed"], status="planned", outputs=outputs, diff=diff, line=line)
+    line = bundle.line_fields(("bundle_uri", outcome["bundle_uri"]), ("bundle_sha256", built["sha256"]),
+                              ("uploaded", outcome["uploaded"]), ("pointer", "moved" if moved else "unchanged"))
+    return dict(changed=outcome["changed"], outputs=outputs, diff=diff, line=line)
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        source_dir=dict(type="path", required=True),
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        image_ref_digest=dict(type="str", required=True),
-        verify_image=dict(type="bool", default=True),
-        git_sha=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    try:
-        result = run(module)
-    except GuardError as exc:
-        module.fail_json(msg="bundle_publish status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except pointers.PointerError as exc:
-        module.fail_json(msg="bundle_publish status=fail reason=%s: %s" % (exc.reason, exc), reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="bundle_publish status=fail reason=aws_error: %s" % aws.describe_error(exc, "publishing the bundle"),
-                         reason="aws_error")
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="publish_bundle", phase="publish", status_key="publish_bundle", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -19,22 +19,26 @@ description:
     checks that no migration of that directory is pending in O(migrations_table).
   - Returns the stable line C(db_verify status=ok), C(db_verify status=fail reason=<token>)
     (C(db_connect_failed), C(missing_tables), C(pending_migrations)) or, when O(dsn) is empty,
-    the CI-safe C(db_verify status=not_configured reason=missing_dsn), and the documented
-    C(exit_code) (0 for ok and not_configured, 1 for fail).
-  - Fails the task when C(exit_code) is not 0; the result still carries C(token_line),
-    C(exit_code) and the C(receipt).
-  - Reads only; runs fully in check mode. The DSN is never returned or logged.
+    the CI-safe C(db_verify status=not_configured reason=missing_dsn), and the runbook's exit code
+    in RV(outputs.exit_code) (0 for ok and not_configured, 1 for fail).
+  - Fails the task exactly when the exit code is not 0; the failed result still carries
+    C(token_line), RV(outputs) and the C(receipt) (operation and phase C(db_verify)).
+  - Reads only; runs fully in check mode. The DSN is never returned, logged or recorded.
 author:
   - signalcraft maintainers (@signalcraft)
+requirements:
+  - psycopg >= 3 (C(psycopg[binary]))
 options:
   dsn:
     description:
       - The PostgreSQL connection string (C(postgresql://user:password@host:5432/db) or key/value form).
       - Empty or omitted means the database is not configured (status C(not_configured)).
+      - The role sets it from C(db_ops_dsn).
     type: str
   required_tables:
     description:
       - Tables that must exist, as C(name) or C(schema.name) (lowercase identifiers).
+      - The role sets it from C(db_ops_required_tables).
     type: list
     elements: str
     default: []
@@ -75,115 +79,130 @@ EXAMPLES = r"""
     required_tables: [delivery_metrics, second_touch_summaries, ops_schema_migrations]
     migrations_dir: "{{ role_path }}/files/migrations"
   register: db_verify
+
+- name: Print the status line
+  ansible.builtin.debug:
+    msg: "{{ db_verify.token_line }}"
 """
 
 RETURN = r"""
+changed:
+  description: Always false; nothing is changed.
+  returned: always
+  type: bool
 status:
   description: C(ok), C(fail) or C(not_configured).
   returned: always
   type: str
   sample: ok
 reason:
-  description: The stable reason token, or null when ok.
+  description:
+    - The stable reason token, or null when ok. C(missing_dsn) (not_configured), C(missing_tables),
+      C(pending_migrations), C(db_connect_failed), C(db_dsn_invalid), C(db_query_failed), C(invalid_table_name),
+      C(migrations_dir_missing) and the other migration file checks of M(signalcraft.ops.db_bootstrap).
   returned: always
   type: str
   sample: missing_tables
 token_line:
-  description: The stable status line.
+  description: The stable status line (also the start of the receipt's C(message)).
   returned: always
   type: str
   sample: db_verify status=ok
-exit_code:
-  description: The runbook's exit code for this outcome (0 ok or not_configured, 1 fail).
+outputs:
+  description: What was checked and found.
+  returned: always
+  type: dict
+  contains:
+    exit_code:
+      description: The runbook's exit code (0 ok or not_configured, 1 fail); C(scripts/ops_db.py) exits with it.
+      returned: always
+      type: int
+      sample: 0
+    missing_tables:
+      description: Required tables that do not exist.
+      returned: always
+      type: list
+      elements: str
+      sample: [delivery_metrics]
+    pending_migrations:
+      description: Migrations of O(migrations_dir) not yet applied (version, name, filename, checksum).
+      returned: always
+      type: list
+      elements: dict
+    checked_tables:
+      description: The tables that were checked.
+      returned: always
+      type: list
+      elements: str
+    dsn_configured:
+      description: Whether a DSN was given (the DSN itself is never returned).
+      returned: always
+      type: bool
+attempts:
+  description: Attempts made (always 1).
   returned: always
   type: int
-  sample: 0
-missing_tables:
-  description: Required tables that do not exist.
-  returned: always
-  type: list
-  elements: str
-  sample: [delivery_metrics]
-pending_migrations:
-  description: Migrations of O(migrations_dir) not yet applied (version, name, filename, checksum).
-  returned: always
-  type: list
-  elements: dict
-checked_tables:
-  description: The tables that were checked.
-  returned: always
-  type: list
-  elements: str
-dsn_configured:
-  description: Whether a DSN was given (the DSN itself is never returned).
-  returned: always
-  type: bool
 receipt:
-  description: A receipt.v1 document (operation C(db_ops), phase C(db_verify)).
+  description: A receipt.v1 document (operation C(db_verify), phase C(db_verify)).
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection
+
+ARGUMENT_SPEC = dict(
+    dsn=dict(type="str", no_log=True),
+    required_tables=dict(type="list", elements="str", default=[]),
+    migrations_dir=dict(type="path"),
+    migrations_table=dict(type="str", default=migrations.DEFAULT_TABLE),
+    connect_timeout=dict(type="int", default=10),
+    statement_timeout_ms=dict(type="int", default=60000),
+)
 
 
-def run(params, started):
-    if not (params["dsn"] or "").strip():
-        return migrations.verify_not_configured()
-    listed = migrations.discover(params["migrations_dir"]) if params["migrations_dir"] else None
-    database = db.open_session(params["dsn"], "signalcraft.ops.db_verify", params["connect_timeout"], params["statement_timeout_ms"])
+def _describe(verdict):
+    if verdict["missing_tables"]:
+        return "missing tables %s; run db_bootstrap.yml -e db_ops_bootstrap_mode=apply_migrations (or fix db_ops_required_tables)." % (
+            ", ".join(verdict["missing_tables"]))
+    return "pending migrations %s; run db_bootstrap.yml -e db_ops_bootstrap_mode=apply_migrations." % (
+        ", ".join(m["filename"] for m in verdict["pending_migrations"]))
+
+
+def run(ops):
+    params = ops.params
+    configured = bool((params["dsn"] or "").strip())
+    ops.record_inputs(dsn_configured=configured)
+    outputs = {"missing_tables": [], "pending_migrations": [], "checked_tables": [], "dsn_configured": configured,
+               "exit_code": status_line.EXIT_OK}
+    if not configured:
+        # CI-safe: no database configured is reported, not failed.
+        return dict(status="not_configured", reason="missing_dsn", outputs=outputs,
+                    message="db_ops_dsn is empty; set it in the inventory to verify the database.")
     try:
-        return migrations.verify(database, params["required_tables"], listed, params["migrations_table"])
-    finally:
-        database.close()
+        for name in params["required_tables"]:
+            migrations.validate_table_name(name, "db_ops_required_tables")
+        listed = migrations.discover(params["migrations_dir"]) if params["migrations_dir"] else None
+        with ops.connection("db").session(params["dsn"], "signalcraft.ops.db_verify", params["connect_timeout"],
+                                          params["statement_timeout_ms"]) as database:
+            verdict = migrations.verify(database, params["required_tables"], listed, params["migrations_table"])
+    except OpsError as exc:
+        details = dict(outputs, exit_code=status_line.EXIT_FAIL)
+        details.update(exc.details)
+        exc.details = details
+        raise
+    outputs.update({k: verdict[k] for k in ("missing_tables", "pending_migrations", "checked_tables")})
+    outputs["exit_code"] = verdict["exit_code"]
+    if verdict["status"] == "fail":
+        return dict(status="fail", reason=verdict["reason"], message=_describe(verdict), outputs=outputs)
+    return dict(outputs=outputs)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            dsn=dict(type="str", no_log=True),
-            required_tables=dict(type="list", elements="str", default=[]),
-            migrations_dir=dict(type="path"),
-            migrations_table=dict(type="str", default=migrations.DEFAULT_TABLE),
-            connect_timeout=dict(type="int", default=10),
-            statement_timeout_ms=dict(type="int", default=60000),
-            execution_id=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    started = receipts.utc_now()
-    detail = None
-    try:
-        result = run(params, started)
-    except (db.DbError, migrations.MigrationError) as exc:
-        result, detail = migrations.verify_failed(exc.reason), exc.message
-    result["dsn_configured"] = bool((params["dsn"] or "").strip())
-    inputs = {k: params[k] for k in ("required_tables", "migrations_dir", "migrations_table")}
-    inputs["dsn_configured"] = result["dsn_configured"]
-    result["receipt"] = receipts.build(
-        "db_ops", "db_verify", "success" if result["exit_code"] == 0 else "failed",
-        receipts.execution_id(params["execution_id"], "db_verify", started), started,
-        inputs=inputs, outputs={k: v for k, v in result.items() if k != "receipt"}, failure_code=result["reason"],
-        message=detail, module="signalcraft.ops.db_verify", secret_values=[params["dsn"] or "", db.dsn_password(params["dsn"]) or ""],
-    )
-    result["changed"] = False
-    if result["exit_code"] != 0:
-        module.fail_json(msg="%s: %s" % (result["token_line"], detail or _describe(result)), **result)
-    module.exit_json(**result)
-
-
-def _describe(result):
-    if result["missing_tables"]:
-        return "missing tables %s; run db_bootstrap apply_migrations." % ", ".join(result["missing_tables"])
-    if result["pending_migrations"]:
-        return "pending migrations %s; run db_bootstrap apply_migrations." % ", ".join(
-            m["filename"] for m in result["pending_migrations"])
-    return "see the receipt"
+    OpsModule(ARGUMENT_SPEC, operation="db_verify", phase=migrations.VERIFY_KEY, connections=[DbConnection]).run(run)
 
 
 if __name__ == "__main__":

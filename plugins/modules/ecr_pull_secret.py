@@ -22,6 +22,8 @@ description:
   - Adds the Secret to the ServiceAccount's C(imagePullSecrets) with a JSON patch (guarded by the
     resourceVersion), keeping every other entry; creates the ServiceAccount when it does not exist.
   - The token and the Secret's contents are never returned or logged.
+  - Prints C(ecr_pull_secret status=ok secret=<name> secret_changed=<bool> service_account=<name> registry=<host>); in check
+    mode C(status=planned) with C(would_write) instead of C(secret_changed).
   - Replaces C(scripts/ops/dr_ensure_ecr_pull_secret.sh); its C(--dry-run) is check mode (C(dryRun=All)).
 author:
   - signalcraft maintainers (@signalcraft)
@@ -66,6 +68,7 @@ options:
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 requirements:
   - kubernetes >= 30.1.0
 attributes:
@@ -95,119 +98,145 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-secret_name:
-  description: The pull Secret.
-  returned: success
-  type: str
-registry:
-  description: The registry host the Secret authenticates to.
-  returned: success
-  type: str
-secret_changed:
-  description: Whether the Secret was (or in check mode would be) written.
-  returned: success
+changed:
+  description: Whether the namespace, the Secret or the ServiceAccount was (or in check mode would be) written.
+  returned: always
   type: bool
-refresh_reason:
-  description: Why the Secret was written (C(missing), C(refresh=always), C(older than 6.0 hours)...), or null.
-  returned: success
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
   type: str
-token_expires_at:
-  description: When the ECR token in the Secret expires, as ECR reported it.
-  returned: success
-  type: str
-service_account:
-  description: C(name), C(changed), C(created), C(image_pull_secrets_before) and C(image_pull_secrets_after).
-  returned: when service_account
-  type: dict
-namespace_created:
-  description: Whether the namespace was (or would be) created.
-  returned: success
-  type: bool
 reason:
-  description: Stable failure token.
-  returned: failure
+  description:
+    - The stable reason token, or null. C(image_ref_invalid), C(image_ref_missing), C(image_not_found), C(image_not_ecr),
+      C(invalid_registry_id), C(invalid_name), C(namespace_terminating), C(service_account_missing), C(kubeconfig_invalid),
+      C(k8s_forbidden), C(k8s_error), C(access_denied), C(aws_error).
+  returned: always
   type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: ecr_pull_secret status=ok secret=ecr-pull secret_changed=true service_account=jobintel registry=111122223333.dkr.ecr.us-east-1.amazonaws.com
+outputs:
+  description: What the step found and wrote (never the token or the Secret's contents).
+  returned: always
+  type: dict
+  contains:
+    secret_name:
+      description: The pull Secret.
+      returned: success
+      type: str
+    registry:
+      description: The registry host the Secret authenticates to.
+      returned: success
+      type: str
+    secret_changed:
+      description: Whether the Secret was (or in check mode would be) written.
+      returned: success
+      type: bool
+    refresh_reason:
+      description: Why the Secret was written (C(missing), C(refresh=always), C(older than 6.0 hours)...), or null.
+      returned: success
+      type: str
+    token_expires_at:
+      description: When the ECR token in the Secret expires, as ECR reported it.
+      returned: success
+      type: str
+    service_account:
+      description: C(name), C(changed), C(created), C(image_pull_secrets_before) and C(image_pull_secrets_after).
+      returned: when service_account
+      type: dict
+    namespace_created:
+      description: Whether the namespace was (or would be) created.
+      returned: success
+      type: bool
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The ServiceAccount's imagePullSecrets names before and after (never the Secret).
+  returned: when the ServiceAccount link changed
+  type: dict
+receipt:
+  description: A receipt.v1 document (operation C(ecr_pull_secret), phase C(pull_secret)); the action plugin writes it.
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import pull_secret
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, parse_image_ref
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import parse_image_ref
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import pull_secret
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+
+ARGUMENT_SPEC = dict(
+    namespace=dict(type="str", required=True),
+    secret_name=dict(type="str", default="ecr-pull"),
+    service_account=dict(type="str", default="jobintel"),
+    image_ref=dict(type="str"),
+    registry_id=dict(type="str"),
+    refresh=dict(type="str", choices=["auto", "always"], default="auto"),
+    max_age_hours=dict(type="float", default=6.0),
+    create_namespace=dict(type="bool", default=True),
+    create_service_account=dict(type="bool", default=True),
+)
 
 
-def run(module):
-    params = module.params
-    check = module.check_mode
-    factory = aws.AwsClientFactory.from_params(params)
+def run(ops):
+    params = ops.params
+    check = ops.check_mode
     registry_id, registry_hint = params["registry_id"], None
     if params["image_ref"]:
-        image = ecr.resolve_image(factory.client("ecr"), params["image_ref"], allow_tags=True, context="the pull secret")
-        registry_id = image["registry_id"]
         registry_hint = parse_image_ref(params["image_ref"])["registry"]
+        image = ecr.resolve_image(ops.client("ecr"), params["image_ref"], allow_tags=True, context="the pull secret")
+        registry_id = image["registry_id"]
     elif registry_id:
         pull_secret.validate_registry_id(registry_id)
-    dyn = k8s.dynamic_client(params["kubeconfig"], params["context"])
+    dyn = ops.connection("k8s").dynamic()
     namespace = {"changed": False}
     if params["create_namespace"]:
         namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)
     exists = not namespace["changed"]
+
+    def credentials():
+        found = ecr.pull_credentials(ops.client("ecr"), registry_id)
+        # The token is a secret from the moment it exists: never in output, diff or receipt.
+        ops.add_secret(found.get("password"))
+        return found
+
     secret = pull_secret.ensure_secret(
-        dyn, params["namespace"], params["secret_name"], lambda: ecr.pull_credentials(factory.client("ecr"), registry_id),
-        ecr.dockerconfigjson, receipts.utc_now(), dry_run=check, refresh=params["refresh"], max_age_hours=params["max_age_hours"],
-        registry_hint=registry_hint, namespace_exists=exists)
-    module.no_log_values.update(secret.pop("secret_values"))
-    result = dict(changed=namespace["changed"] or secret["changed"], secret_name=params["secret_name"], registry=secret["registry"],
-                  secret_changed=secret["changed"], refresh_reason=secret["reason"], token_expires_at=secret["expires_at"],
-                  namespace_created=namespace["changed"])
+        dyn, params["namespace"], params["secret_name"], credentials, ecr.dockerconfigjson, receipts.utc_now(), dry_run=check,
+        refresh=params["refresh"], max_age_hours=params["max_age_hours"], registry_hint=registry_hint, namespace_exists=exists)
+    ops.add_secret(*secret.pop("secret_values"))
+    outputs = dict(secret_name=params["secret_name"], registry=secret["registry"], secret_changed=secret["changed"],
+                   refresh_reason=secret["reason"], token_expires_at=secret["expires_at"], namespace_created=namespace["changed"])
+    changed = namespace["changed"] or secret["changed"]
+    result = dict(status="planned" if check else "ok")
     if params["service_account"]:
         link = pull_secret.link_service_account(dyn, params["namespace"], params["service_account"], params["secret_name"], dry_run=check,
                                                 create_missing=params["create_service_account"], namespace_exists=exists)
-        result["service_account"] = {"name": params["service_account"], "changed": link["changed"], "created": link["created"],
-                                     "image_pull_secrets_before": link["before"], "image_pull_secrets_after": link["after"]}
-        result["changed"] = result["changed"] or link["changed"]
+        outputs["service_account"] = {"name": params["service_account"], "changed": link["changed"], "created": link["created"],
+                                      "image_pull_secrets_before": link["before"], "image_pull_secrets_after": link["after"]}
+        changed = changed or link["changed"]
         if link["changed"]:
             result["diff"] = {"before": {"imagePullSecrets": link["before"]}, "after": {"imagePullSecrets": link["after"]},
                               "before_header": "serviceaccount/%s" % params["service_account"],
                               "after_header": "serviceaccount/%s" % params["service_account"]}
+    result.update(changed=changed, outputs=outputs,
+                  line=bundle.line_fields(("secret", params["secret_name"]), ("would_write" if check else "secret_changed", secret["changed"]),
+                                          ("service_account", params["service_account"]), ("registry", secret["registry"])))
     return result
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(k8s.k8s_argument_spec())
-    argument_spec.update(
-        namespace=dict(type="str", required=True),
-        secret_name=dict(type="str", default="ecr-pull"),
-        service_account=dict(type="str", default="jobintel"),
-        image_ref=dict(type="str"),
-        registry_id=dict(type="str"),
-        refresh=dict(type="str", choices=["auto", "always"], default="auto"),
-        max_age_hours=dict(type="float", default=6.0),
-        create_namespace=dict(type="bool", default=True),
-        create_service_account=dict(type="bool", default=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("image_ref", "registry_id")])
-    for available, name, error in ((aws.HAS_BOTO3, "boto3", aws.BOTO3_IMPORT_ERROR), (k8s.HAS_KUBERNETES, "kubernetes", k8s.KUBERNETES_IMPORT_ERROR)):
-        if not available:
-            module.fail_json(msg=missing_required_lib(name), exception=str(error))
-    module.no_log_values.update(k8s.kubeconfig_secret_values(module.params["kubeconfig"]))
-    try:
-        result = run(module)
-    except GuardError as exc:
-        module.fail_json(msg="ecr_pull_secret status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
-    except k8s.K8S_ERRORS as exc:
-        error = k8s.api_error(exc)
-        module.fail_json(msg="ecr_pull_secret status=fail reason=k8s_error: %s (%s)" % (error["message"], error["code"]), reason="k8s_error")
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="ecr_pull_secret status=fail reason=aws_error: %s" % aws.describe_error(exc, "getting ECR pull credentials"),
-                         reason="aws_error")
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="ecr_pull_secret", phase="pull_secret", status_key="ecr_pull_secret",
+              connections=[AwsConnection, K8sConnection], mutually_exclusive=[("image_ref", "registry_id")]).run(run)
 
 
 if __name__ == "__main__":

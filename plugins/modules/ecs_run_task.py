@@ -23,6 +23,10 @@ description:
     run's C(run_health.v1.json), else a token derived from ECS's stop code), its C(failed_stage) and
     the artifact paths to inspect, in the order the failure playbook reads them.
   - A timeout fails with reason C(wait_timeout); the task is left running unless O(stop_on_timeout=true).
+  - The receipt's C(failure_code) of a failed run is the run's own failure code (C(FORCED_FAILURE), ...), so
+    receipts can be grouped by what broke; the result's RV(reason) stays the registered token C(task_failed).
+  - Check mode resolves the revision, the run id and the artifact location and prints
+    C(run_once status=planned run_id=<id> task_definition=<arn> artifacts=<uri>); it starts nothing.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -153,100 +157,159 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-task_arn:
-  description: The task's ARN (null in check mode).
+changed:
+  description: Whether a task was (or in check mode would be) started.
   returned: always
-  type: str
-task_definition_arn:
-  description: The revision that ran.
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode), C(started) (O(wait=false)) or C(fail).
   returned: always
-  type: str
-run_id:
-  description: The run id (C(JOBINTEL_RUN_ID)).
-  returned: always
-  type: str
-  sample: 20260101T060000Z-1a2b3c4d
-exit_code:
-  description: The exit code of O(container_name) (or the first container with a non-zero code).
-  returned: when the task stopped
-  type: int
-containers:
-  description: Each container's name, last status, exit code, reason, image and image digest.
-  returned: always
-  type: list
-  elements: dict
-stopped_reason:
-  description: ECS's stoppedReason.
-  returned: always
-  type: str
-stop_code:
-  description: ECS's stopCode (C(EssentialContainerExited), C(TaskFailedToStart), ...).
-  returned: always
-  type: str
-last_status:
-  description: The task's last status.
-  returned: always
-  type: str
-artifacts:
-  description: Where the run writes its files - C(bucket), C(prefix), C(uri) and the C(paths) to inspect first.
-  returned: when the effective environment has JOBINTEL_S3_BUCKET
-  type: dict
-run_health:
-  description: C(status), C(failed_stage), C(failure_codes) from the run's run_health.v1.json, when it was written.
-  returned: when the task stopped
-  type: dict
-failure_code:
-  description: The failure code the run is filed under (e.g. C(FORCED_FAILURE)).
-  returned: on failure
   type: str
 reason:
   description:
-    - The stable failure token (C(task_failed), C(wait_timeout), C(task_not_started), C(cluster_not_found),
-      C(run_id_exists), C(task_definition_not_found), ...).
-  returned: on failure
+    - The stable reason token, or null. C(task_failed), C(wait_timeout), C(task_not_started), C(network_config_missing),
+      C(cluster_not_found), C(run_id_exists), C(run_id_invalid), C(started_by_invalid), C(task_definition_not_found),
+      C(container_not_found), C(environment_conflicts_with_secret), C(environment_value_invalid), C(inventory_placeholder),
+      C(invalid_input), C(access_denied), C(aws_error).
+  returned: always
   type: str
-waited_s:
-  description: Seconds spent waiting for C(STOPPED).
+token_line:
+  description: The stable status line.
   returned: always
-  type: float
-polls:
-  description: DescribeTasks calls made while waiting.
+  type: str
+  sample: run_once status=ok run_id=20260101T060000Z-1a2b3c4d task=arn:aws:ecs:us-east-1:111122223333:task/jobintel/01 exit_code=0 artifacts=s3://b/p/outbox/r1/
+outputs:
+  description: What the step found and did.
   returned: always
-  type: int
+  type: dict
+  contains:
+    task_arn:
+      description: The task's ARN (null in check mode).
+      returned: always
+      type: str
+    task_definition_arn:
+      description: The revision that ran (or would run).
+      returned: when the revision was described
+      type: str
+    run_id:
+      description: The run id (C(JOBINTEL_RUN_ID)).
+      returned: always
+      type: str
+      sample: 20260101T060000Z-1a2b3c4d
+    exit_code:
+      description: The exit code of O(container_name) (or the first container with a non-zero code).
+      returned: when the task stopped
+      type: int
+    containers:
+      description: Each container's name, last status, exit code, reason, image and image digest.
+      returned: always
+      type: list
+      elements: dict
+    stopped_reason:
+      description: ECS's stoppedReason.
+      returned: when the task started
+      type: str
+    stop_code:
+      description: ECS's stopCode (C(EssentialContainerExited), C(TaskFailedToStart), ...).
+      returned: when the task started
+      type: str
+    last_status:
+      description: The task's last status.
+      returned: when the task started
+      type: str
+    artifacts:
+      description: Where the run writes its files - C(bucket), C(prefix), C(uri) and the C(paths) to inspect first. Null without JOBINTEL_S3_BUCKET.
+      returned: when the revision was described
+      type: dict
+    run_health:
+      description: C(status), C(failed_stage), C(failure_codes) from the run's run_health.v1.json, when it was written.
+      returned: when the task stopped
+      type: dict
+    failure_code:
+      description: The failure code the run is filed under (e.g. C(FORCED_FAILURE)); also the receipt's C(failure_code).
+      returned: on task_failed
+      type: str
+    waited_s:
+      description: Seconds spent waiting for C(STOPPED).
+      returned: always
+      type: float
+    polls:
+      description: DescribeTasks calls made while waiting.
+      returned: always
+      type: int
 attempts:
-  description: API call attempts beyond the first (throttling retries) plus one.
+  description: API call attempts, throttling retries included.
   returned: always
   type: int
 receipt:
-  description: A receipt.v1 document (operation O(operation), phase C(run_once)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation O(operation), phase C(run_once)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule, no_log_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
-_INPUTS = ("cluster", "task_definition", "container_name", "environment", "run_id", "launch_type", "subnets",
-           "security_groups", "assign_public_ip", "wait", "wait_timeout", "stop_on_timeout", "region", "endpoint_url")
+ARGUMENT_SPEC = dict(
+    cluster=dict(type="str", required=True),
+    task_definition=dict(type="str", required=True),
+    container_name=dict(type="str"),
+    environment=dict(type="dict", default={}),
+    run_id=dict(type="str"),
+    launch_type=dict(type="str", choices=["FARGATE", "EC2", "EXTERNAL"], default="FARGATE"),
+    platform_version=dict(type="str"),
+    subnets=dict(type="list", elements="str", default=[]),
+    security_groups=dict(type="list", elements="str", default=[]),
+    assign_public_ip=dict(type="bool", default=False),
+    started_by=dict(type="str", default="signalcraft-ops"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=3600),
+    wait_delay=dict(type="float", default=5),
+    wait_max_delay=dict(type="float", default=30),
+    stop_on_timeout=dict(type="bool", default=False),
+    operation=dict(type="str", default="run_once"),
+)
+_RECEIPT_INPUTS = ["cluster", "task_definition", "container_name", "environment", "run_id", "launch_type", "subnets",
+                   "security_groups", "assign_public_ip", "wait", "wait_timeout", "stop_on_timeout", "region", "endpoint_url"]
 _OUTPUTS = ("task_arn", "task_definition_arn", "run_id", "exit_code", "containers", "stopped_reason", "stop_code",
             "last_status", "artifacts", "run_health", "failure_code", "waited_s", "polls")
 
 
-class TaskFailed(Exception):
+class TaskFailed(OpsError):
     """The task stopped with a non-zero exit; the message names the code and the artifacts."""
 
-    reason = "task_failed"
+    def __init__(self, message, failure_code, details=None):
+        super(TaskFailed, self).__init__("task_failed", message, details=details, changed_so_far=True, failure_code=failure_code)
 
 
-def run(module, factory, result):
-    params = module.params
-    client = factory.client("ecs")
+def _artifacts_uri(outputs):
+    return (outputs.get("artifacts") or {}).get("uri") or "none"
+
+
+def _fail(exc, outputs, changed):
+    exc.details.update(outputs)
+    exc.changed_so_far = exc.changed_so_far or changed
+    return exc
+
+
+def run(ops):
+    params = ops.params
+    no_log_values_in(ops, [{"name": k, "value": v} for k, v in params["environment"].items()])
+    if params["wait_timeout"] <= 0:
+        raise OpsError("invalid_input", "wait_timeout must be a positive number of seconds, got %d; fix jobintel_run_once_wait_timeout."
+                       % params["wait_timeout"])
+    if not (params["cluster"] or "").strip():
+        raise OpsError("invalid_input", "no ECS cluster given; set jobintel_ecs_cluster in the inventory.")
+    if not (params["task_definition"] or "").strip():
+        raise OpsError("invalid_input", "no task definition given; set jobintel_task_family (and -e taskdef_rev=<revision>).")
     ecs.validate_started_by(params["started_by"])
+    if params["run_id"]:
+        ecs.validate_run_id(params["run_id"])
+    outputs = dict(task_arn=None, run_id=params["run_id"], containers=[], waited_s=0.0, polls=0)
+    client = ops.client("ecs")
     ecs.require_cluster(client, params["cluster"])
     described, _tags = ecs.describe_task_definition(client, params["task_definition"])
     run_id = ecs.validate_run_id(params["run_id"] or ecs.new_run_id())
@@ -254,97 +317,61 @@ def run(module, factory, result):
     overrides[ecs.RUN_ID_ENV] = run_id
     container, environment = ecs.effective_environment(described, params["container_name"], overrides)
     location = ecs.artifact_location(environment, run_id)
-    result.update(run_id=run_id, task_definition_arn=described["taskDefinitionArn"], artifacts=location)
+    outputs.update(run_id=run_id, task_definition_arn=described["taskDefinitionArn"], artifacts=location)
     if described.get("networkMode") == "awsvpc" and not params["subnets"]:
-        raise GuardError("network_config_missing", "task definition %s uses awsvpc: set subnets (and security_groups) from the inventory." % (
-            described["taskDefinitionArn"]))
+        raise GuardError("network_config_missing", "task definition %s uses awsvpc: set jobintel_ecs_subnets (and jobintel_ecs_security_groups) "
+                                                   "in the inventory." % described["taskDefinitionArn"], details=outputs)
     if params["run_id"]:
-        ecs.require_new_run(factory.client("s3"), location, run_id)
-    if module.check_mode:
-        result["changed"] = True
-        return
+        try:
+            ecs.require_new_run(ops.client("s3"), location, run_id)
+        except GuardError as exc:
+            raise _fail(exc, outputs, False)
+    if ops.check_mode:
+        return dict(changed=True, status="planned", outputs=outputs,
+                    line=[("run_id", run_id), ("task_definition", described["taskDefinitionArn"]), ("artifacts", _artifacts_uri(outputs))])
     request = ecs.run_task_request(params["cluster"], described["taskDefinitionArn"], container, overrides, params["launch_type"],
                                    network=ecs.network_configuration(params["subnets"], params["security_groups"], params["assign_public_ip"]),
                                    started_by=params["started_by"], platform_version=params["platform_version"])
-    task = ecs.start_task(client, request)
-    result.update(changed=True, task_arn=task["taskArn"])
-    result.update((k, v) for k, v in ecs.task_outcome(task, container).items() if k in _OUTPUTS)
+    try:
+        task = ecs.start_task(client, request)
+    except GuardError as exc:
+        raise _fail(exc, outputs, False)
+    outputs["task_arn"] = task["taskArn"]
+    outputs.update((k, v) for k, v in ecs.task_outcome(task, container).items() if k in _OUTPUTS)
     if not params["wait"]:
-        return
+        return dict(changed=True, status="started", outputs=outputs,
+                    line=[("run_id", run_id), ("task", outputs["task_arn"]), ("artifacts", _artifacts_uri(outputs))])
     try:
         task, waited, polls = ecs.wait_task_stopped(client, params["cluster"], task["taskArn"], params["wait_timeout"],
                                                     params["wait_delay"], params["wait_max_delay"])
     except ecs.EcsWaitTimeout as exc:
-        result.update(waited_s=exc.waited, last_status=(exc.last or {}).get("lastStatus"))
+        outputs.update(waited_s=exc.waited, last_status=(exc.last or {}).get("lastStatus"))
         if params["stop_on_timeout"]:
-            client.stop_task(cluster=params["cluster"], task=result["task_arn"], reason="signalcraft.ops: wait_timeout %ss" % params["wait_timeout"])
-        raise
-    result.update(waited_s=waited, polls=polls)
+            client.stop_task(cluster=params["cluster"], task=outputs["task_arn"], reason="signalcraft.ops: wait_timeout %ss" % params["wait_timeout"])
+        raise _fail(exc, outputs, True)
+    except OpsError as exc:
+        raise _fail(exc, outputs, True)
+    outputs.update(waited_s=waited, polls=polls)
     outcome = ecs.task_outcome(task, container)
-    result.update((k, v) for k, v in outcome.items() if k in _OUTPUTS)
-    result["run_health"] = ecs.read_run_health(factory.client("s3"), location)
+    outputs.update((k, v) for k, v in outcome.items() if k in _OUTPUTS)
+    outputs["run_health"] = ecs.read_run_health(ops.client("s3"), location)
     if outcome["exit_code"] != 0:
-        result["failure_code"] = ecs.failure_code(outcome, result["run_health"])
-        health = result["run_health"] or {}
+        code = ecs.failure_code(outcome, outputs["run_health"])
+        outputs["failure_code"] = code
+        health = outputs["run_health"] or {}
+        details = dict(outputs, line=[("failure_code", code)])
         raise TaskFailed("task %s exited %s (%s); failure_code=%s failed_stage=%s; inspect %s" % (
-            result["task_arn"], outcome["exit_code"], outcome["stopped_reason"], result["failure_code"], health.get("failed_stage"),
-            ", ".join(location["paths"]) if location else "the task's logs (no JOBINTEL_S3_BUCKET, so no artifacts)"))
+            outputs["task_arn"], outcome["exit_code"], outcome["stopped_reason"], code, health.get("failed_stage"),
+            ", ".join(location["paths"]) if location else "the task's logs (no JOBINTEL_S3_BUCKET, so no artifacts)"), code, details=details)
+    return dict(changed=True, outputs=outputs,
+                line=[("run_id", run_id), ("task", outputs["task_arn"]), ("exit_code", outputs["exit_code"]), ("artifacts", _artifacts_uri(outputs))])
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        cluster=dict(type="str", required=True),
-        task_definition=dict(type="str", required=True),
-        container_name=dict(type="str"),
-        environment=dict(type="dict", default={}),
-        run_id=dict(type="str"),
-        launch_type=dict(type="str", choices=["FARGATE", "EC2", "EXTERNAL"], default="FARGATE"),
-        platform_version=dict(type="str"),
-        subnets=dict(type="list", elements="str", default=[]),
-        security_groups=dict(type="list", elements="str", default=[]),
-        assign_public_ip=dict(type="bool", default=False),
-        started_by=dict(type="str", default="signalcraft-ops"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=3600),
-        wait_delay=dict(type="float", default=5),
-        wait_max_delay=dict(type="float", default=30),
-        stop_on_timeout=dict(type="bool", default=False),
-        operation=dict(type="str", default="run_once"),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    if params["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
-    module.no_log_values.update(secret_values_in([{"name": k, "value": v} for k, v in params["environment"].items()]))
-    started = receipts.utc_now()
-    execution_id = receipts.execution_id(params["execution_id"], params["operation"], started)
-    factory = aws.AwsClientFactory.from_params(params)
-    result = dict(changed=False, task_arn=None, run_id=params["run_id"], containers=[], waited_s=0.0, polls=0)
-    status, reason, message = "success", None, None
-    try:
-        run(module, factory, result)
-    except TaskFailed as exc:
-        status, reason = "failed", TaskFailed.reason
-        message = "run_once status=fail reason=%s failure_code=%s: %s" % (reason, result["failure_code"], exc)
-    except ecs.EcsWaitTimeout as exc:
-        status, reason, message = "failed", exc.reason, "run_once status=fail reason=%s: %s" % (exc.reason, exc.message)
-    except GuardError as exc:
-        status, reason, message = "failed", exc.reason, "run_once status=fail reason=%s: %s" % (exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        status, reason, message = "failed", "aws_error", "run_once status=fail reason=aws_error: %s" % aws.describe_error(exc, "run_task")
-    result["attempts"] = 1 + factory.retries
-    result["receipt"] = receipts.build(
-        params["operation"], "run_once", status, execution_id, started, inputs=dict((k, params[k]) for k in _INPUTS),
-        outputs=dict((k, result.get(k)) for k in _OUTPUTS), failure_code=result.get("failure_code") or reason, message=message, attempts=result["attempts"],
-        changed=bool(result["changed"]) and not module.check_mode, module="signalcraft.ops.ecs_run_task",
-        secret_values=list(module.no_log_values))
-    if status == "failed":
-        module.fail_json(msg=message, reason=reason, **result)
-    module.exit_json(**result)
+    ops = OpsModule(ARGUMENT_SPEC, operation="run_once", phase="run_once", connections=[AwsConnection], receipt_inputs=_RECEIPT_INPUTS)
+    # The receipt's operation names the runbook (run_once, force_fail_demo).
+    ops.operation = ops.params["operation"]
+    ops.run(run)
 
 
 if __name__ == "__main__":

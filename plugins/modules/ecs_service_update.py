@@ -89,114 +89,134 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-service_arn:
-  description: The service's ARN.
-  returned: always
-  type: str
-task_definition:
-  description: The revision the service runs after this task (what it would run, in check mode).
-  returned: always
-  type: str
-previous_task_definition:
-  description: The revision the service ran before.
-  returned: always
-  type: str
-stable:
-  description: Whether the service was seen stable on O(task_definition). Null when not waited for.
+changed:
+  description: Whether the service was (or in check mode would be) pointed at O(task_definition).
   returned: always
   type: bool
-waited_s:
-  description: Seconds spent waiting.
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
-  type: float
-polls:
-  description: DescribeServices calls made while waiting.
+  type: str
+reason:
+  description:
+    - The stable reason token, or null. C(invalid_input), C(wait_timeout), C(service_rollout_failed), C(service_not_found),
+      C(cluster_not_found), C(task_definition_not_found), C(access_denied), C(aws_error).
   returned: always
-  type: int
-service:
-  description: The last observed state - counts, deployments (id, status, task definition, counts, rollout state) and recent events.
+  type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: service status=ok service=jobintel-dashboard task_definition=arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel:7 stable=true waited_s=42.5
+outputs:
+  description: What the step found and did.
   returned: always
   type: dict
-reason:
-  description: The stable failure token (C(wait_timeout), C(service_rollout_failed), C(service_not_found), C(aws_error)).
-  returned: on failure
-  type: str
+  contains:
+    service_arn:
+      description: The service's ARN.
+      returned: when the service was described
+      type: str
+    task_definition:
+      description: The revision the service runs after this task (what it would run, in check mode).
+      returned: when the service was described
+      type: str
+    previous_task_definition:
+      description: The revision the service ran before.
+      returned: when the service was described
+      type: str
+    stable:
+      description: Whether the service was seen stable on O(task_definition). Null when not waited for; false after C(wait_timeout).
+      returned: when the service was described
+      type: bool
+    waited_s:
+      description: Seconds spent waiting.
+      returned: when the service was described
+      type: float
+    polls:
+      description: DescribeServices calls made while waiting.
+      returned: when the service was described
+      type: int
+    service:
+      description: The last observed state - counts, deployments (id, status, task definition, counts, rollout state) and recent events.
+      returned: when the service was described
+      type: dict
 attempts:
-  description: API call attempts beyond the first (throttling retries) plus one.
+  description: API call attempts, throttling retries included.
   returned: always
   type: int
+diff:
+  description: The service's task definition before and after.
+  returned: when the service was described
+  type: dict
 receipt:
-  description: A receipt.v1 document (operation C(deploy), phase C(service)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(deploy), phase C(service)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
-_INPUTS = ("cluster", "service", "task_definition", "force_new_deployment", "wait", "wait_timeout", "region", "endpoint_url")
+ARGUMENT_SPEC = dict(
+    cluster=dict(type="str", required=True),
+    service=dict(type="str", required=True),
+    task_definition=dict(type="str", required=True),
+    force_new_deployment=dict(type="bool", default=False),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=600),
+    wait_delay=dict(type="float", default=15),
+    wait_max_delay=dict(type="float", default=30),
+)
 
 
-def run(module, client, result):
-    params = module.params
+def _line(params, outputs, would=False):
+    fields = [("service", params["service"]), ("task_definition", outputs["task_definition"])]
+    if would:
+        return fields + [("would_update", outputs["would_update"])]
+    if outputs["stable"] is not None:
+        fields.append(("stable", outputs["stable"]))
+    return fields + [("waited_s", outputs["waited_s"])]
+
+
+def run(ops):
+    params = ops.params
+    if params["wait_timeout"] <= 0:
+        raise OpsError("invalid_input", "wait_timeout must be a positive number of seconds, got %d; fix jobintel_ecs_service_wait_timeout."
+                       % params["wait_timeout"])
+    for name, variable in (("cluster", "jobintel_ecs_cluster"), ("service", "jobintel_ecs_service"), ("task_definition", "deploy_task_definition_arn")):
+        if not (params[name] or "").strip():
+            raise OpsError("invalid_input", "%s is empty; set %s." % (name, variable))
+    client = ops.client("ecs")
     changed, before, after = ecs.update_service(client, params["cluster"], params["service"], params["task_definition"],
-                                                params["force_new_deployment"], module.check_mode)
-    result.update(changed=changed, service_arn=before["service_arn"], previous_task_definition=before["task_definition"],
-                  task_definition=after["task_definition"], service=after)
-    if module._diff:
-        result["diff"] = {"before": {"task_definition": before["task_definition"]}, "after": {"task_definition": after["task_definition"]}}
-    if params["wait"] and not module.check_mode:
-        state, waited, polls = ecs.wait_service_stable(client, params["cluster"], params["service"], after["task_definition"],
-                                                       params["wait_timeout"], params["wait_delay"], params["wait_max_delay"])
-        result.update(stable=True, waited_s=waited, polls=polls, service=state)
+                                                params["force_new_deployment"], ops.check_mode)
+    outputs = dict(service_arn=before["service_arn"], previous_task_definition=before["task_definition"],
+                   task_definition=after["task_definition"], service=after, stable=None, waited_s=0.0, polls=0)
+    diff = {"before": {"task_definition": before["task_definition"]}, "after": {"task_definition": after["task_definition"]}}
+    if ops.check_mode:
+        outputs["would_update"] = changed
+        return dict(changed=changed, status="planned", outputs=outputs, diff=diff, line=_line(params, outputs, would=True))
+    if params["wait"]:
+        try:
+            state, waited, polls = ecs.wait_service_stable(client, params["cluster"], params["service"], after["task_definition"],
+                                                           params["wait_timeout"], params["wait_delay"], params["wait_max_delay"])
+        except ecs.EcsWaitTimeout as exc:
+            outputs.update(stable=False, waited_s=exc.waited, service=exc.last or outputs["service"])
+            exc.details.update(outputs)
+            exc.changed_so_far = changed
+            raise
+        except OpsError as exc:  # service_rollout_failed, service_not_found while waiting
+            exc.details.update(outputs, stable=False)
+            exc.changed_so_far = changed
+            raise
+        outputs.update(stable=True, waited_s=waited, polls=polls, service=state)
+    return dict(changed=changed, outputs=outputs, diff=diff, line=_line(params, outputs))
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        cluster=dict(type="str", required=True),
-        service=dict(type="str", required=True),
-        task_definition=dict(type="str", required=True),
-        force_new_deployment=dict(type="bool", default=False),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=600),
-        wait_delay=dict(type="float", default=15),
-        wait_max_delay=dict(type="float", default=30),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    if params["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds, got %d." % params["wait_timeout"])
-    started = receipts.utc_now()
-    execution_id = receipts.execution_id(params["execution_id"], "deploy", started)
-    factory = aws.AwsClientFactory.from_params(params)
-    result = dict(changed=False, stable=None, waited_s=0.0, polls=0, service={})
-    status, reason, message = "success", None, None
-    try:
-        run(module, factory.client("ecs"), result)
-    except ecs.EcsWaitTimeout as exc:
-        status, reason, message = "failed", exc.reason, "service status=fail reason=%s: %s" % (exc.reason, exc.message)
-        result.update(stable=False, waited_s=exc.waited, service=exc.last or result["service"])
-    except GuardError as exc:
-        status, reason, message = "failed", exc.reason, "service status=fail reason=%s: %s" % (exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        status, reason, message = "failed", "aws_error", "service status=fail reason=aws_error: %s" % aws.describe_error(exc, "update_service")
-    result["attempts"] = 1 + factory.retries
-    outputs = dict((k, result.get(k)) for k in ("service_arn", "task_definition", "previous_task_definition", "stable", "waited_s", "polls", "service"))
-    result["receipt"] = receipts.build(
-        "deploy", "service", status, execution_id, started, inputs=dict((k, params[k]) for k in _INPUTS), outputs=outputs,
-        failure_code=reason, message=message, attempts=result["attempts"], changed=bool(result["changed"]) and not module.check_mode,
-        module="signalcraft.ops.ecs_service_update")
-    if status == "failed":
-        module.fail_json(msg=message, reason=reason, **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="deploy", phase="service", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

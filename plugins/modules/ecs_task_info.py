@@ -17,6 +17,8 @@ description:
     reason, and each container's status and exit code. Replaces C(ecs_verify_task.sh).
   - Fails with reason C(task_not_found) when the cluster does not know the task (ECS keeps stopped
     tasks visible for about an hour).
+  - Prints the status line C(task status=<last status> exit_code=<code> stop_code=<code>); its RV(status) is the
+    task's last status (C(PROVISIONING) ... C(RUNNING) ... C(STOPPED)), not C(ok), so the line reads as before.
   - Reads only.
 author:
   - signalcraft maintainers (@signalcraft)
@@ -33,7 +35,7 @@ options:
     required: true
   container_name:
     description:
-      - The container whose exit code is reported as RV(exit_code). Default is the first container
+      - The container whose exit code is reported as RV(outputs.exit_code). Default is the first container
         with a non-zero exit code, else the first.
     type: str
 extends_documentation_fragment:
@@ -59,105 +61,126 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-task_arn:
-  description: The task's ARN.
+changed:
+  description: Always false; the module reads only.
+  returned: always
+  type: bool
+status:
+  description: The task's last status (C(PROVISIONING), C(PENDING), C(RUNNING), C(STOPPED), ...), or C(fail).
   returned: always
   type: str
-task_definition_arn:
-  description: The revision the task runs.
-  returned: on success
-  type: str
-last_status:
-  description: The task's last status (C(PROVISIONING) ... C(RUNNING) ... C(STOPPED)).
-  returned: on success
-  type: str
-desired_status:
-  description: The task's desired status.
-  returned: on success
-  type: str
-stopped:
-  description: Whether the task is C(STOPPED).
-  returned: on success
-  type: bool
-exit_code:
-  description: The reported container's exit code (null while running).
-  returned: on success
-  type: int
-stop_code:
-  description: ECS's stopCode.
-  returned: on success
-  type: str
-stopped_reason:
-  description: ECS's stoppedReason.
-  returned: on success
-  type: str
-containers:
-  description: Each container's name, last status, exit code, reason, image and image digest.
-  returned: on success
-  type: list
-  elements: dict
-started_at:
-  description: When the task started.
-  returned: on success
-  type: str
-stopped_at:
-  description: When the task stopped.
-  returned: on success
-  type: str
-status_line:
-  description: One line for operators, C(task status=<last status> exit_code=<code> stop_code=<code>).
-  returned: on success
-  type: str
+  sample: STOPPED
 reason:
-  description: The stable failure token (C(task_not_found), C(aws_error)).
-  returned: on failure
+  description: The stable reason token, or null. C(invalid_input), C(task_not_found), C(access_denied), C(aws_error).
+  returned: always
   type: str
+token_line:
+  description: The stable status line, C(task status=<last status> exit_code=<code> stop_code=<code>).
+  returned: always
+  type: str
+  sample: task status=STOPPED exit_code=0 stop_code=EssentialContainerExited
+outputs:
+  description: The task as ECS describes it.
+  returned: always
+  type: dict
+  contains:
+    task_arn:
+      description: The task's ARN.
+      returned: always
+      type: str
+    cluster_arn:
+      description: The task's cluster.
+      returned: success
+      type: str
+    task_definition_arn:
+      description: The revision the task runs.
+      returned: success
+      type: str
+    last_status:
+      description: The task's last status.
+      returned: success
+      type: str
+    desired_status:
+      description: The task's desired status.
+      returned: success
+      type: str
+    stopped:
+      description: Whether the task is C(STOPPED).
+      returned: success
+      type: bool
+    exit_code:
+      description: The reported container's exit code (null while running).
+      returned: success
+      type: int
+    stop_code:
+      description: ECS's stopCode.
+      returned: success
+      type: str
+    stopped_reason:
+      description: ECS's stoppedReason.
+      returned: success
+      type: str
+    launch_type:
+      description: The task's launch type.
+      returned: success
+      type: str
+    containers:
+      description: Each container's name, last status, exit code, reason, image and image digest.
+      returned: success
+      type: list
+      elements: dict
+    created_at:
+      description: When the task was created.
+      returned: success
+      type: str
+    started_at:
+      description: When the task started.
+      returned: success
+      type: str
+    stopped_at:
+      description: When the task stopped.
+      returned: success
+      type: str
+attempts:
+  description: API call attempts, throttling retries included.
+  returned: always
+  type: int
 receipt:
-  description: A receipt.v1 document (operation C(verify_task), phase C(verify_task)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(verify_task), phase C(verify_task)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    cluster=dict(type="str", required=True),
+    task_arn=dict(type="str", required=True),
+    container_name=dict(type="str"),
+)
+
+
+def run(ops):
+    params = ops.params
+    if not (params["task_arn"] or "").strip():
+        raise OpsError("invalid_input", "no task given; pass -e task_arn=<task arn>.")
+    if not (params["cluster"] or "").strip():
+        raise OpsError("invalid_input", "no cluster given; set jobintel_ecs_cluster (-e jobintel_ecs_cluster=<cluster arn>).")
+    try:
+        outcome = ecs.task_outcome(ecs.describe_task(ops.client("ecs"), params["cluster"], params["task_arn"]), params["container_name"])
+    except OpsError as exc:
+        exc.details.setdefault("task_arn", params["task_arn"])
+        raise
+    return dict(changed=False, status=outcome["last_status"] or "unknown", outputs=outcome,
+                line=[("exit_code", outcome["exit_code"]), ("stop_code", outcome["stop_code"])])
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        cluster=dict(type="str", required=True),
-        task_arn=dict(type="str", required=True),
-        container_name=dict(type="str"),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    started = receipts.utc_now()
-    factory = aws.AwsClientFactory.from_params(params)
-    result = dict(changed=False, task_arn=params["task_arn"])
-    status, reason, message = "success", None, None
-    try:
-        outcome = ecs.task_outcome(ecs.describe_task(factory.client("ecs"), params["cluster"], params["task_arn"]), params["container_name"])
-        result.update(outcome)
-        result["status_line"] = "task status=%s exit_code=%s stop_code=%s" % (outcome["last_status"], outcome["exit_code"], outcome["stop_code"])
-    except GuardError as exc:
-        status, reason, message = "failed", exc.reason, "task status=fail reason=%s: %s" % (exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        status, reason, message = "failed", "aws_error", "task status=fail reason=aws_error: %s" % aws.describe_error(exc, "describe_tasks")
-    result["receipt"] = receipts.build(
-        "verify_task", "verify_task", status, receipts.execution_id(params["execution_id"], "verify_task", started), started,
-        inputs=dict((k, params[k]) for k in ("cluster", "task_arn", "container_name", "region", "endpoint_url")),
-        outputs=dict((k, v) for k, v in result.items() if k not in ("changed", "receipt")), failure_code=reason, message=message,
-        attempts=1 + factory.retries, module="signalcraft.ops.ecs_task_info")
-    if status == "failed":
-        module.fail_json(msg=message, reason=reason, **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="verify_task", phase="verify_task", status_key="task", connections=[AwsConnection],
+              receipt_inputs=["cluster", "task_arn", "container_name", "region", "endpoint_url"]).run(run)
 
 
 if __name__ == "__main__":

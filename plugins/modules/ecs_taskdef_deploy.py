@@ -113,134 +113,137 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-task_definition_arn:
-  description: The revision that now describes the workload (new, or the unchanged latest). Null in check mode when a revision would be registered.
-  returned: always
-  type: str
-  sample: arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel-daily:7
-revision:
-  description: Its revision number (null in check mode when a revision would be registered).
-  returned: always
-  type: int
-  sample: 7
-previous_task_definition_arn:
-  description: The latest ACTIVE revision before this run.
-  returned: always
-  type: str
-registered:
-  description: Whether a revision was registered by this run.
+changed:
+  description: Whether a revision was (or in check mode would be) registered.
   returned: always
   type: bool
-changes:
-  description: What differs between the latest revision and the requested one (secret values redacted).
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
-  type: list
-  elements: str
-  sample: ["container jobintel image: ...@sha256:aaa -> ...@sha256:bbb"]
-image:
-  description: The image as resolved in ECR.
+  type: str
+reason:
+  description:
+    - The stable reason token, or null. C(invalid_input), C(image_ref_not_pinned), C(image_ref_invalid), C(image_not_ecr),
+      C(image_not_found), C(task_definition_not_found), C(container_not_found), C(environment_conflicts_with_secret),
+      C(environment_value_invalid), C(inventory_placeholder), C(access_denied), C(aws_error).
+  returned: always
+  type: str
+  sample: image_ref_not_pinned
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: deploy status=ok task_definition=arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel-daily:7 registered=true changes=1
+outputs:
+  description: What the step found and did.
   returned: always
   type: dict
   contains:
-    pinned_ref:
-      description: C(<registry>/<repository>@<digest>), what the revision carries.
+    task_definition_arn:
+      description: The revision that now describes the workload (new, or the unchanged latest). Null in check mode when a revision would be registered.
+      returned: success
       type: str
-    digest:
-      description: The image digest.
+      sample: arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel-daily:7
+    revision:
+      description: Its revision number (null in check mode when a revision would be registered).
+      returned: success
+      type: int
+      sample: 7
+    previous_task_definition_arn:
+      description: The latest ACTIVE revision before this run.
+      returned: success
       type: str
-    tag:
-      description: The tag given, if any.
-      type: str
-    pushed_at:
-      description: When the image was pushed.
-      type: str
+    registered:
+      description: Whether a revision was registered by this run.
+      returned: success
+      type: bool
+    changes:
+      description: What differs between the latest revision and the requested one (secret values redacted).
+      returned: success
+      type: list
+      elements: str
+      sample: ["container jobintel image: ...@sha256:aaa -> ...@sha256:bbb"]
+    image:
+      description: The image as resolved in ECR - C(pinned_ref) (C(<registry>/<repository>@<digest>), what the revision carries),
+        C(digest), C(tag) (the tag given, if any), C(repository), C(registry_id), C(pushed_at).
+      returned: success
+      type: dict
 attempts:
-  description: API call attempts beyond the first (throttling retries) plus one.
+  description: API call attempts, throttling retries included.
   returned: always
   type: int
-reason:
-  description: The stable failure token (C(image_ref_not_pinned), C(image_not_found), C(task_definition_not_found), ...).
-  returned: on failure
-  type: str
-  sample: image_ref_not_pinned
+diff:
+  description: The normalised definition before and after (secret values redacted).
+  returned: when the latest revision was described
+  type: dict
 receipt:
-  description: A receipt.v1 document (operation C(deploy), phase C(deploy)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(deploy), phase C(deploy)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule, no_log_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
-_INPUTS = ("family", "container_name", "image_ref", "allow_image_tags", "environment", "purge_environment",
-           "remove_environment", "base_revision", "deployment_env", "region", "endpoint_url")
+ARGUMENT_SPEC = dict(
+    family=dict(type="str", required=True),
+    container_name=dict(type="str"),
+    image_ref=dict(type="str", required=True),
+    allow_image_tags=dict(type="bool", default=False),
+    environment=dict(type="dict", default={}),
+    purge_environment=dict(type="bool", default=False),
+    remove_environment=dict(type="list", elements="str", default=[]),
+    base_revision=dict(type="int"),
+    deployment_env=dict(type="str", default="this environment"),
+)
 
 
-def run(module, factory, started):
-    params = module.params
-    image = ecr.resolve_image(factory.client("ecr"), params["image_ref"], allow_tags=params["allow_image_tags"],
-                              context=params["deployment_env"])
-    plan = ecs.plan_revision(factory.client("ecs"), params["family"], params["container_name"], image["pinned_ref"],
+def _validate(params):
+    if not (params["family"] or "").strip():
+        raise OpsError("invalid_input", "no task-definition family given; set jobintel_task_family in the inventory (or -e jobintel_task_family=<family>).")
+    if not (params["image_ref"] or "").strip():
+        raise OpsError("invalid_input", "no image given; set jobintel_image_ref (-e jobintel_image_ref=<repo>@sha256:<digest>).")
+
+
+def run(ops):
+    params = ops.params
+    no_log_values_in(ops, [{"name": k, "value": v} for k, v in params["environment"].items()])
+    _validate(params)
+    try:
+        image = ecr.resolve_image(ops.client("ecr"), params["image_ref"], allow_tags=params["allow_image_tags"],
+                                  context=params["deployment_env"])
+    except GuardError as exc:
+        exc.message = "%s (-e jobintel_image_ref)" % exc.message
+        raise
+    plan = ecs.plan_revision(ops.client("ecs"), params["family"], params["container_name"], image["pinned_ref"],
                              params["environment"], params["purge_environment"], params["remove_environment"], params["base_revision"])
     current = ecs.definition_summary(plan["current"])
-    result = dict(changed=plan["changed"], registered=False, changes=plan["changes"], image=image,
-                  previous_task_definition_arn=current["arn"], task_definition_arn=current["arn"], revision=current["revision"])
-    if plan["changed"] and module.check_mode:
-        result.update(task_definition_arn=None, revision=None)
-    elif plan["changed"]:
-        registered = ecs.definition_summary(ecs.register_revision(factory.client("ecs"), plan["request"], plan["current_tags"]))
-        result.update(registered=True, task_definition_arn=registered["arn"], revision=registered["revision"])
-    if module._diff:
-        result["diff"] = {"before": ecs.redact_definition(plan["before"]), "after": ecs.redact_definition(plan["after"]),
-                          "before_header": current["arn"], "after_header": result["task_definition_arn"] or "%s (new revision)" % params["family"]}
-    return result
+    outputs = dict(changed=plan["changed"], registered=False, changes=plan["changes"], image=image,
+                   previous_task_definition_arn=current["arn"], task_definition_arn=current["arn"], revision=current["revision"])
+    status = "ok"
+    if ops.check_mode:
+        status = "planned"
+        if plan["changed"]:
+            outputs.update(task_definition_arn=None, revision=None)
+        line = [("family", params["family"]), ("would_register", plan["changed"]), ("changes", len(plan["changes"]))]
+    else:
+        if plan["changed"]:
+            registered = ecs.definition_summary(ecs.register_revision(ops.client("ecs"), plan["request"], plan["current_tags"]))
+            outputs.update(registered=True, task_definition_arn=registered["arn"], revision=registered["revision"])
+        line = [("task_definition", outputs["task_definition_arn"]), ("registered", outputs["registered"]),
+                ("changes", len(plan["changes"]))]
+    outputs.pop("changed")
+    diff = {"before": ecs.redact_definition(plan["before"]), "after": ecs.redact_definition(plan["after"]),
+            "before_header": current["arn"], "after_header": outputs["task_definition_arn"] or "%s (new revision)" % params["family"]}
+    return dict(changed=plan["changed"], status=status, outputs=outputs, line=line, diff=diff)
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        family=dict(type="str", required=True),
-        container_name=dict(type="str"),
-        image_ref=dict(type="str", required=True),
-        allow_image_tags=dict(type="bool", default=False),
-        environment=dict(type="dict", default={}),
-        purge_environment=dict(type="bool", default=False),
-        remove_environment=dict(type="list", elements="str", default=[]),
-        base_revision=dict(type="int"),
-        deployment_env=dict(type="str", default="this environment"),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    module.no_log_values.update(secret_values_in([{"name": k, "value": v} for k, v in params["environment"].items()]))
-    started = receipts.utc_now()
-    execution_id = receipts.execution_id(params["execution_id"], "deploy", started)
-    inputs = dict((k, params[k]) for k in _INPUTS)
-    factory = aws.AwsClientFactory.from_params(params)
-    status, reason, message, result = "success", None, None, dict(changed=False)
-    try:
-        result = run(module, factory, started)
-    except GuardError as exc:
-        status, reason, message = "failed", exc.reason, "deploy status=fail reason=%s: %s" % (exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        status, reason, message = "failed", "aws_error", "deploy status=fail reason=aws_error: %s" % aws.describe_error(exc, "deploy")
-    outputs = dict((k, result.get(k)) for k in ("task_definition_arn", "revision", "previous_task_definition_arn", "registered", "changes", "image"))
-    result["attempts"] = 1 + factory.retries
-    result["receipt"] = receipts.build(
-        "deploy", "deploy", status, execution_id, started, inputs=inputs, outputs=outputs, failure_code=reason,
-        message=message, attempts=result["attempts"], changed=bool(result.get("changed")) and not module.check_mode,
-        module="signalcraft.ops.ecs_taskdef_deploy", secret_values=list(module.no_log_values))
-    if status == "failed":
-        module.fail_json(msg=message, reason=reason, **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="deploy", phase="deploy", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

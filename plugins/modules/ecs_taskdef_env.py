@@ -18,6 +18,7 @@ description:
   - Values of secret-looking names (C(*_PASSWORD), C(*_TOKEN), C(*_API_KEY), C(DSN), ...) and every
     C(secrets[].valueFrom) reference are replaced with C(***REDACTED***); the values are also
     masked in everything Ansible prints.
+  - Prints C(taskdef_env status=ok task_definition=<arn> containers=<n>).
   - Reads only.
 author:
   - signalcraft maintainers (@signalcraft)
@@ -53,91 +54,99 @@ EXAMPLES = r"""
 
 - name: Print it
   ansible.builtin.debug:
-    msg: "{{ taskdef_env.lines }}"
+    msg: "{{ taskdef_env.outputs.lines }}"
 """
 
 RETURN = r"""
-task_definition_arn:
-  description: The revision described.
-  returned: on success
+changed:
+  description: Always false; the module reads only.
+  returned: always
+  type: bool
+status:
+  description: C(ok) or C(fail).
+  returned: always
   type: str
-family:
-  description: Its family.
-  returned: on success
-  type: str
-revision:
-  description: Its revision number.
-  returned: on success
-  type: int
-containers:
-  description:
-    - Per container C(name), C(image), C(environment) (list of C(name)/C(value), secret values redacted)
-      and C(secrets) (C(name), C(valueFrom) redacted).
-  returned: on success
-  type: list
-  elements: dict
-  sample: [{"name": "jobintel", "image": "...@sha256:...", "environment": [{"name": "REDACTION_ENFORCE", "value": "1"}],
-            "secrets": [{"name": "OPENAI_API_KEY", "valueFrom": "***REDACTED***"}]}]
-lines:
-  description: C(container=... image=...), then C(NAME=value) lines and C(NAME=<secret ***REDACTED***>) for secrets.
-  returned: on success
-  type: list
-  elements: str
 reason:
-  description: The stable failure token (C(task_definition_not_found), C(container_not_found), C(aws_error)).
-  returned: on failure
+  description: The stable reason token, or null. C(invalid_input), C(task_definition_not_found), C(container_not_found), C(access_denied), C(aws_error).
+  returned: always
   type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: taskdef_env status=ok task_definition=arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel-daily:7 containers=1
+outputs:
+  description: The revision's image and environment, secret values redacted.
+  returned: always
+  type: dict
+  contains:
+    task_definition_arn:
+      description: The revision described.
+      returned: success
+      type: str
+    family:
+      description: Its family.
+      returned: success
+      type: str
+    revision:
+      description: Its revision number.
+      returned: success
+      type: int
+    containers:
+      description:
+        - Per container C(name), C(image), C(environment) (list of C(name)/C(value), secret values redacted)
+          and C(secrets) (C(name), C(valueFrom) redacted).
+      returned: success
+      type: list
+      elements: dict
+      sample: [{"name": "jobintel", "image": "...@sha256:...", "environment": [{"name": "REDACTION_ENFORCE", "value": "1"}],
+                "secrets": [{"name": "OPENAI_API_KEY", "valueFrom": "***REDACTED***"}]}]
+    lines:
+      description: C(container=... image=...), then C(NAME=value) lines and C(NAME=<secret ***REDACTED***>) for secrets.
+      returned: success
+      type: list
+      elements: str
+attempts:
+  description: API call attempts, throttling retries included.
+  returned: always
+  type: int
 receipt:
-  description: A receipt.v1 document (operation C(print_taskdef_env), phase C(taskdef_env)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(print_taskdef_env), phase C(taskdef_env)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    task_definition=dict(type="str", required=True),
+    container_name=dict(type="str"),
+)
+
+
+def run(ops):
+    params = ops.params
+    if not (params["task_definition"] or "").strip():
+        raise OpsError("invalid_input", "no task definition given; set jobintel_task_family (and -e taskdef_rev=<revision>).")
+    described, _tags = ecs.describe_task_definition(ops.client("ecs"), params["task_definition"])
+    secrets = set()
+    for container in described.get("containerDefinitions") or []:
+        secrets |= secret_values_in(container.get("environment") or [])
+    ops.add_secret(*sorted(secrets))
+    containers = ecs.taskdef_environment(described, params["container_name"], sorted(secrets))
+    summary = ecs.definition_summary(described)
+    outputs = dict(task_definition_arn=summary["arn"], family=summary["family"], revision=summary["revision"],
+                   containers=containers, lines=ecs.environment_lines(containers))
+    return dict(changed=False, outputs=outputs, line=[("task_definition", summary["arn"]), ("containers", len(containers))])
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        task_definition=dict(type="str", required=True),
-        container_name=dict(type="str"),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    started = receipts.utc_now()
-    factory = aws.AwsClientFactory.from_params(params)
-    result = dict(changed=False)
-    status, reason, message = "success", None, None
-    try:
-        described, _tags = ecs.describe_task_definition(factory.client("ecs"), params["task_definition"])
-        for container in described.get("containerDefinitions") or []:
-            module.no_log_values.update(secret_values_in(container.get("environment") or []))
-        containers = ecs.taskdef_environment(described, params["container_name"], list(module.no_log_values))
-        summary = ecs.definition_summary(described)
-        result.update(task_definition_arn=summary["arn"], family=summary["family"], revision=summary["revision"],
-                      containers=containers, lines=ecs.environment_lines(containers))
-    except GuardError as exc:
-        status, reason, message = "failed", exc.reason, "taskdef_env status=fail reason=%s: %s" % (exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        status, reason, message = "failed", "aws_error", "taskdef_env status=fail reason=aws_error: %s" % aws.describe_error(
-            exc, "describe_task_definition")
-    result["receipt"] = receipts.build(
-        "print_taskdef_env", "taskdef_env", status, receipts.execution_id(params["execution_id"], "print_taskdef_env", started),
-        started, inputs=dict((k, params[k]) for k in ("task_definition", "container_name", "region", "endpoint_url")),
-        outputs=dict((k, result.get(k)) for k in ("task_definition_arn", "revision", "containers")), failure_code=reason, message=message,
-        attempts=1 + factory.retries, module="signalcraft.ops.ecs_taskdef_env", secret_values=list(module.no_log_values))
-    if status == "failed":
-        module.fail_json(msg=message, reason=reason, **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="print_taskdef_env", phase="taskdef_env", connections=[AwsConnection],
+              receipt_inputs=["task_definition", "container_name", "region", "endpoint_url"]).run(run)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,24 @@ description:
     traffic; C(insufficient_data reason=attempted_total_below_min) below O(min_attempted_total);
     C(unhealthy reason=hold_rate_high|suppression_rate_high|failure_rate_high) when a rate is above
     its threshold; otherwise C(ops_daily_watchdog status=healthy).
-  - Exit codes (C(exit_code)). With O(strict=true) (scheduled prod) C(unhealthy) and
-    C(insufficient_data) are 2, unless O(scheduled=true) normalizes C(insufficient_data) to 0 and
-    adds the line C(ops_ci_normalize status=normalized reason=insufficient_data). Without
-    O(strict) the watchdog reports and exits 0. A failure (no tables, no connection) is 1.
+  - Exit codes (RV(outputs.exit_code), what C(scripts/ops_db.py) exits with). Without O(strict) the
+    watchdog reports and exits 0 - C(unhealthy) and C(insufficient_data) are results with that
+    status, not failures. With O(strict=true) (scheduled prod) C(unhealthy) and C(insufficient_data)
+    exit 2 and fail the task with the watchdog's reason token
+    (C(ops_daily_watchdog status=fail reason=hold_rate_high health=unhealthy exit_code=2); RV(outputs.lines)
+    keep the runbook's C(ops_daily_watchdog status=unhealthy reason=hold_rate_high)), unless O(scheduled=true)
+    normalizes C(insufficient_data) to 0 and adds the line C(ops_ci_normalize status=normalized reason=insufficient_data).
+    A failure (no tables, no connection, bad thresholds) is 1.
   - No O(dsn) gives C(ops_daily_watchdog status=not_configured reason=missing_dsn) (exit 0), or
     C(status=fail reason=missing_dsn) (exit 1) when O(strict=true).
-  - The task fails when C(exit_code) is not 0; the result still carries the lines and the receipt.
+  - The receipt has operation and phase C(ops_daily); the collection's action plugin writes it.
 author:
   - signalcraft maintainers (@signalcraft)
+requirements:
+  - psycopg >= 3 (C(psycopg[binary]))
 options:
   dsn:
-    description: The PostgreSQL connection string. Never logged.
+    description: The PostgreSQL connection string (the role sets it from C(db_ops_dsn)). Never logged or recorded.
     type: str
   strict:
     description: Exit 2 on C(unhealthy) and C(insufficient_data) (the scheduled prod run).
@@ -100,133 +106,175 @@ EXAMPLES = r"""
     scheduled: true
     max_hold_rate: 0.05
   register: ops_daily
+
+- name: Print the metric and watchdog lines
+  ansible.builtin.debug:
+    msg: "{{ ops_daily.outputs.lines }}"
 """
 
 RETURN = r"""
+changed:
+  description: Always false; the watchdog reads only.
+  returned: always
+  type: bool
 status:
-  description: C(healthy), C(insufficient_data), C(unhealthy), C(not_configured) or C(fail).
+  description:
+    - C(healthy), C(insufficient_data), C(unhealthy), C(not_configured) or C(fail).
+    - A strict run that exits 2 is C(fail) with the watchdog's reason; RV(outputs.health) keeps its classification.
   returned: always
   type: str
 reason:
-  description: The first reason token, or null when healthy.
+  description:
+    - The first reason token, or null when healthy. C(delivered_total_0), C(attempted_total_below_min),
+      C(hold_rate_high), C(suppression_rate_high), C(failure_rate_high), C(missing_dsn), C(missing_tables),
+      C(invalid_input), C(invalid_table_name), C(db_connect_failed), C(db_dsn_invalid), C(db_query_failed).
   returned: always
   type: str
   sample: delivered_total_0
-reasons:
-  description: Every reason that applies (all exceeded rates).
-  returned: always
-  type: list
-  elements: str
 token_line:
-  description: The watchdog's status line.
+  description: The watchdog's status line (also the start of the receipt's C(message)).
   returned: always
   type: str
   sample: ops_daily_watchdog status=insufficient_data reason=delivered_total_0
-normalize_line:
-  description: C(ops_ci_normalize status=normalized reason=insufficient_data) when a scheduled strict run normalized.
+outputs:
+  description: The aggregate metrics, the classification and the runbook's lines and exit code.
   returned: always
-  type: str
-lines:
-  description: Every line to print, in order (metrics, second touch, watchdog, normalize).
-  returned: always
-  type: list
-  elements: str
-exit_code:
-  description: The runbook's exit code for this outcome (0, 1 or 2).
+  type: dict
+  contains:
+    exit_code:
+      description: The runbook's exit code for this outcome (0, 1 or 2); C(scripts/ops_db.py) exits with it.
+      returned: always
+      type: int
+    health:
+      description: The watchdog's classification (C(healthy), C(insufficient_data), C(unhealthy)), or C(not_configured).
+      returned: when the metrics were classified or no DSN was given
+      type: str
+    reasons:
+      description: Every reason that applies (all exceeded rates).
+      returned: when the metrics were classified or no DSN was given
+      type: list
+      elements: str
+    lines:
+      description:
+        - The runbook's lines, in order (metrics, second touch, watchdog, normalize), exactly as C(scripts/ops_db.py) prints them.
+      returned: when the metrics were classified or no DSN was given
+      type: list
+      elements: str
+    normalize_line:
+      description: C(ops_ci_normalize status=normalized reason=insufficient_data) when a scheduled strict run normalized, else null.
+      returned: when the metrics were classified or no DSN was given
+      type: str
+    metrics:
+      description: Aggregate counts and rates of the window.
+      returned: when the metrics were read
+      type: dict
+      sample: {"delivered_total": 950, "held_total": 20, "hold_rate": 0.02}
+    window:
+      description: The first and last day summed (C(start), C(end)).
+      returned: when the metrics were read
+      type: dict
+    strict:
+      description: Whether the run was strict.
+      returned: always
+      type: bool
+    scheduled:
+      description: Whether the run was a scheduled one.
+      returned: always
+      type: bool
+    dsn_configured:
+      description: Whether a DSN was given (the DSN itself is never returned).
+      returned: always
+      type: bool
+attempts:
+  description: Attempts made (always 1).
   returned: always
   type: int
-metrics:
-  description: Aggregate counts and rates of the window.
-  returned: always
-  type: dict
-  sample: {"delivered_total": 950, "held_total": 20, "hold_rate": 0.02}
-window:
-  description: The first and last day summed.
-  returned: when the metrics were read
-  type: dict
-strict:
-  description: Whether the run was strict.
-  returned: always
-  type: bool
-scheduled:
-  description: Whether the run was a scheduled one.
-  returned: always
-  type: bool
 receipt:
-  description: A receipt.v1 document (operation C(db_ops), phase C(ops_daily)).
+  description: A receipt.v1 document (operation C(ops_daily), phase C(ops_daily)).
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import ops_health
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db.migrations import MigrationError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection
+
+ARGUMENT_SPEC = dict(
+    dsn=dict(type="str", no_log=True),
+    strict=dict(type="bool", default=False),
+    scheduled=dict(type="bool", default=False),
+    window_days=dict(type="int", default=1),
+    as_of=dict(type="str"),
+    min_attempted_total=dict(type="int", default=1),
+    max_hold_rate=dict(type="float", default=0.05),
+    max_suppression_rate=dict(type="float", default=0.10),
+    max_failure_rate=dict(type="float", default=0.02),
+    metrics_table=dict(type="str", default="delivery_metrics"),
+    second_touch_table=dict(type="str", default="second_touch_summaries"),
+    connect_timeout=dict(type="int", default=10),
+    statement_timeout_ms=dict(type="int", default=60000),
+)
+# The classification's keys that are outputs (the status and reason are the result's own).
+OUTPUT_KEYS = ("reasons", "lines", "normalize_line", "exit_code", "metrics", "strict", "scheduled", "window")
 
 
-def run(params):
+def _outputs(result, configured):
+    outputs = {k: result[k] for k in OUTPUT_KEYS}
+    outputs.update(health=result["status"], dsn_configured=configured)
+    return outputs
+
+
+def _classify(ops, thresholds, configured):
+    params = ops.params
     strict, scheduled = params["strict"], params["scheduled"]
-    thresholds = {k: params[k] for k in ("min_attempted_total", "max_hold_rate", "max_suppression_rate", "max_failure_rate")}
-    ops_health.check_thresholds(thresholds)
     first, last = ops_health.window(params["as_of"], params["window_days"])
-    if not (params["dsn"] or "").strip():
-        return ops_health.not_configured(strict), None
-    database = db.open_session(params["dsn"], "signalcraft.ops.ops_daily", params["connect_timeout"], params["statement_timeout_ms"])
-    try:
+    ops_health.validate_table_name(params["metrics_table"], "metrics_table")
+    ops_health.validate_table_name(params["second_touch_table"], "second_touch_table")
+    if not configured:
+        result = ops_health.not_configured(strict)
+        outputs = dict(_outputs(result, configured), health="not_configured")
+        if strict:
+            raise OpsError("missing_dsn", "a strict run (db_ops_daily_strict=true) needs the database; set db_ops_dsn in the "
+                           "inventory (prod reads DATABASE_URL).", details=outputs)
+        return dict(status=result["status"], reason=result["reason"], outputs=outputs,
+                    message="db_ops_dsn is empty; set it in the inventory to run the watchdog.")
+    with ops.connection("db").session(params["dsn"], "signalcraft.ops.ops_daily", params["connect_timeout"],
+                                      params["statement_timeout_ms"]) as database:
         counts, second = ops_health.read_counts(database, first, last, params["metrics_table"], params["second_touch_table"])
-    finally:
-        database.close()
     if counts is None:
-        return ops_health.failed("missing_tables", strict, scheduled), \
-            "table %s does not exist; run db_bootstrap apply_migrations." % params["metrics_table"]
-    return ops_health.evaluate(counts, second, thresholds, strict, scheduled, first, last), None
+        raise OpsError("missing_tables", "table %s does not exist; run db_bootstrap.yml -e db_ops_bootstrap_mode=apply_migrations."
+                       % params["metrics_table"], details={"strict": strict, "scheduled": scheduled})
+    result = ops_health.evaluate(counts, second, thresholds, strict, scheduled, first, last)
+    message = ops_health.explain(result, thresholds)
+    if result["exit_code"] != status_line.EXIT_OK:
+        # Strict: unhealthy, or insufficient_data a scheduled run did not normalize, exits 2. The
+        # failure carries the watchdog's reason; outputs.lines keep the runbook's own lines.
+        details = _outputs(result, configured)
+        details["line"] = [("health", result["status"]), ("exit_code", result["exit_code"])]
+        raise OpsError(result["reason"], message, details=details)
+    return dict(status=result["status"], reason=result["reason"], outputs=_outputs(result, configured), message=message)
+
+
+def run(ops):
+    params = ops.params
+    configured = bool((params["dsn"] or "").strip())
+    ops.record_inputs(dsn_configured=configured)
+    try:
+        thresholds = ops_health.check_thresholds(
+            {k: params[k] for k in ("min_attempted_total", "max_hold_rate", "max_suppression_rate", "max_failure_rate")})
+        return _classify(ops, thresholds, configured)
+    except OpsError as exc:
+        details = {"exit_code": status_line.EXIT_FAIL, "strict": params["strict"], "scheduled": params["scheduled"],
+                   "dsn_configured": configured}
+        details.update(exc.details)
+        exc.details = details
+        raise
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            dsn=dict(type="str", no_log=True),
-            strict=dict(type="bool", default=False),
-            scheduled=dict(type="bool", default=False),
-            window_days=dict(type="int", default=1),
-            as_of=dict(type="str"),
-            min_attempted_total=dict(type="int", default=1),
-            max_hold_rate=dict(type="float", default=0.05),
-            max_suppression_rate=dict(type="float", default=0.10),
-            max_failure_rate=dict(type="float", default=0.02),
-            metrics_table=dict(type="str", default="delivery_metrics"),
-            second_touch_table=dict(type="str", default="second_touch_summaries"),
-            connect_timeout=dict(type="int", default=10),
-            statement_timeout_ms=dict(type="int", default=60000),
-            execution_id=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    started = receipts.utc_now()
-    try:
-        result, detail = run(params)
-    except ops_health.HealthInputError as exc:
-        result, detail = ops_health.failed("invalid_input", params["strict"], params["scheduled"]), str(exc)
-    except (db.DbError, MigrationError) as exc:
-        result, detail = ops_health.failed(exc.reason, params["strict"], params["scheduled"]), exc.message
-    inputs = {k: params[k] for k in ("strict", "scheduled", "window_days", "as_of", "min_attempted_total", "max_hold_rate",
-                                     "max_suppression_rate", "max_failure_rate", "metrics_table", "second_touch_table")}
-    inputs["dsn_configured"] = bool((params["dsn"] or "").strip())
-    result["receipt"] = receipts.build(
-        "db_ops", "ops_daily", "success" if result["exit_code"] == 0 else "failed",
-        receipts.execution_id(params["execution_id"], "ops_daily", started), started,
-        inputs=inputs, outputs={k: v for k, v in result.items() if k != "receipt"},
-        failure_code=result["reason"] or result["status"], message=detail, module="signalcraft.ops.ops_daily",
-        secret_values=[params["dsn"] or "", db.dsn_password(params["dsn"]) or ""],
-    )
-    result["changed"] = False
-    if result["exit_code"] != 0:
-        module.fail_json(msg="%s%s" % (result["token_line"], (": " + detail) if detail else " (exit code %d)" % result["exit_code"]),
-                         **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="ops_daily", phase="ops_daily", status_key=ops_health.KEY, connections=[DbConnection]).run(run)
 
 
 if __name__ == "__main__":

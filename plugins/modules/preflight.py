@@ -24,14 +24,18 @@ description:
     (O(workload_env_names) and the task definition's environment and secrets). Only names are
     compared and reported; values are never read, returned or logged.
   - Returns the stable line C(preflight status=ok) or C(preflight status=fail reason=<token>) and a
-    C(receipt.v1) document to write with M(signalcraft.ops.receipt).
+    C(receipt.v1) document (operation C(preflight), phase C(verify)) that the collection's action plugin writes.
+  - In V(report) mode a failed check does not fail the task; the line is C(preflight status=warn reason=<token>).
+  - The collection's action plugin also runs M(signalcraft.ops.aws_account_guard) before the first AWS module of a
+    play, so a wrong account may be refused there first (C(account_guard status=fail reason=account_mismatch)).
   - Reads only; never changes anything, so check mode runs every check.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
   mode:
     description:
-      - V(verify) fails the task when a check fails. V(report) returns the same result without failing.
+      - V(verify) fails the task when a check fails. V(report) returns the same result without failing
+        (status C(warn) with the failing check's reason).
     type: str
     choices: [verify, report]
     default: verify
@@ -92,7 +96,7 @@ attributes:
     support: none
     description: Nothing is changed, so there is nothing to diff.
 seealso:
-  - module: signalcraft.ops.receipt
+  - module: signalcraft.ops.aws_account_guard
 """
 
 EXAMPLES = r"""
@@ -114,16 +118,27 @@ EXAMPLES = r"""
     expected_account_id: "111122223333"
     endpoint_url: http://127.0.0.1:5000
   register: preflight_report
+
+- name: Print the status line
+  ansible.builtin.debug:
+    msg: "{{ preflight_report.token_line }} missing={{ preflight_report.outputs.missing_config_names | join(',') }}"
 """
 
 RETURN = r"""
+changed:
+  description: Always false; the module reads only.
+  returned: always
+  type: bool
 status:
-  description: C(ok) when every check passed, otherwise C(fail).
+  description: C(ok) when every check passed, C(fail) when one failed in V(verify) mode, C(warn) when one failed in V(report) mode.
   returned: always
   type: str
   sample: fail
 reason:
-  description: The failing check's stable reason token, or null.
+  description:
+    - The failing check's stable reason token, or null. C(redaction_not_enforced), C(missing_config), C(account_mismatch),
+      C(region_mismatch), C(expected_account_unset), C(expected_account_invalid), C(task_definition_not_found),
+      C(container_not_found), C(access_denied), C(aws_error).
   returned: always
   type: str
   sample: redaction_not_enforced
@@ -132,53 +147,76 @@ token_line:
   returned: always
   type: str
   sample: preflight status=fail reason=redaction_not_enforced
-checks:
-  description: Each check with C(status) (ok, fail, skipped), C(reason) and a human C(detail).
+outputs:
+  description: Each check and what it found (names only, never values).
   returned: always
-  type: list
-  elements: dict
-  sample: [{"name": "redaction_contract", "status": "fail", "reason": "redaction_not_enforced", "detail": "..."}]
-missing_config_names:
-  description: Required names absent from the workload environment (names only).
-  returned: always
-  type: list
-  elements: str
-  sample: [OPENAI_API_KEY]
-identity:
-  description: The caller's account and ARN and the region in use, when O(check_identity=true).
-  returned: when check_identity
   type: dict
-  sample: {"account": "111122223333", "arn": "arn:aws:iam::111122223333:user/ops", "region": "us-east-1"}
-task_definition_arn:
-  description: The task definition revision whose environment was read.
-  returned: when task_definition is given
-  type: str
+  contains:
+    checks:
+      description: Each check with C(name), C(status) (ok, fail, skipped), C(reason) and a human C(detail).
+      returned: when the checks ran
+      type: list
+      elements: dict
+      sample: [{"name": "redaction_contract", "status": "fail", "reason": "redaction_not_enforced", "detail": "..."}]
+    missing_config_names:
+      description: Required names absent from the workload environment (names only).
+      returned: when the checks ran
+      type: list
+      elements: str
+      sample: [OPENAI_API_KEY]
+    identity:
+      description: The caller's account and ARN and the region in use.
+      returned: when check_identity
+      type: dict
+      sample: {"account": "111122223333", "arn": "arn:aws:iam::111122223333:user/ops", "region": "us-east-1"}
+    task_definition_arn:
+      description: The task definition revision whose environment was read.
+      returned: when task_definition is given
+      type: str
+attempts:
+  description: API call attempts, throttling retries included.
+  returned: always
+  type: int
 receipt:
-  description: A receipt.v1 document (operation C(preflight), phase C(verify)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(preflight), phase C(verify)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import preflight
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    mode=dict(type="str", choices=["verify", "report"], default="verify"),
+    deployment_env=dict(type="str", required=True, choices=list(preflight.DEPLOYMENT_ENVS)),
+    redaction_enforce=dict(type="str"),
+    workload_env_names=dict(type="list", elements="str", default=[]),
+    required_config_names=dict(type="list", elements="str", default=[]),
+    task_definition=dict(type="str"),
+    container_name=dict(type="str"),
+    check_identity=dict(type="bool", default=True),
+    expected_account_id=dict(type="str"),
+    expected_region=dict(type="str"),
+)
+_RECEIPT_INPUTS = ["mode", "deployment_env", "workload_env_names", "required_config_names", "task_definition",
+                   "expected_account_id", "expected_region", "region", "endpoint_url"]
 
 
-def run(module):
-    params = module.params
-    started = receipts.utc_now()
-    checks, identity, tdef = [], None, None
-    factory = aws.AwsClientFactory.from_params(params)
+def run(ops):
+    params = ops.params
+    checks, outputs = [], {}
     if params["check_identity"]:
-        identity = factory.caller_identity()
-        identity["region"] = factory.region
-        checks.append(preflight.identity_check(identity, factory.region, params["expected_account_id"],
+        caller = ops.client("sts").get_caller_identity()
+        region = ops.connection("aws").region
+        identity = {"account": caller["Account"], "arn": caller["Arn"], "region": region}
+        outputs["identity"] = identity
+        checks.append(preflight.identity_check(identity, region, params["expected_account_id"],
                                                params["expected_region"] or params["region"]))
+    tdef = None
     if params["task_definition"]:
-        tdef = preflight.task_definition_env(factory.client("ecs"), params["task_definition"], params["container_name"])
+        tdef = preflight.task_definition_env(ops.client("ecs"), params["task_definition"], params["container_name"])
+        outputs["task_definition_arn"] = tdef["arn"]
     flag = params["redaction_enforce"]
     if flag is None and tdef is not None:
         flag = tdef["redaction_enforce"]
@@ -186,54 +224,18 @@ def run(module):
     present = set(params["workload_env_names"]) | set(tdef["names"] if tdef else [])
     contract, missing = preflight.config_contract_check(params["required_config_names"], present)
     checks.append(contract)
+    outputs.update(checks=checks, missing_config_names=missing)
 
     status, reason = preflight.summarize(checks)
-    result = dict(changed=False, status=status, reason=reason, token_line=preflight.token_line(status, reason),
-                  checks=checks, missing_config_names=missing)
-    if identity:
-        result["identity"] = identity
-    if tdef:
-        result["task_definition_arn"] = tdef["arn"]
-    inputs = {k: params[k] for k in ("mode", "deployment_env", "workload_env_names", "required_config_names",
-                                     "task_definition", "expected_account_id", "expected_region", "region", "endpoint_url")}
-    result["receipt"] = receipts.build(
-        "preflight", "verify", "success" if status == "ok" else "failed",
-        receipts.execution_id(params["execution_id"], "preflight", started), started,
-        inputs=inputs, outputs={k: result[k] for k in ("status", "reason", "token_line", "checks", "missing_config_names")},
-        failure_code=reason, attempts=1 + factory.retries, module="signalcraft.ops.preflight",
-    )
-    return result
+    if status == "ok":
+        return dict(changed=False, outputs=outputs)
+    details = "; ".join(c["detail"] for c in checks if c["status"] == "fail")
+    return dict(changed=False, status="fail" if params["mode"] == "verify" else "warn", reason=reason, message=details, outputs=outputs)
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        mode=dict(type="str", choices=["verify", "report"], default="verify"),
-        deployment_env=dict(type="str", required=True, choices=list(preflight.DEPLOYMENT_ENVS)),
-        redaction_enforce=dict(type="str"),
-        workload_env_names=dict(type="list", elements="str", default=[]),
-        required_config_names=dict(type="list", elements="str", default=[]),
-        task_definition=dict(type="str"),
-        container_name=dict(type="str"),
-        check_identity=dict(type="bool", default=True),
-        expected_account_id=dict(type="str"),
-        expected_region=dict(type="str"),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    try:
-        result = run(module)
-    except GuardError as exc:
-        module.fail_json(msg="%s: %s" % (preflight.token_line("fail", exc.reason), exc.message), status="fail", reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="%s: %s" % (preflight.token_line("fail", "aws_error"), aws.describe_error(exc, "preflight")),
-                         status="fail", reason="aws_error")
-    if result["status"] == "fail" and module.params["mode"] == "verify":
-        details = "; ".join(c["detail"] for c in result["checks"] if c["status"] == "fail")
-        module.fail_json(msg="%s: %s" % (result["token_line"], details), **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="preflight", phase="verify", status_key="preflight", connections=[AwsConnection],
+              receipt_inputs=_RECEIPT_INPUTS).run(run)
 
 
 if __name__ == "__main__":

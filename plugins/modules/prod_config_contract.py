@@ -17,27 +17,36 @@ description:
   - A required name is present when the environment the module runs in has it with a non-empty
     value (what cron, CI secrets or an AWX credential inject into C(ansible-playbook)), or when it
     is listed in O(present_names) (names the inventory overlay sets).
-  - Returns C(prod_config status=ok) or C(prod_config status=fail reason=missing_env) with the
+  - Returns C(prod_config status=ok), or C(prod_config status=fail reason=missing_env) with the
     missing names. Values are only tested for emptiness; they are never returned, logged or written
     to the receipt.
-  - With O(mode=prod_required) the task fails when a name is missing (C(exit_code=1));
-    O(mode=report) reports the same result with C(exit_code=0).
+  - With O(mode=prod_required) the task fails when a name is missing (RV(outputs.exit_code) 1);
+    O(mode=report) reports the same finding as C(prod_config status=warn reason=missing_env) and does
+    not fail (RV(outputs.exit_code) 0).
+  - The receipt has operation C(prod_config_contract) and phase C(prod_config); the collection's
+    action plugin writes it.
   - Reads only; runs fully in check mode.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
   mode:
-    description: V(prod_required) fails on a missing name; V(report) only reports.
+    description:
+      - V(prod_required) fails on a missing name; V(report) only reports (status C(warn)).
+      - The role sets it from C(db_ops_config_mode).
     type: str
     choices: [prod_required, report]
     default: prod_required
   required_names:
-    description: Environment variable names the service needs in prod. Names only, never values.
+    description:
+      - Environment variable names the service needs in prod. Names only, never values.
+      - The role sets it from C(db_ops_required_env_names).
     type: list
     elements: str
     required: true
   present_names:
-    description: Names set by other means (an inventory overlay, a task definition). Names only.
+    description:
+      - Names set by other means (an inventory overlay, a task definition). Names only.
+      - The role sets it from C(db_ops_present_env_names).
     type: list
     elements: str
     default: []
@@ -63,90 +72,111 @@ EXAMPLES = r"""
   signalcraft.ops.prod_config_contract:
     required_names: [DATABASE_URL, DELIVERY_API_TOKEN, REDACTION_ENFORCE]
   register: prod_config
+
+- name: Print the status line
+  ansible.builtin.debug:
+    msg: "{{ prod_config.token_line }}"
 """
 
 RETURN = r"""
+changed:
+  description: Always false; nothing is changed.
+  returned: always
+  type: bool
 status:
-  description: C(ok) or C(fail).
+  description: C(ok), C(fail) (O(mode=prod_required)) or C(warn) (O(mode=report)) when a name is missing.
   returned: always
   type: str
 reason:
-  description: C(missing_env) when a required name is missing, otherwise null.
+  description: C(missing_env) when a required name is missing, C(invalid_input) for an entry that is not a name, otherwise null.
   returned: always
   type: str
 token_line:
-  description: The stable status line.
+  description: The stable status line (also the start of the receipt's C(message)).
   returned: always
   type: str
   sample: prod_config status=fail reason=missing_env
-exit_code:
-  description: The runbook's exit code (0 ok or report mode, 1 fail).
-  returned: always
-  type: int
-missing_names:
-  description: Required names that are not set (names only).
-  returned: always
-  type: list
-  elements: str
-  sample: [DELIVERY_API_TOKEN]
-required_count:
-  description: How many distinct names are required.
-  returned: always
-  type: int
-present_count:
-  description: How many required names are present.
-  returned: always
-  type: int
-sources:
-  description: For each present name, where it was found (C(environment), C(declared)).
+outputs:
+  description: What the contract found (names only).
   returned: always
   type: dict
-  sample: {"DATABASE_URL": ["environment"]}
+  contains:
+    exit_code:
+      description: The runbook's exit code (0 ok or report mode, 1 fail); C(scripts/ops_db.py) exits with it.
+      returned: always
+      type: int
+    mode:
+      description: The mode that ran.
+      returned: always
+      type: str
+    missing_names:
+      description: Required names that are not set (names only).
+      returned: when the names were valid
+      type: list
+      elements: str
+      sample: [DELIVERY_API_TOKEN]
+    required_count:
+      description: How many distinct names are required.
+      returned: when the names were valid
+      type: int
+    present_count:
+      description: How many required names are present.
+      returned: when the names were valid
+      type: int
+    sources:
+      description: For each present name, where it was found (C(environment), C(declared)).
+      returned: when the names were valid
+      type: dict
+      sample: {"DATABASE_URL": ["environment"]}
+attempts:
+  description: Attempts made (always 1).
+  returned: always
+  type: int
 receipt:
-  description: A receipt.v1 document (operation C(db_ops), phase C(prod_config)).
+  description: A receipt.v1 document (operation C(prod_config_contract), phase C(prod_config)).
   returned: always
   type: dict
 """
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks import config_contract
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+
+ARGUMENT_SPEC = dict(
+    mode=dict(type="str", choices=list(config_contract.MODES), default="prod_required"),
+    required_names=dict(type="list", elements="str", required=True),
+    present_names=dict(type="list", elements="str", default=[]),
+    check_environment=dict(type="bool", default=True),
+)
+
+
+def run(ops):
+    params = ops.params
+    try:
+        # Named as the operator sets them; the entries themselves are never echoed (a pasted value).
+        config_contract.validate_names(params["required_names"], "db_ops_required_env_names")
+        config_contract.validate_names(params["present_names"], "db_ops_present_env_names")
+    except config_contract.ContractInputError as exc:
+        exc.details = dict(exc.details, mode=params["mode"], exit_code=status_line.EXIT_FAIL)
+        raise
+    result = config_contract.evaluate(params["required_names"], os.environ if params["check_environment"] else {},
+                                      params["present_names"], params["mode"])
+    outputs = {k: result[k] for k in ("exit_code", "missing_names", "required_count", "present_count", "sources")}
+    outputs["mode"] = params["mode"]
+    if not result["missing_names"]:
+        return dict(outputs=outputs)
+    message = "required names not set: %s; set them (names only) in the environment of ansible-playbook or list them in " \
+              "db_ops_present_env_names." % ", ".join(result["missing_names"])
+    if params["mode"] == "report":
+        return dict(status="warn", reason=result["reason"], outputs=outputs,
+                    message=message + " Report mode (db_ops_config_mode=report): exit code 0.")
+    return dict(status="fail", reason=result["reason"], outputs=outputs, message=message)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            mode=dict(type="str", choices=list(config_contract.MODES), default="prod_required"),
-            required_names=dict(type="list", elements="str", required=True),
-            present_names=dict(type="list", elements="str", default=[]),
-            check_environment=dict(type="bool", default=True),
-            execution_id=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    started = receipts.utc_now()
-    try:
-        result = config_contract.evaluate(params["required_names"], os.environ if params["check_environment"] else {},
-                                          params["present_names"], params["mode"])
-    except config_contract.ContractInputError as exc:
-        module.fail_json(msg="prod_config status=fail reason=invalid_input: %s" % exc, status="fail", reason="invalid_input",
-                         token_line="prod_config status=fail reason=invalid_input", exit_code=1)
-    result["receipt"] = receipts.build(
-        "db_ops", "prod_config", "success" if result["exit_code"] == 0 else "failed",
-        receipts.execution_id(params["execution_id"], "prod_config", started), started,
-        inputs={k: params[k] for k in ("mode", "required_names", "present_names", "check_environment")},
-        outputs={k: v for k, v in result.items() if k != "receipt"}, failure_code=result["reason"],
-        module="signalcraft.ops.prod_config_contract",
-    )
-    result["changed"] = False
-    if result["exit_code"] != 0:
-        module.fail_json(msg="%s: required names not set: %s; set them (names only) in the environment or the inventory."
-                         % (result["token_line"], ", ".join(result["missing_names"])), **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="prod_config_contract", phase=config_contract.KEY).run(run)
 
 
 if __name__ == "__main__":

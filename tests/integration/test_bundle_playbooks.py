@@ -23,6 +23,11 @@ def changed_tasks(run):
     return sum((stats.get("changed") or {}).values())
 
 
+def flat(run):
+    """The run's output with the callback's line wrapping undone (status lines are long)."""
+    return " ".join(run.stdout.split())
+
+
 def source_files(sandbox):
     return bundle.collect_sources(sandbox["SANDBOX_CONTROL_PLANE_SOURCE"])
 
@@ -41,6 +46,7 @@ def test_publish_is_deterministic_idempotent_and_check_mode_writes_nothing(sandb
     assert checked.rc == 0, checked.stdout
     assert list_keys(s3, bucket, prefix + "/") == []
     assert not (receipts / "pub-check").exists()
+    assert "publish_bundle status=planned" in flat(checked) and "would_upload=true pointer=would_move" in flat(checked)
 
     extravars["execution_id"] = "pub-1"
     first = run_playbook("publish_bundle.yml", extravars)
@@ -58,6 +64,7 @@ def test_publish_is_deterministic_idempotent_and_check_mode_writes_nothing(sandb
     assert body == bundle.build_bundle(source_files(sandbox))["archive"]
     receipt = json.loads((receipts / "pub-1" / "publish.json").read_text())
     assert receipt["status"] == "success" and receipt["changed"] is True and receipt["outputs"]["bundle_sha256"] == sha
+    assert "publish_bundle status=ok bundle_uri=%s bundle_sha256=%s uploaded=true pointer=moved" % (current["bundle_uri"], sha) in flat(first)
 
     # Same content from another directory with other mtimes: same hash, nothing written.
     copy = tmp_path / "copy"
@@ -69,6 +76,7 @@ def test_publish_is_deterministic_idempotent_and_check_mode_writes_nothing(sandb
     second = run_playbook("publish_bundle.yml", extravars)
     assert second.rc == 0, second.stdout
     assert changed_tasks(second) == 0
+    assert "uploaded=false pointer=unchanged" in flat(second)
     assert list_keys(s3, bucket, prefix + "/control-plane/bundles/") == bundles
     versions = s3.list_object_versions(Bucket=bucket, Prefix=prefix + "/control-plane/current.json").get("Versions", [])
     assert len(versions) == 1

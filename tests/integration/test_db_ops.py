@@ -39,10 +39,18 @@ def schema(sandbox):
         admin.close()
 
 
+# Each DB playbook records its own operation (they all used to record db_ops).
+OPERATIONS = {"db_bootstrap_dry_run": "db_bootstrap", "db_bootstrap": "db_bootstrap", "db_verify": "db_verify",
+              "ops_daily": "ops_daily", "prod_config": "prod_config_contract"}
+
+
 def receipt(sandbox, root, execution_id, phase, in_s3=True):
     with open(os.path.join(str(root), execution_id, "%s.json" % phase)) as handle:
         on_disk = json.load(handle)
     jsonschema.validate(on_disk, RECEIPT_SCHEMA)
+    assert on_disk["operation"] == OPERATIONS[phase] and on_disk["phase"] == phase
+    # The status line starts the message, success or not (it used to be null on success).
+    assert on_disk["message"] and on_disk["message"].split(": ", 1)[0].startswith("%s status=" % on_disk["message"].split()[0])
     if in_s3:
         obj = sandbox.boto3_client("s3").get_object(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key="receipts/%s/%s.json" % (execution_id, phase))
         assert json.loads(obj["Body"].read()) == on_disk
@@ -84,17 +92,18 @@ def test_dry_run_plan_apply_reapply_and_verify(sandbox, run_playbook, schema, tm
     # 1. Dry run through the wrapper: no database, the exact runbook line, exit 0.
     code, out, err, dry_id = wrapper(sandbox, tmp_path, "db_bootstrap", "--dry-run", ansible_args=["-e", "db_ops_dsn="])
     assert (code, out) == (0, ["db_bootstrap_dry_run status=ok migrations=3"]), err
-    assert receipt(sandbox, root, dry_id, "db_bootstrap_dry_run")["outputs"]["migration_count"] == 3
+    dry = receipt(sandbox, root, dry_id, "db_bootstrap_dry_run")
+    assert dry["outputs"]["migration_count"] == 3 and dry["message"] == "db_bootstrap_dry_run status=ok migrations=3"
 
     base = {"db_ops_dsn": dsn, "signalcraft_receipt_root": str(root), "db_ops_bootstrap_mode": "apply_migrations"}
     # 2. Check mode: connects, shows the 3 pending migrations, writes nothing (no table, no receipt).
-    planned = run_playbook("db_bootstrap.yml", dict(base, db_ops_execution_id="plan"), check=True)
+    planned = run_playbook("db_bootstrap.yml", dict(base, signalcraft_execution_id="plan"), check=True)
     assert planned.rc == 0, planned.stdout
     assert "db_bootstrap_dry_run status=ok migrations=3" in planned.stdout
     assert tables(admin, name) == [] and not os.path.exists(str(root / "plan"))
 
     # 3. Apply: three migrations, in order, each recorded with this execution id.
-    first = run_playbook("db_bootstrap.yml", dict(base, db_ops_execution_id="apply-1"), verbosity=3)  # -vvv: still no password
+    first = run_playbook("db_bootstrap.yml", dict(base, signalcraft_execution_id="apply-1"), verbosity=3)  # -vvv: still no password
     assert first.rc == 0, first.stdout
     assert "db_bootstrap status=ok mode=apply_migrations applied=3 skipped=0" in first.stdout
     rows = applied_rows(admin, name)
@@ -102,14 +111,16 @@ def test_dry_run_plan_apply_reapply_and_verify(sandbox, run_playbook, schema, tm
     assert {"delivery_metrics", "second_touch_summaries", "ops_schema_migrations"} <= set(tables(admin, name))
     applied = receipt(sandbox, root, "apply-1", "db_bootstrap")
     assert applied["status"] == "success" and applied["changed"] is True and applied["outputs"]["applied_count"] == 3
+    assert applied["message"] == "db_bootstrap status=ok mode=apply_migrations applied=3 skipped=0"
     assert [m["checksum"] for m in applied["outputs"]["applied"]] == [r[1] for r in rows]
     assert dsn not in json.dumps(applied) and "dsn_configured" in applied["inputs"]
 
     # 4. Apply again: nothing applied, nothing changed, the table untouched.
-    second = run_playbook("db_bootstrap.yml", dict(base, db_ops_execution_id="apply-2"))
+    second = run_playbook("db_bootstrap.yml", dict(base, signalcraft_execution_id="apply-2"))
     assert second.rc == 0, second.stdout
     assert "db_bootstrap status=ok mode=apply_migrations applied=0 skipped=3" in second.stdout
-    assert module_result(second, "Run db_bootstrap")["changed"] is False
+    again = module_result(second, "Run db_bootstrap")
+    assert again["changed"] is False and again["outputs"]["applied_count"] == 0 and again["outputs"]["skipped_count"] == 3
     assert applied_rows(admin, name) == rows
     assert receipt(sandbox, root, "apply-2", "db_bootstrap")["changed"] is False
 
@@ -142,7 +153,7 @@ def test_a_failing_migration_rolls_back_alone_with_a_failure_token(sandbox, sche
 def test_db_verify_missing_tables_and_not_configured(sandbox, run_playbook, schema, tmp_path):
     dsn, _admin, _name = schema
     root = tmp_path / "receipts"
-    missing = run_playbook("db_verify.yml", {"db_ops_dsn": dsn, "signalcraft_receipt_root": str(root), "db_ops_execution_id": "v-missing"})
+    missing = run_playbook("db_verify.yml", {"db_ops_dsn": dsn, "signalcraft_receipt_root": str(root), "signalcraft_execution_id": "v-missing"})
     assert missing.rc != 0
     assert "db_verify status=fail reason=missing_tables" in missing.stdout
     verdict = receipt(sandbox, root, "v-missing", "db_verify")
@@ -198,6 +209,10 @@ def test_ops_daily_watchdog_outcomes_and_exit_codes(sandbox, schema, tmp_path):
     assert (code, out[-1]) == (2, "ops_daily_watchdog status=unhealthy reason=hold_rate_high"), err
     bad = receipt(sandbox, tmp_path / "receipts", unhealthy_id, "ops_daily")
     assert bad["status"] == "failed" and bad["failure_code"] == "hold_rate_high" and bad["outputs"]["metrics"]["held_total"] == 40
+    assert bad["outputs"]["health"] == "unhealthy" and bad["outputs"]["exit_code"] == 2
+    assert bad["message"].startswith("ops_daily_watchdog status=fail reason=hold_rate_high health=unhealthy exit_code=2: "
+                                     "ops_daily_watchdog status=unhealthy reason=hold_rate_high")
+    assert "db_ops_daily_max_hold_rate=0.05" in bad["message"]
 
     # No traffic: a scheduled strict run normalizes insufficient_data to 0 and says so (unscheduled it
     # would exit 2, see test_ops_health.py::test_exit_codes).
@@ -205,7 +220,71 @@ def test_ops_daily_watchdog_outcomes_and_exit_codes(sandbox, schema, tmp_path):
                                            ansible_args=dsn_arg)
     assert (code, out[-2:]) == (0, ["ops_daily_watchdog status=insufficient_data reason=delivered_total_0",
                                     "ops_ci_normalize status=normalized reason=insufficient_data"]), err
-    assert receipt(sandbox, tmp_path / "receipts", scheduled_id, "ops_daily")["outputs"]["status"] == "insufficient_data"
+    normalized = receipt(sandbox, tmp_path / "receipts", scheduled_id, "ops_daily")
+    assert normalized["status"] == "success" and normalized["outputs"]["health"] == "insufficient_data"
+    assert normalized["message"].startswith("ops_daily_watchdog status=insufficient_data reason=delivered_total_0: "
+                                            "ops_ci_normalize status=normalized reason=insufficient_data")
+
+
+def test_ops_daily_unhealthy_is_a_result_unless_strict(sandbox, run_playbook, schema, tmp_path):
+    """Not strict, unhealthy is a successful result with that status; strict, it fails with the token (exit 2)."""
+    dsn, admin, name = schema
+    with db.open_session(dsn) as database:
+        migrations.MigrationRunner(database).apply(migrations.discover(SHIPPED))
+    admin.execute("insert into %s.delivery_metrics (metric_date, channel, delivered_total, held_total, suppressed_total, failed_total) "
+                  "values ('2026-03-11', 'email', 100, 40, 0, 0)" % name)
+    root = tmp_path / "receipts"
+    base = {"db_ops_dsn": dsn, "signalcraft_receipt_root": str(root), "db_ops_daily_as_of": "2026-03-11"}
+
+    # Not strict: a result with status unhealthy, not a failure (ansible-playbook exits 0).
+    report = run_playbook("ops_daily.yml", dict(base, db_ops_daily_strict=False, signalcraft_execution_id="d-report"))
+    assert report.rc == 0, report.stdout
+    assert "ops_daily_watchdog status=unhealthy reason=hold_rate_high" in report.stdout
+    result = module_result(report, "Classify the delivery metrics of the window")
+    assert (result["status"], result["reason"], result.get("failed", False)) == ("unhealthy", "hold_rate_high", False)
+    assert result["outputs"]["exit_code"] == 0 and result["outputs"]["metrics"]["held_total"] == 40
+    reported = receipt(sandbox, root, "d-report", "ops_daily")
+    assert reported["status"] == "success" and reported["failure_code"] is None
+    assert reported["message"].startswith("ops_daily_watchdog status=unhealthy reason=hold_rate_high: ")
+
+    # Strict: the step fails with the watchdog's token and exit code 2, the runbook's line kept in outputs.lines.
+    strict = run_playbook("ops_daily.yml", dict(base, db_ops_daily_strict=True, signalcraft_execution_id="d-strict"))
+    assert strict.rc != 0
+    assert "ops_daily_watchdog status=fail reason=hold_rate_high health=unhealthy exit_code=2" in strict.stdout
+    failed = module_result(strict, "Classify the delivery metrics of the window")
+    assert (failed["status"], failed["reason"]) == ("fail", "hold_rate_high")
+    assert "ops_daily_watchdog status=unhealthy reason=hold_rate_high" in failed["outputs"]["lines"]
+    assert receipt(sandbox, root, "d-strict", "ops_daily")["failure_code"] == "hold_rate_high"
+
+    # Check mode reads the same and writes no receipt.
+    checked = run_playbook("ops_daily.yml", dict(base, signalcraft_execution_id="d-check"), check=True)
+    assert checked.rc == 0 and "ops_daily_watchdog status=unhealthy reason=hold_rate_high" in checked.stdout
+    assert not os.path.exists(str(root / "d-check"))
+
+
+def test_prod_config_report_mode_warns_and_does_not_fail(sandbox, run_playbook, tmp_path):
+    root = tmp_path / "receipts"
+    run = run_playbook("prod_config_contract.yml", {"db_ops_config_mode": "report", "db_ops_required_env_names": ["SC_TEST_NEVER_SET_NAME"],
+                                                    "db_ops_present_env_names": [], "signalcraft_receipt_root": str(root),
+                                                    "signalcraft_execution_id": "pc-report"})
+    assert run.rc == 0, run.stdout
+    assert "prod_config status=warn reason=missing_env" in run.stdout
+    warned = receipt(sandbox, root, "pc-report", "prod_config")
+    assert warned["status"] == "success" and warned["outputs"]["missing_names"] == ["SC_TEST_NEVER_SET_NAME"]
+    assert warned["outputs"]["exit_code"] == 0 and "db_ops_config_mode=report" in warned["message"]
+    # A value pasted instead of a name is refused naming the -e variable, never echoed.
+    pasted = run_playbook("prod_config_contract.yml", {"db_ops_required_env_names": ["postgresql://svc:pw-pasted@db/app"],
+                                                       "signalcraft_receipt_root": str(root), "signalcraft_execution_id": "pc-bad"})
+    assert pasted.rc != 0 and "prod_config status=fail reason=invalid_input" in pasted.stdout
+    assert "db_ops_required_env_names" in pasted.stdout and "pw-pasted" not in pasted.stdout
+    assert receipt(sandbox, root, "pc-bad", "prod_config")["failure_code"] == "invalid_input"
+
+
+def test_wrapper_reports_a_guard_refusal_with_its_line(sandbox, tmp_path):
+    code, out, err, execution_id = wrapper(sandbox, tmp_path, "db_verify",
+                                           ansible_args=["-e", "signalcraft_expected_account_id=999999999999"])
+    assert code == 1 and len(out) == 1 and out[0].startswith("account_guard status=fail reason=account_mismatch"), (out, err)
+    assert not os.path.exists(str(tmp_path / "receipts" / execution_id / "db_verify.json"))
 
 
 def test_wrapper_usage_errors_and_missing_receipts(sandbox, tmp_path):

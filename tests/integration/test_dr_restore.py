@@ -40,7 +40,7 @@ def namespaces(api):
 
 
 def restore_vars(tmp_path, prefix, namespace, execution_id, **extra):
-    values = {"dr_bundle_prefix": prefix, "dr_bundle_namespace": namespace, "execution_id": execution_id,
+    values = {"dr_bundle_prefix": prefix, "dr_bundle_namespace": namespace, "signalcraft_execution_id": execution_id,
               "signalcraft_receipt_root": str(tmp_path / "receipts")}
     values.update(extra)
     return values
@@ -85,8 +85,12 @@ def test_restore_end_to_end_and_a_second_restore_changes_nothing(sandbox, run_pl
     assert found == expected
 
     receipt = json.loads((tmp_path / "receipts" / "restore-1" / "restore.json").read_text())
-    assert receipt["status"] == "success" and receipt["changed"] is True
+    assert receipt["status"] == "success" and receipt["changed"] is True and receipt["operation"] == "dr_restore"
     assert receipt["outputs"]["bundle_sha256"] == built["sha256"]
+    assert receipt["outputs"]["bundle_uri"].endswith("-%s.tar.gz" % built["sha256"][:12])
+    # Every step left its own receipt under the one execution id.
+    for phase in ("contract", "fetch", "pull_secret", "apply"):
+        assert json.loads((tmp_path / "receipts" / "restore-1" / ("%s.json" % phase)).read_text())["status"] == "success"
     assert receipt["outputs"]["gate"] == {"object": "cronjob.batch/jobintel-daily", "passed": True}
     s3_copy = sandbox.boto3_client("s3").get_object(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key="receipts/restore-1/restore.json")
     assert json.loads(s3_copy["Body"].read()) == receipt
@@ -136,17 +140,19 @@ def _changed_backup(sandbox, prefix):
     return {"dr_bundle_backup_uri": "s3://%s/%s" % (bucket, target)}
 
 
-@pytest.mark.parametrize("prepare, reason, words", [
-    (_missing_pointer, "control_plane_pointer_missing", "publish from primary first"),
-    (_tampered_bundle, "bundle_hash_mismatch", "republish from primary"),
-    (_changed_backup, "backup_checksum_mismatch", "manifests.tar.zst has sha256"),
+@pytest.mark.parametrize("prepare, reason, words, phase", [
+    (_missing_pointer, "control_plane_pointer_missing", "publish from primary first", "fetch"),
+    (_tampered_bundle, "bundle_hash_mismatch", "republish from primary", "fetch"),
+    (_changed_backup, "backup_checksum_mismatch", "manifests.tar.zst has sha256", "contract"),
 ])
-def test_restore_refuses_before_any_change_in_the_cluster(sandbox, run_playbook, tmp_path, prepare, reason, words):
+def test_restore_refuses_before_any_change_in_the_cluster(sandbox, run_playbook, tmp_path, prepare, reason, words, phase):
     prefix, namespace = "test-refuse-%s" % uuid.uuid4().hex[:10], "dr-%s" % uuid.uuid4().hex[:10]
     extra = prepare(sandbox, prefix)
     result = run_playbook("dr_restore.yml", restore_vars(tmp_path, prefix, namespace, "refused", **extra))
     assert result.rc != 0
     assert "reason=%s" % reason in result.stdout and words in result.stdout.lower()
-    receipt = json.loads((tmp_path / "receipts" / "refused" / "restore.json").read_text())
+    # The failed step's own receipt says why; the restore step never ran.
+    receipt = json.loads((tmp_path / "receipts" / "refused" / ("%s.json" % phase)).read_text())
     assert receipt["status"] == "failed" and receipt["failure_code"] == reason
+    assert not (tmp_path / "receipts" / "refused" / "restore.json").exists()
     assert namespace not in namespaces(k8s_client.CoreV1Api(sandbox.k8s_api_client("dr")))

@@ -51,18 +51,19 @@ def test_dry_run_then_create_link_revoke_and_refresh(sandbox, clean_faults, run_
     common = {"dr_bundle_namespace": namespace, "signalcraft_receipt_root": str(tmp_path / "receipts")}
 
     # Dry run on a namespace that does not exist yet: nothing is created.
-    dry = run_playbook("ecr_pull_secret.yml", dict(common, execution_id="dry"), check=True)
+    dry = run_playbook("ecr_pull_secret.yml", dict(common, signalcraft_execution_id="dry"), check=True)
     assert dry.rc == 0, dry.stdout
     assert namespace not in [n.metadata.name for n in core.list_namespace().items]
+    assert "ecr_pull_secret status=planned" in " ".join(dry.stdout.split()) and not (tmp_path / "receipts" / "dry").exists()
     # Dry run on an existing namespace with a ServiceAccount that already names another pull secret.
     core.create_namespace({"metadata": {"name": namespace}})
     core.create_namespaced_service_account(namespace, {"metadata": {"name": "jobintel"}, "imagePullSecrets": [{"name": "other"}]})
-    dry = run_playbook("ecr_pull_secret.yml", dict(common, execution_id="dry-2"), check=True)
+    dry = run_playbook("ecr_pull_secret.yml", dict(common, signalcraft_execution_id="dry-2"), check=True)
     assert dry.rc == 0, dry.stdout
     assert [s.metadata.name for s in core.list_namespaced_secret(namespace).items] == []
     assert [s.name for s in core.read_namespaced_service_account("jobintel", namespace).image_pull_secrets] == ["other"]
 
-    created = run_playbook("ecr_pull_secret.yml", dict(common, execution_id="create"))
+    created = run_playbook("ecr_pull_secret.yml", dict(common, signalcraft_execution_id="create"))
     assert created.rc == 0, created.stdout
     secret = core.read_namespaced_secret("ecr-pull", namespace)
     assert secret.type == "kubernetes.io/dockerconfigjson"
@@ -79,7 +80,7 @@ def test_dry_run_then_create_link_revoke_and_refresh(sandbox, clean_faults, run_
     blocked = start_pod(core, namespace, sandbox["SANDBOX_IMAGE_REF"])
     assert wait_for(core, namespace, blocked, ("ErrImagePull", "ImagePullBackOff")) in ("ErrImagePull", "ImagePullBackOff")
 
-    refreshed = run_playbook("ecr_pull_secret.yml", dict(common, execution_id="refresh", dr_bundle_pull_secret_refresh="always"))
+    refreshed = run_playbook("ecr_pull_secret.yml", dict(common, signalcraft_execution_id="refresh", dr_bundle_pull_secret_refresh="always"))
     assert refreshed.rc == 0, refreshed.stdout
     receipt = json.loads((tmp_path / "receipts" / "refresh" / "pull_secret.json").read_text())
     assert receipt["outputs"]["secret_changed"] is True and receipt["outputs"]["refresh_reason"] == "refresh=always"
@@ -87,5 +88,5 @@ def test_dry_run_then_create_link_revoke_and_refresh(sandbox, clean_faults, run_
     assert wait_for(core, namespace, blocked, ("running",)) == "running"
     assert [s.name for s in core.read_namespaced_service_account("jobintel", namespace).image_pull_secrets] == ["other", "ecr-pull"]
 
-    again = run_playbook("ecr_pull_secret.yml", dict(common, execution_id="again"))
+    again = run_playbook("ecr_pull_secret.yml", dict(common, signalcraft_execution_id="again"))
     assert again.rc == 0 and changed_tasks(again) == 0

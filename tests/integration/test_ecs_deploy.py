@@ -48,8 +48,10 @@ def test_check_mode_registers_nothing_then_one_revision_then_none(sandbox, run_p
     assert check.rc == 0, check.stdout
     assert revisions(sandbox, family) == before
     [planned] = check.task_results("Register a revision when the image or environment differs")
-    assert planned["changed"] is True and planned["registered"] is False and planned["task_definition_arn"] is None
-    assert "container jobintel environment FEATURE_FLAG added (on)" in planned["changes"]
+    assert planned["changed"] is True and planned["status"] == "planned"
+    assert planned["outputs"]["registered"] is False and planned["outputs"]["task_definition_arn"] is None
+    assert "container jobintel environment FEATURE_FLAG added (on)" in planned["outputs"]["changes"]
+    assert planned["token_line"] == "deploy status=planned family=%s would_register=true changes=%d" % (family, len(planned["outputs"]["changes"]))
     # --diff shows the normalised definitions: the new entry is an added line.
     assert any(line.startswith("+") and "name: FEATURE_FLAG" in line for line in check.stdout.splitlines())
     assert not (tmp_path / "check" / "receipts").exists()  # check mode writes no receipt either
@@ -65,6 +67,8 @@ def test_check_mode_registers_nothing_then_one_revision_then_none(sandbox, run_p
     assert current["containerDefinitions"][0]["secrets"][0]["name"] == "OPENAI_API_KEY"
     receipt = read_receipt(sandbox, str(tmp_path / "receipts"), "deploy")
     assert receipt["status"] == "success" and receipt["changed"] is True
+    [registered] = first.task_results("Register a revision when the image or environment differs")
+    assert registered["token_line"].startswith("deploy status=ok task_definition=%s registered=true changes=" % current["taskDefinitionArn"])
     assert receipt["outputs"]["task_definition_arn"] == current["taskDefinitionArn"]
 
     # The same overlay in another order, and the image as a tag where dev allows tags: the tag resolves
@@ -74,8 +78,9 @@ def test_check_mode_registers_nothing_then_one_revision_then_none(sandbox, run_p
                                                   jobintel_image_ref=sandbox["SANDBOX_IMAGE_TAG_REF"]))
     assert second.rc == 0, second.stdout
     [result] = second.task_results("Register a revision when the image or environment differs")
-    assert result["changed"] is False and result["registered"] is False
-    assert result["image"]["pinned_ref"] == sandbox["SANDBOX_IMAGE_REF"] and result["image"]["tag"] == "sandbox"
+    assert result["changed"] is False and result["outputs"]["registered"] is False
+    assert result["outputs"]["image"]["pinned_ref"] == sandbox["SANDBOX_IMAGE_REF"] and result["outputs"]["image"]["tag"] == "sandbox"
+    assert result["token_line"] == "deploy status=ok task_definition=%s registered=false changes=0" % current["taskDefinitionArn"]
     assert revisions(sandbox, family) == after
 
 
@@ -97,6 +102,10 @@ def test_service_rolls_to_the_revision_and_a_stuck_rollout_times_out(sandbox, ru
         assert len(described["deployments"]) == 1 and described["runningCount"] == described["desiredCount"] == 2
         service_receipt = read_receipt(sandbox, str(tmp_path / "ok" / "receipts"), "service")
         assert service_receipt["status"] == "success" and service_receipt["outputs"]["stable"] is True
+        [rolled] = ok.task_results("Roll the service to the revision and wait until it is stable")
+        assert rolled["token_line"].startswith("service status=ok service=%s task_definition=%s stable=true" % (service, new_revision))
+        # deploy.json and service.json share one execution id.
+        assert read_receipt(sandbox, str(tmp_path / "ok" / "receipts"), "deploy")["execution_id"] == service_receipt["execution_id"]
 
         stuck = run_playbook("deploy.yml", base_vars(tmp_path / "stuck", family, jobintel_ecs_service=service,
                                                      jobintel_ecs_service_wait_timeout=3,

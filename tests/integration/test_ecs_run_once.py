@@ -1,12 +1,12 @@
 """run_once.yml, force_fail_demo.yml and verify_task.yml against the sandbox's ECS outcomes.
 
 Tasks, exit codes and artifacts are read back with boto3 (ECS DescribeTasks, S3); receipts from disk
-and from the receipt bucket. Check mode (no task run) is covered by tests/integration/test_daily.py.
+and from the receipt bucket; check mode is read back from the sandbox's request log.
 """
 
 import json
 
-from tests.integration.ecs_sandbox import private_family, read_receipt
+from tests.integration.ecs_sandbox import last_request_seq, private_family, read_receipt, requests_since
 
 
 def test_a_run_succeeds_writes_its_artifacts_and_verify_task_reads_it(sandbox, run_playbook, tmp_path):
@@ -15,6 +15,8 @@ def test_a_run_succeeds_writes_its_artifacts_and_verify_task_reads_it(sandbox, r
                                         "signalcraft_receipt_root": str(tmp_path / "run"), "run_env": {"JOBINTEL_PROFILES": "cs"}})
     assert run.rc == 0, run.stdout
     receipt = read_receipt(sandbox, str(tmp_path / "run"), "run_once")
+    [ran] = run.task_results("Run the task and wait until it stops")
+    assert ran["token_line"].startswith("run_once status=ok run_id=ecs-ok-run task=%s exit_code=0 artifacts=s3://" % receipt["outputs"]["task_arn"])
     assert receipt["status"] == "success" and receipt["outputs"]["run_id"] == "ecs-ok-run"
     task_arn = receipt["outputs"]["task_arn"]
     [task] = sandbox.boto3_client("ecs").describe_tasks(cluster=sandbox["SANDBOX_ECS_CLUSTER"], tasks=[task_arn])["tasks"]
@@ -50,3 +52,17 @@ def test_forced_failure_fails_with_the_code_the_paths_and_a_failed_receipt(sandb
     health = json.loads(sandbox.boto3_client("s3").get_object(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"],
                                                               Key="%s/outbox/ecs-forced/run_health.v1.json" % prefix)["Body"].read())
     assert health["failed_stage"] == "classify" and "FORCED_FAILURE" in health["failure_codes"]
+
+
+def test_check_mode_plans_the_run_and_starts_nothing(sandbox, run_playbook, tmp_path):
+    family, prefix = private_family(sandbox)
+    seq = last_request_seq(sandbox)
+    plan = run_playbook("run_once.yml", {"jobintel_task_family": family, "run_id": "ecs-plan-run",
+                                         "signalcraft_receipt_root": str(tmp_path / "plan")}, check=True)
+    assert plan.rc == 0, plan.stdout
+    outbox = "s3://%s/%s/outbox/ecs-plan-run/" % (sandbox["SANDBOX_ARTIFACT_BUCKET"], prefix)
+    [planned] = plan.task_results("Run the task and wait until it stops")
+    assert planned["token_line"].startswith("run_once status=planned run_id=ecs-plan-run task_definition=")
+    assert planned["token_line"].endswith("artifacts=%s" % outbox) and planned["outputs"]["task_arn"] is None
+    assert requests_since(sandbox, seq, service="ecs", operation="RunTask") == []
+    assert not (tmp_path / "plan").exists()

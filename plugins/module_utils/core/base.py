@@ -231,7 +231,8 @@ class OpsModule:
         result = dict(
             changed=bool(exc.changed_so_far), status="fail", reason=reason, token_line=token_line, outputs=outputs,
             attempts=attempts, msg="%s: %s" % (token_line, message),
-            receipt=self._receipt("failed", outputs, bool(exc.changed_so_far), attempts, failure_code=reason,
+            receipt=self._receipt("failed", outputs, bool(exc.changed_so_far), attempts,
+                                  failure_code=getattr(exc, "failure_code", None) or reason,
                                   message="%s: %s" % (token_line, message)),
         )
         if diff is not None:

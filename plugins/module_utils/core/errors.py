@@ -23,12 +23,15 @@ class OpsError(Exception):
     failure); ``changed_so_far`` is true when something was already written.
     """
 
-    def __init__(self, reason, message, details=None, changed_so_far=False):
+    def __init__(self, reason, message, details=None, changed_so_far=False, failure_code=None):
         super(OpsError, self).__init__(message)
         self.reason = reason
         self.message = message
         self.details = details if details is not None else {}
         self.changed_so_far = bool(changed_so_far)
+        # What the receipt files the failure under when that is more specific than the token, e.g.
+        # a workload's own failure code (FORCED_FAILURE) for reason=task_failed.
+        self.failure_code = failure_code
 
     def __str__(self):
         return self.message

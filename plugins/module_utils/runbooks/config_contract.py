@@ -16,14 +16,18 @@ __metaclass__ = type
 import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
 KEY = "prod_config"
 MODES = ("prod_required", "report")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class ContractInputError(ValueError):
-    """A required name is not a valid environment variable name."""
+class ContractInputError(OpsError, ValueError):
+    """A required name is not a valid environment variable name (reason ``invalid_input``)."""
+
+    def __init__(self, message):
+        super(ContractInputError, self).__init__("invalid_input", message)
 
 
 def validate_names(names, option_name="required_names"):

@@ -22,6 +22,7 @@ import io
 import os
 import tarfile
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, safe_relative_path
 
 try:
@@ -156,6 +157,15 @@ def read_members(raw_tar, label="archive", max_member_bytes=MAX_MEMBER_BYTES, ma
 
 
 def write_tree(dest_dir, files, prune=False, check_mode=False):
+    """Make ``dest_dir`` hold exactly ``files``; see ``_write_tree``. A disk error is OpsError ``local_write_failed``."""
+    try:
+        return _write_tree(dest_dir, files, prune=prune, check_mode=check_mode)
+    except OSError as exc:
+        raise OpsError("local_write_failed", "cannot write under %s: %s; fix the directory's permissions or free space, "
+                                             "or choose another directory." % (dest_dir, exc))
+
+
+def _write_tree(dest_dir, files, prune=False, check_mode=False):
     """Make ``dest_dir`` hold exactly ``files`` (``{relative path: bytes}``); return changed paths.
 
     Each file is written atomically and only when its bytes differ, so a second run changes

@@ -237,3 +237,12 @@ class DbConnection:
     def to_error(exc):
         return OpsError("db_error", str(exc))
 
+    def session(self, dsn, application_name=None, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+                statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS):
+        """``open_session`` with the DSN and its password registered as secrets of the run first.
+
+        The caller closes it (``with ops.connection("db").session(dsn) as database:``).
+        """
+        self.ops.add_secret(dsn, dsn_password(dsn))
+        return open_session(dsn, application_name=application_name or "signalcraft.ops.%s" % self.ops.phase,
+                            connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms)

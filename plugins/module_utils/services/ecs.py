@@ -24,6 +24,7 @@ import re
 import time
 import uuid
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED, Redactor, is_secret_name
 
@@ -54,14 +55,13 @@ _STARTED_BY = re.compile(r"^[A-Za-z0-9/_-]{1,128}$")
 RUN_ARTIFACTS = ("run_health.v1.json", "run_summary.v1.json", "artifacts/provider_availability_v1.json")
 
 
-class EcsWaitTimeout(Exception):
-    """A wait ran out of time; ``last`` is the last state observed (for the failure message)."""
+class EcsWaitTimeout(OpsError):
+    """A wait ran out of time (reason ``wait_timeout``); ``last`` is the last state observed (for the failure message)."""
 
     reason = "wait_timeout"
 
     def __init__(self, message, last=None, waited=0.0):
-        super(EcsWaitTimeout, self).__init__(message)
-        self.message = message
+        super(EcsWaitTimeout, self).__init__("wait_timeout", message)
         self.last = last
         self.waited = waited
 
@@ -93,7 +93,7 @@ def describe_task_definition(ecs, task_definition):
             raise
         raise GuardError("task_definition_not_found",
                          "task definition %r could not be described (%s: %s); give an existing family, family:revision "
-                         "or ARN in this account and region." % (task_definition, _error_code(exc), _error_message(exc)))
+                         "or ARN in this account and region (jobintel_task_family, -e taskdef_rev)." % (task_definition, _error_code(exc), _error_message(exc)))
     return response["taskDefinition"], response.get("tags") or []
 
 
@@ -174,13 +174,13 @@ def pick_container(definition, container_name=None):
         for container in containers:
             if container.get("name") == container_name:
                 return container
-        raise GuardError("container_not_found", "task definition %s has no container named %r (it has %s)." % (
+        raise GuardError("container_not_found", "task definition %s has no container named %r (it has %s); fix jobintel_ecs_container_name." % (
             definition.get("family"), container_name, ", ".join(c.get("name", "?") for c in containers) or "none"))
     if len(containers) == 1:
         return containers[0]
     essential = [c for c in containers if c.get("essential", True)]
     if not essential:
-        raise GuardError("container_not_found", "task definition %s has no essential container; set container_name." % definition.get("family"))
+        raise GuardError("container_not_found", "task definition %s has no essential container; set jobintel_ecs_container_name." % definition.get("family"))
     return essential[0]
 
 
@@ -367,7 +367,7 @@ def describe_service(ecs, cluster, service):
         if _error_code(exc) != "ClusterNotFoundException":
             raise
         raise GuardError("cluster_not_found", "ECS cluster %r does not exist in this account and region (looking for service %r); "
-                                              "set jobintel_ecs_cluster (the module's cluster) to an existing cluster name or ARN." % (
+                                              "set jobintel_ecs_cluster to an existing cluster name or ARN." % (
                                                   cluster, service))
     found = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
     if not found:
@@ -466,7 +466,7 @@ def wait_service_stable(ecs, cluster, service, task_definition_arn=None, timeout
             raise EcsWaitTimeout(
                 "service %s in cluster %s was not stable after %ss: %d deployment(s); PRIMARY %s runs %s of %s tasks "
                 "(%s failed, rollout %s); the service runs %s of %s desired. Look at the service events and the stopped tasks' "
-                "stoppedReason; raise the wait timeout if the rollout is only slow." % (
+                "stoppedReason; raise jobintel_ecs_service_wait_timeout if the rollout is only slow." % (
                     service, cluster, timeout, len(state["deployments"]), primary.get("taskDefinition"), primary.get("runningCount"),
                     primary.get("desiredCount"), primary.get("failedTasks", 0), primary.get("rolloutState"),
                     state["running_count"], state["desired_count"]),
@@ -502,7 +502,7 @@ def require_cluster(ecs, cluster):
     active = [c for c in response.get("clusters", []) if c.get("status") == "ACTIVE"]
     if not active:
         raise GuardError("cluster_not_found", "ECS cluster %r is not ACTIVE in this account and region; set jobintel_ecs_cluster "
-                                              "(the module's cluster) to an existing cluster name or ARN." % cluster)
+                                              "to an existing cluster name or ARN." % cluster)
     return active[0]["clusterArn"]
 
 
@@ -528,7 +528,7 @@ def effective_environment(described, container, overrides_env):
     if clash:
         raise GuardError("environment_conflicts_with_secret",
                          "environment overrides set %s, which container %s takes from secrets; remove them from the run's "
-                         "environment (run_once_environment)." % (", ".join(clash), target.get("name")))
+                         "environment (jobintel_run_once_environment or -e run_env)." % (", ".join(clash), target.get("name")))
     env = _env_map(target)
     env.update(overrides_env or {})
     return target.get("name"), env
@@ -645,8 +645,9 @@ def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay
         if task.get("lastStatus") == TERMINAL_TASK_STATUS:
             return task, backoff.waited, backoff.polls + 1
         if not backoff.pause():
-            raise EcsWaitTimeout("task %s was still %s after %ss; it keeps running (stop it with ecs StopTask or raise the timeout)." % (
-                task_arn, task.get("lastStatus"), timeout), last=task, waited=backoff.waited)
+            raise EcsWaitTimeout(
+                "task %s was still %s after %ss; it keeps running (stop it with ecs StopTask, or raise jobintel_run_once_wait_timeout; "
+                "run_once_stop_on_timeout=true stops it)." % (task_arn, task.get("lastStatus"), timeout), last=task, waited=backoff.waited)
 
 
 def require_new_run(s3, location, run_id):
@@ -660,7 +661,7 @@ def require_new_run(s3, location, run_id):
         if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
             return
         raise
-    raise GuardError("run_id_exists", "run_id %r already has artifacts at %s; give a new run_id (or none, to generate one) "
+    raise GuardError("run_id_exists", "run_id %r already has artifacts at %s; give a new -e run_id (or none, to generate one) "
                                       "instead of overwriting a finished run." % (run_id, location["uri"]))
 
 

@@ -23,7 +23,8 @@ _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 def validate_git_sha(value):
     if not _SHA.match(str(value or "")):
-        raise GuardError("invalid_git_sha", "git_sha %r is not 7-40 lowercase hex digits; pass the commit (git rev-parse HEAD)." % (value,))
+        raise GuardError("invalid_git_sha",
+                         "dr_bundle_git_sha %r is not 7-40 lowercase hex digits; pass the commit (git rev-parse HEAD)." % (value,))
     return value
 
 

@@ -223,4 +223,3 @@ class K8sConnection:
         if self._dynamic is None:
             self._dynamic = DynamicClient(self.api())
         return self._dynamic
-

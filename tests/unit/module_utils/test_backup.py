@@ -154,3 +154,9 @@ def test_a_backed_up_job_loses_its_generated_selector_and_owned_objects_are_skip
         {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "old-uid", "controller": True}]}}
     assert backup.controller_owned(pod) and not backup.controller_owned(job)
     assert not backup.controller_owned({"metadata": {"ownerReferences": [{"kind": "ConfigMap", "name": "x"}]}})
+
+
+def test_a_placeholder_backup_uri_is_an_inventory_placeholder():
+    with pytest.raises(GuardError) as refused:
+        backup.parse_s3_uri("s3://REPLACE_WITH_DEV_BACKUP_BUCKET/jobintel/backups/REPLACE_WITH_BACKUP_ID", "dr_bundle_backup_uri")
+    assert refused.value.reason == "inventory_placeholder" and "dr_bundle_backup_uri" in refused.value.message

@@ -208,3 +208,30 @@ def test_a_multi_frame_zst_archive_is_read_whole():
     data = compressor.compress(raw[:split]) + compressor.compress(raw[split:])
     assert archives.decompress(data, "zst") == raw
     assert archives.read_members(archives.decompress(data, "zst")) == {"a.yaml": b"a" * 600, "b.yaml": b"b" * 10}
+
+
+def test_unset_and_placeholder_inputs_are_refused_before_any_client(tmp_path):
+    from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
+
+    for value, reason in (("", "bucket_unset"), ("  ", "bucket_unset"), ("REPLACE_WITH_BUCKET", "inventory_placeholder")):
+        with pytest.raises(GuardError) as refused:
+            control_plane.require_bucket(value, "dr_bundle_bucket")
+        assert refused.value.reason == reason and "dr_bundle_bucket" in refused.value.message
+    assert control_plane.require_bucket("jobintel-artifacts") == "jobintel-artifacts"
+    with pytest.raises(GuardError) as refused:
+        bundle.collect_sources("REPLACE_WITH_CONTROL_PLANE_SOURCE_DIR")
+    assert refused.value.reason == "inventory_placeholder" and "dr_bundle_source_dir" in refused.value.message
+
+
+def test_write_errors_are_local_write_failed(tmp_path):
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(OpsError) as failed:
+        archives.write_tree(str(blocker / "sub"), {"a.txt": b"x"})
+    assert failed.value.reason == "local_write_failed"
+
+
+def test_line_fields_keep_only_tokens():
+    assert bundle.line_fields(("a", 1), ("b", None), ("c", ""), ("d", "/tmp/with space"), ("e", True)) == [("a", 1), ("e", True)]

@@ -36,3 +36,12 @@ def test_a_value_pasted_as_a_name_is_refused_without_echoing_it():
     assert "NeverPrintMe42" not in str(info.value) and "1 entry" in str(info.value)
     with pytest.raises(config_contract.ContractInputError):
         config_contract.evaluate(["A"], {}, mode="strict")
+
+
+def test_input_errors_are_ops_errors_with_the_invalid_input_token():
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+    with pytest.raises(OpsError) as info:
+        config_contract.validate_names(["GOOD", "not a name"], "db_ops_required_env_names")
+    assert isinstance(info.value, config_contract.ContractInputError) and isinstance(info.value, ValueError)
+    assert info.value.reason == "invalid_input" and info.value.message.startswith("db_ops_required_env_names has 1 entry")
+    assert "not a name" not in info.value.message

@@ -11,6 +11,7 @@ import uuid
 import psycopg
 import pytest
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db.migrations import MigrationError
@@ -203,3 +204,14 @@ def test_open_session_keeps_the_dsn_search_path(schema):
     with db.open_session(dsn, statement_timeout_ms=1234) as database:
         assert database.scalar("select current_schema() as s") == name
         assert database.scalar("show statement_timeout") == "1234ms"
+
+
+def test_migration_errors_are_ops_errors_with_details_naming_the_variable(tmp_path):
+    error = reason(migrations.discover, str(tmp_path / "nowhere"))
+    assert isinstance(error, OpsError) and error.reason == "migrations_dir_missing" and "db_ops_migrations_dir" in error.message
+    error = reason(migrations.validate_table_name, "Bad Name")
+    assert error.reason == "invalid_table_name" and "db_ops_migrations_table" in error.message
+    directory = write(tmp_path / "m", {"1_one.sql": "select 1;", "01_again.sql": "select 2;"})
+    error = reason(migrations.discover, directory)
+    assert error.reason == "duplicate_migration_version" and error.details == {"filename": "1_one.sql"}
+    assert error.changed_so_far is False

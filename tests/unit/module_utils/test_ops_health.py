@@ -1,12 +1,14 @@
 """module_utils/ops_health.py: classification, exit codes and the aggregate read against the sandbox PostgreSQL."""
 
 import datetime
+import importlib.util
 import os
 import uuid
 
 import psycopg
 import pytest
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import ops_health
@@ -96,3 +98,61 @@ def test_read_counts_sums_only_the_window(sandbox):
     finally:
         admin.execute("drop schema %s cascade" % name)
         admin.close()
+
+
+def test_refusals_are_ops_errors_naming_the_variable_to_set():
+    with pytest.raises(OpsError) as info:
+        ops_health.check_thresholds({"max_hold_rate": 1.5})
+    assert isinstance(info.value, ops_health.HealthInputError) and isinstance(info.value, ValueError)
+    assert info.value.reason == "invalid_input" and "db_ops_daily_max_hold_rate" in info.value.message
+    with pytest.raises(OpsError) as info:
+        ops_health.window("2026-01-01", 0)
+    assert "db_ops_daily_window_days" in info.value.message
+
+
+def test_explain_says_which_rate_is_over_which_threshold_and_the_exit_code():
+    first = last = datetime.date(2026, 3, 11)
+    strict = ops_health.evaluate(counts(delivered=100, held=40), strict=True, first_day=first, last_day=last)
+    text = ops_health.explain(strict)
+    assert text.startswith("ops_daily_watchdog status=unhealthy reason=hold_rate_high; a strict run (db_ops_daily_strict=true) exits 2")
+    assert "hold_rate=0.285714 is above db_ops_daily_max_hold_rate=0.05 in the window 2026-03-11..2026-03-11" in text
+    relaxed = ops_health.evaluate(counts(delivered=100, held=40), first_day=first, last_day=last)
+    assert ops_health.explain(relaxed).endswith("not strict (db_ops_daily_strict=false), so exit code 0.")
+    normalized = ops_health.evaluate(counts(), strict=True, scheduled=True, first_day=first, last_day=last)
+    assert ops_health.explain(normalized).startswith("ops_ci_normalize status=normalized reason=insufficient_data; ")
+    few = ops_health.evaluate(counts(delivered=5), thresholds={"min_attempted_total": 10}, first_day=first, last_day=last)
+    assert "attempted_total=5 is below db_ops_daily_min_attempted_total=10" in ops_health.explain(few, {"min_attempted_total": 10})
+
+
+def _wrapper():
+    spec = importlib.util.spec_from_file_location("ops_db_wrapper", os.path.join(REPO_ROOT, "scripts", "ops_db.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("receipt,rc,expected", [
+    # ops_daily, strict and unhealthy: the runbook's lines from outputs.lines, exit 2.
+    ({"status": "failed", "failure_code": "hold_rate_high",
+      "message": "ops_daily_watchdog status=fail reason=hold_rate_high health=unhealthy exit_code=2: ops_daily_watchdog ...",
+      "outputs": {"exit_code": 2, "lines": ["ops_daily_metrics status=ok", "ops_daily_watchdog status=unhealthy reason=hold_rate_high"]}},
+     2, (["ops_daily_metrics status=ok", "ops_daily_watchdog status=unhealthy reason=hold_rate_high"], 2)),
+    # Not strict: a successful result with status unhealthy, exit 0.
+    ({"status": "success", "message": "ops_daily_watchdog status=unhealthy reason=hold_rate_high: hold_rate=...",
+      "outputs": {"exit_code": 0, "lines": ["ops_daily_watchdog status=unhealthy reason=hold_rate_high"]}},
+     0, (["ops_daily_watchdog status=unhealthy reason=hold_rate_high"], 0)),
+    # Other phases: the status line that starts the message.
+    ({"status": "success", "message": "db_verify status=ok", "outputs": {"exit_code": 0}}, 0, (["db_verify status=ok"], 0)),
+    ({"status": "failed", "failure_code": "missing_tables", "message": "db_verify status=fail reason=missing_tables: missing tables x",
+      "outputs": {"exit_code": 1}}, 2, (["db_verify status=fail reason=missing_tables"], 1)),
+    # A success the play did not survive.
+    ({"status": "success", "message": "db_verify status=ok", "outputs": {"exit_code": 0}}, 2,
+     (["db_verify status=ok", "ops_db status=fail reason=playbook_failed"], 1)),
+    # No exit code (a missing library, the guard's refusal): the line of the message, else the failure code.
+    ({"status": "failed", "failure_code": "account_mismatch", "message": "account_guard status=fail reason=account_mismatch: no",
+      "outputs": {}}, 2, (["account_guard status=fail reason=account_mismatch"], 1)),
+    ({"status": "failed", "failure_code": "module_error", "message": None, "outputs": {}}, 2,
+     (["db_verify status=fail reason=module_error"], 1)),
+])
+def test_the_wrapper_reads_lines_and_exit_codes_from_receipts(receipt, rc, expected):
+    assert _wrapper().outcome_from_receipt(receipt, "db_verify", rc) == expected

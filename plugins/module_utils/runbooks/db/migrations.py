@@ -28,6 +28,7 @@ import re
 import time
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbError
 
 DRY_RUN_KEY = "db_bootstrap_dry_run"
@@ -51,17 +52,17 @@ _NO_TRANSACTION = re.compile(
 _NOT_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$", re.DOTALL)
 
 
-class MigrationError(Exception):
-    """A migration step failed; ``reason`` is the token in ``db_bootstrap... status=fail reason=...``."""
+class MigrationError(OpsError):
+    """A migration step failed; ``reason`` is the token in ``db_bootstrap... status=fail reason=...``.
+
+    Keyword arguments are the ``details`` (they become the module's ``outputs``).
+    """
 
     def __init__(self, reason, message, **details):
-        super(MigrationError, self).__init__(message)
-        self.reason = reason
-        self.message = message
-        self.details = details
+        super(MigrationError, self).__init__(reason, message, details=details)
 
 
-def validate_table_name(table, option_name="migrations_table"):
+def validate_table_name(table, option_name="db_ops_migrations_table"):
     """``table`` or ``schema.table``, lowercase identifiers; returns the quoted SQL name."""
     parts = table.split(".") if isinstance(table, str) else []
     if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(p) for p in parts):
@@ -80,7 +81,7 @@ def discover(directory):
     """
     if not directory or not os.path.isdir(directory):
         raise MigrationError("migrations_dir_missing",
-                             "migrations_dir %r is not a directory; point it at the directory of numbered .sql files." % (directory,))
+                             "db_ops_migrations_dir %r is not a directory; point it at the directory of numbered .sql files." % (directory,))
     found, by_version = [], {}
     for filename in sorted(os.listdir(directory)):
         path = os.path.join(directory, filename)
@@ -193,7 +194,7 @@ class MigrationRunner:
         if late and not allow_out_of_order:
             raise MigrationError("out_of_order_migration",
                                  "migration %s is pending but version %d is already applied; renumber it above %d "
-                                 "(or allow out-of-order migrations explicitly)." % (late[0]["filename"], highest, highest),
+                                 "(or allow it explicitly with -e db_ops_allow_out_of_order=true)." % (late[0]["filename"], highest, highest),
                                  versions=[m["version"] for m in late])
         unknown = sorted(v for v in applied if v not in by_version)
         return {"pending": pending, "skipped": skipped, "unknown_applied_versions": unknown}
@@ -295,7 +296,7 @@ def verify(database, required_tables, migrations=None, table=DEFAULT_TABLE):
     """
     names = list(required_tables)
     for name in names:
-        validate_table_name(name, "required_tables")
+        validate_table_name(name, "db_ops_required_tables")
     missing = [t for t in names if database.scalar("select to_regclass(%s) is not null as present", (t,)) is not True]
     pending = []
     if migrations is not None:

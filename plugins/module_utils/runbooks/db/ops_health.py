@@ -29,6 +29,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db.migrations import validate_table_name
 
 KEY = "ops_daily_watchdog"
@@ -46,8 +47,22 @@ RATES = (
 DEFAULT_THRESHOLDS = {"min_attempted_total": 1, "max_hold_rate": 0.05, "max_suppression_rate": 0.10, "max_failure_rate": 0.02}
 
 
-class HealthInputError(ValueError):
-    """A threshold or window is out of range."""
+# The role variable an operator sets (-e) for each input of the watchdog, named in refusals.
+VARIABLES = {
+    "window_days": "db_ops_daily_window_days",
+    "as_of": "db_ops_daily_as_of",
+    "min_attempted_total": "db_ops_daily_min_attempted_total",
+    "max_hold_rate": "db_ops_daily_max_hold_rate",
+    "max_suppression_rate": "db_ops_daily_max_suppression_rate",
+    "max_failure_rate": "db_ops_daily_max_failure_rate",
+}
+
+
+class HealthInputError(OpsError, ValueError):
+    """A threshold or window is out of range (reason ``invalid_input``)."""
+
+    def __init__(self, message, details=None):
+        super(HealthInputError, self).__init__("invalid_input", message, details=details)
 
 
 def window(as_of=None, window_days=1, today=None):
@@ -57,7 +72,7 @@ def window(as_of=None, window_days=1, today=None):
     in the morning does not judge a few hours of today's traffic.
     """
     if int(window_days) < 1:
-        raise HealthInputError("window_days must be at least 1, got %r." % (window_days,))
+        raise HealthInputError("%s must be at least 1, got %r." % (VARIABLES["window_days"], window_days))
     if as_of in (None, ""):
         last = (today or datetime.datetime.now(datetime.timezone.utc).date()) - datetime.timedelta(days=1)
     elif isinstance(as_of, datetime.date):
@@ -66,7 +81,7 @@ def window(as_of=None, window_days=1, today=None):
         try:
             last = datetime.datetime.strptime(str(as_of), "%Y-%m-%d").date()
         except ValueError:
-            raise HealthInputError("as_of %r is not a date (YYYY-MM-DD)." % (as_of,))
+            raise HealthInputError("%s %r is not a date (YYYY-MM-DD)." % (VARIABLES["as_of"], as_of))
     return last - datetime.timedelta(days=int(window_days) - 1), last
 
 
@@ -74,11 +89,11 @@ def check_thresholds(thresholds):
     merged = dict(DEFAULT_THRESHOLDS)
     merged.update({k: v for k, v in (thresholds or {}).items() if v is not None})
     if int(merged["min_attempted_total"]) < 1:
-        raise HealthInputError("min_attempted_total must be at least 1 (0 would call an idle service healthy).")
+        raise HealthInputError("%s must be at least 1 (0 would call an idle service healthy)." % VARIABLES["min_attempted_total"])
     for rate, _num, option, _reason in RATES:
         value = float(merged[option])
         if not 0.0 <= value <= 1.0:
-            raise HealthInputError("%s must be a fraction between 0 and 1, got %r." % (option, merged[option]))
+            raise HealthInputError("%s must be a fraction between 0 and 1, got %r." % (VARIABLES[option], merged[option]))
         merged[option] = value
     merged["min_attempted_total"] = int(merged["min_attempted_total"])
     return merged
@@ -161,6 +176,43 @@ def failed(reason, strict=False, scheduled=False):
     return {"status": "fail", "reason": reason, "reasons": [reason], "token_line": token, "normalize_line": None,
             "lines": [token], "exit_code": status_line.EXIT_FAIL, "metrics": {}, "strict": bool(strict),
             "scheduled": bool(scheduled), "window": None}
+
+
+def explain(result, thresholds=None):
+    """The human sentence of a watchdog outcome: which rate is over which threshold, and the exit code.
+
+    ``result`` is what ``evaluate`` returned; the threshold names are the role variables an
+    operator sets (``db_ops_daily_max_hold_rate``), never only the module options.
+    """
+    limits = check_thresholds(thresholds)
+    metrics = result.get("metrics") or {}
+    window_text = ""
+    if result.get("window"):
+        window_text = " in the window %s..%s" % (result["window"]["start"], result["window"]["end"])
+    status = result["status"]
+    if status == "unhealthy":
+        facts = []
+        for rate, _num, option, reason in RATES:
+            if reason in result["reasons"]:
+                facts.append("%s=%s is above %s=%s" % (rate, metrics.get(rate), VARIABLES[option], limits[option]))
+        text = "; ".join(facts) + window_text
+    elif result["reason"] == "delivered_total_0":
+        text = "no deliveries were attempted%s" % window_text
+    elif result["reason"] == "attempted_total_below_min":
+        minimum = VARIABLES["min_attempted_total"]
+        text = "attempted_total=%s is below %s=%s%s" % (metrics.get("attempted_total"), minimum, limits["min_attempted_total"], window_text)
+    else:
+        text = "every rate is within its threshold%s" % window_text
+    code = result["exit_code"]
+    if code == status_line.EXIT_UNHEALTHY:
+        return ("%s; a strict run (db_ops_daily_strict=true) exits %d on %s: %s."
+                % (result["token_line"], code, status, text))
+    if result.get("normalize_line"):
+        return ("%s; a scheduled strict run (db_ops_daily_scheduled=true) exits 0 on insufficient_data: %s."
+                % (result["normalize_line"], text))
+    if status in ("unhealthy", "insufficient_data"):
+        return "%s; not strict (db_ops_daily_strict=false), so exit code 0." % text
+    return "%s." % text
 
 
 def read_counts(database, first_day, last_day, metrics_table="delivery_metrics", second_touch_table="second_touch_summaries"):

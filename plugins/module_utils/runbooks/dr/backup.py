@@ -39,7 +39,13 @@ def _code(exc):
 
 
 def parse_s3_uri(uri, option_name="uri", want_key=False):
-    """``(bucket, key)`` of ``s3://bucket/key``; the key loses surrounding slashes. GuardError when malformed."""
+    """``(bucket, key)`` of ``s3://bucket/key``; the key loses surrounding slashes. GuardError when malformed.
+
+    A ``REPLACE_`` placeholder from an unfilled inventory is ``inventory_placeholder``, like an unset bucket elsewhere.
+    """
+    if uri and "REPLACE_" in str(uri):
+        raise GuardError("inventory_placeholder", "%s is still the placeholder %r; set it in inventories/<env>/group_vars/all/ "
+                                                  "or pass -e %s=s3://<bucket>/<key>. Nothing was changed." % (option_name, uri, option_name))
     match = _S3_URI.match(uri or "")
     if not match:
         raise GuardError("invalid_s3_uri", "%s %r is not an s3://<bucket>/<key> URI." % (option_name, uri))
@@ -63,7 +69,7 @@ def head(s3, bucket, key, label):
         code = _code(exc)
         if code in _MISSING:
             raise GuardError("backup_object_missing", "%s s3://%s/%s does not exist; the backup is incomplete -- pick another "
-                                                      "backup_uri or rerun the backup. Nothing was changed." % (label, bucket, key))
+                                                      "dr_bundle_backup_uri or rerun the backup. Nothing was changed." % (label, bucket, key))
         if code in _DENIED:
             raise GuardError("access_denied", "access denied reading s3://%s/%s (%s); the caller needs s3:GetObject." % (bucket, key, code))
         raise
@@ -110,15 +116,15 @@ def load_backup(s3, backup_uri, verify_checksums=True, require_checksums=False, 
     summary. Archives are downloaded when ``verify_checksums`` or when named in ``fetch``. Every
     failure is a GuardError raised before the caller writes anything.
     """
-    bucket, prefix = parse_s3_uri(backup_uri, "backup_uri")
+    bucket, prefix = parse_s3_uri(backup_uri, "dr_bundle_backup_uri")
     objects, blobs = {}, {}
     for name in CONTRACT_OBJECTS:
         key = _join(prefix, name)
         response = head(s3, bucket, key, name)
         size = response.get("ContentLength", 0)
         if not size:
-            raise GuardError("backup_object_empty", "%s s3://%s/%s is empty; the backup is incomplete -- pick another backup_uri "
-                                                    "or rerun the backup. Nothing was changed." % (name, bucket, key))
+            raise GuardError("backup_object_empty", "%s s3://%s/%s is empty; the backup is incomplete -- pick another "
+                                                    "dr_bundle_backup_uri or rerun the backup. Nothing was changed." % (name, bucket, key))
         objects[name] = {"key": key, "uri": "s3://%s/%s" % (bucket, key), "size": size, "sha256": None, "verified": False}
     blobs[METADATA] = get_bytes(s3, bucket, objects[METADATA]["key"])
     try:
@@ -133,8 +139,8 @@ def load_backup(s3, backup_uri, verify_checksums=True, require_checksums=False, 
     for name in (STATE_ARCHIVE, MANIFESTS_ARCHIVE):
         want = expected.get(name, {})
         if require_checksums and not want.get("sha256"):
-            raise GuardError("backup_checksum_missing", "metadata.json lists no sha256 for %s and require_checksums is set; "
-                                                        "rerun the backup with checksums." % name)
+            raise GuardError("backup_checksum_missing", "metadata.json lists no sha256 for %s and "
+                                                        "dr_bundle_require_checksums is set; rerun the backup with checksums." % name)
         if want.get("size") is not None and want["size"] != objects[name]["size"]:
             raise GuardError("backup_checksum_mismatch", "%s is %d bytes but metadata.json says %d; the object was changed after the "
                                                          "backup. Nothing was changed." % (objects[name]["uri"], objects[name]["size"], want["size"]))

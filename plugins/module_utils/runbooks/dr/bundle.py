@@ -31,10 +31,24 @@ MANIFEST_SCHEMA_VERSION = "control_plane_manifest.v1"
 CONFIGMAP_MAX_BYTES = 1024 * 1024
 _CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _CONFIGMAP_KEY_MAX = 253
+# What a status line field value may be (core/status_line.py refuses anything else).
+_LINE_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/+-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 LABEL_SECTION = "signalcraft.ops/control-plane-section"
 ANNOTATION_CONTENT = "signalcraft.ops/content-sha256"
 ANNOTATION_PATHS = "signalcraft.ops/source-paths"
+
+
+def line_fields(*pairs):
+    """Status line ``(name, value)`` pairs without empty values and values that are not tokens (a path with spaces)."""
+    fields = []
+    for name, value in pairs:
+        if value is None or value == "":
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if _LINE_TOKEN.match(text):
+            fields.append((name, value))
+    return fields
 
 
 def collect_sources(source_dir, sections=SECTIONS):
@@ -44,15 +58,19 @@ def collect_sources(source_dir, sections=SECTIONS):
     sources hold a symlink or anything but regular files and directories, or when there are no
     files at all -- a bundle of nothing would wipe the DR ConfigMaps.
     """
+    if source_dir and "REPLACE_" in source_dir:
+        raise GuardError("inventory_placeholder", "dr_bundle_source_dir is still the placeholder %r; set it in "
+                                                  "inventories/<env>/group_vars/all/dr_bundle.yml or pass -e dr_bundle_source_dir=<dir>."
+                         % source_dir)
     if not source_dir or not os.path.isdir(source_dir):
-        raise GuardError("bundle_source_invalid", "source_dir %r is not a directory; point it at the control-plane sources "
-                                                  "(a directory holding %s)." % (source_dir, ", ".join(sections)))
+        raise GuardError("bundle_source_invalid", "dr_bundle_source_dir %r is not a directory; point it at the control-plane "
+                                                  "sources (a directory holding %s)." % (source_dir, ", ".join(sections)))
     files = {}
     for section in sections:
         top = os.path.join(source_dir, section)
         if os.path.islink(top) or not os.path.isdir(top):
-            raise GuardError("bundle_source_invalid", "source_dir %s has no %s/ directory (a real directory, not a link); "
-                                                      "create it (it may be empty) or fix source_dir." % (source_dir, section))
+            raise GuardError("bundle_source_invalid", "dr_bundle_source_dir %s has no %s/ directory (a real directory, not a link); "
+                                                      "create it (it may be empty) or fix dr_bundle_source_dir." % (source_dir, section))
         for directory, subdirs, names in os.walk(top):
             subdirs.sort()
             for name in list(subdirs) + sorted(names):
@@ -67,7 +85,7 @@ def collect_sources(source_dir, sections=SECTIONS):
                 with open(path, "rb") as handle:
                     files[safe_relative_path(relative)] = handle.read()
     if not files:
-        raise GuardError("bundle_source_invalid", "source_dir %s holds no files under %s; refusing to publish an empty bundle." % (
+        raise GuardError("bundle_source_invalid", "dr_bundle_source_dir %s holds no files under %s; refusing to publish an empty bundle." % (
             source_dir, ", ".join(sections)))
     return files
 
@@ -157,7 +175,7 @@ def read_bundle_dir(bundle_dir):
     """Read an extracted bundle directory (``.../control-plane``) and verify it against its manifest."""
     manifest_path = os.path.join(bundle_dir or "", MANIFEST_NAME)
     if not bundle_dir or not os.path.isfile(manifest_path):
-        raise GuardError("bundle_dir_invalid", "bundle_dir %r has no %s; fetch the bundle first (playbooks/fetch_bundle.yml) "
+        raise GuardError("bundle_dir_invalid", "dr_bundle_dir %r has no %s; fetch the bundle first (playbooks/fetch_bundle.yml) "
                                                "and pass its control-plane directory." % (bundle_dir, MANIFEST_NAME))
     with open(manifest_path, "rb") as handle:
         try:

@@ -19,6 +19,7 @@ import re
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr.backup import parse_s3_uri
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 POINTER_SCHEMA_VERSION = "control_plane_pointer.v1"
@@ -35,6 +36,20 @@ def _code(exc):
 
 def _join(*parts):
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def require_bucket(bucket, variable="dr_bundle_bucket"):
+    """The bundle bucket, or GuardError: empty is ``bucket_unset``, a ``REPLACE_`` value ``inventory_placeholder``.
+
+    Checked before any client is built, so a half-filled inventory never reaches AWS.
+    """
+    if not bucket or not str(bucket).strip():
+        raise GuardError("bucket_unset", "%s is empty; set the artifact bucket in inventories/<env>/group_vars/all/ "
+                                         "(jobintel_bucket) or pass -e %s=<bucket>. Nothing was changed." % (variable, variable))
+    if "REPLACE_" in str(bucket):
+        raise GuardError("inventory_placeholder", "%s is still the placeholder %r; set it in inventories/<env>/group_vars/all/ "
+                                                  "or pass -e %s=<bucket>. Nothing was changed." % (variable, bucket, variable))
+    return bucket
 
 
 def pointer_key(prefix):
@@ -98,7 +113,10 @@ def publish(s3, bucket, prefix, bundle, git_sha, image_ref_digest, now, check_mo
     another publisher moved the pointer between our read and our write.
     """
     key_of_pointer = pointer_key(prefix)
-    current = pointers.read_pointer(s3, bucket, key_of_pointer)
+    try:
+        current = pointers.read_pointer(s3, bucket, key_of_pointer)
+    except pointers.PointerError as exc:
+        raise GuardError(exc.reason, str(exc))
     existing = None
     if current and current["document"].get("bundle_sha256") == bundle["sha256"]:
         # Prefer the object the pointer already names, so an identical re-publish changes nothing.
@@ -122,7 +140,12 @@ def publish(s3, bucket, prefix, bundle, git_sha, image_ref_digest, now, check_mo
     before = current["document"] if current else None
     changed = uploaded or before != desired
     if before != desired and not check_mode:
-        pointers.write_pointer(s3, bucket, key_of_pointer, desired, expected_etag=current["etag"] if current else None)
+        try:
+            pointers.write_pointer(s3, bucket, key_of_pointer, desired, expected_etag=current["etag"] if current else None)
+        except pointers.PointerError as exc:
+            # The bundle may already be uploaded: say so (changed_so_far), the pointer did not move.
+            raise OpsError(exc.reason, "%s; current.json was not moved, rerun the publish." % exc,
+                           details={"bundle_uri": desired["bundle_uri"], "uploaded": uploaded}, changed_so_far=uploaded)
     return {"changed": changed, "uploaded": uploaded or (check_mode and not existing), "bundle_key": key,
             "bundle_uri": desired["bundle_uri"], "pointer_key": key_of_pointer,
             "pointer_uri": "s3://%s/%s" % (bucket, key_of_pointer), "before": before, "after": desired}

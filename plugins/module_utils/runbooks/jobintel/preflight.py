@@ -29,13 +29,14 @@ def task_definition_env(ecs, task_definition, container_name=None):
         if error.get("Code") not in ("ClientException", "InvalidParameterException"):
             raise
         raise GuardError("task_definition_not_found",
-                         "task definition %r could not be described (%s: %s); set task_definition to an existing "
+                         "task definition %r could not be described (%s: %s); set jobintel_task_family to an existing "
                          "family, family:revision or ARN in this account and region." % (task_definition, error.get("Code"), error.get("Message")))
     containers = described.get("containerDefinitions", [])
     if container_name:
         containers = [c for c in containers if c.get("name") == container_name]
         if not containers:
-            raise GuardError("container_not_found", "task definition %s has no container named %r." % (described["taskDefinitionArn"], container_name))
+            raise GuardError("container_not_found", "task definition %s has no container named %r; fix preflight_container_name." % (
+                described["taskDefinitionArn"], container_name))
     names, flag = set(), None
     for container in containers:
         for entry in container.get("environment", []):
@@ -85,8 +86,3 @@ def summarize(checks):
         if check["status"] == "fail":
             return "fail", check["reason"]
     return "ok", None
-
-
-def token_line(status, reason):
-    """The stable line operators and alerting grep for."""
-    return "preflight status=%s" % status + ("" if reason is None else " reason=%s" % reason)
