@@ -19,7 +19,8 @@ description:
     C(object_count) objects exist. With O(check_latest), C(latest/<provider>/<profile>/) must hold exactly the
     objects of the target (same keys, same SHA-256 or ETag).
   - Tells the failure kinds apart with stable tokens, C(pointer_missing), C(access_denied), C(target_missing),
-    C(pointer_invalid), C(target_incomplete), C(latest_mismatch), C(bucket_missing), and returns
+    C(pointer_invalid), C(target_incomplete), C(latest_mismatch), C(bucket_not_found), C(bucket_unset),
+    C(inventory_placeholder), and returns
     C(verify_ops status=ok) or C(verify_ops status=fail reason=<token>) (the first failing check's token).
   - Reads only.
 author:
@@ -82,12 +83,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Always false; nothing is written.
+  returned: always
+  type: bool
 status:
-  description: C(ok) when every check passed, otherwise C(fail).
+  description: C(ok) when every check passed, otherwise C(fail) (with O(mode=report), C(warn) and the task does not fail).
   returned: always
   type: str
 reason:
-  description: The first failing check's token, or null.
+  description:
+    - The first failing check's token, or null. C(pointer_missing), C(access_denied), C(pointer_invalid),
+      C(target_missing), C(target_incomplete), C(latest_mismatch), C(bucket_not_found), C(bucket_unset),
+      C(inventory_placeholder), C(bucket_invalid), C(invalid_input), C(aws_error).
   returned: always
   type: str
   sample: pointer_missing
@@ -95,36 +103,62 @@ token_line:
   description: C(verify_ops status=ok) or C(verify_ops status=fail reason=<token>).
   returned: always
   type: str
-checks:
-  description:
-    - One per pointer, C(name) (C(last_success) or C(<provider>/<profile>)), C(pointer_key), C(status), C(reason),
-      C(detail), and when readable C(run_id), C(target), C(object_count), C(found_count), C(published_at).
+outputs:
+  description: The checks.
   returned: always
-  type: list
-  elements: dict
+  type: dict
+  contains:
+    checks:
+      description:
+        - One per pointer, C(name) (C(last_success) or C(<provider>/<profile>)), C(pointer_key), C(status), C(reason),
+          C(detail), and when readable C(run_id), C(target), C(object_count), C(found_count), C(published_at).
+      returned: always
+      type: list
+      elements: dict
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
 receipt:
-  description: A receipt.v1 document (operation C(verify_ops), phase C(verify_ops)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(verify_ops), phase C(verify_ops)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    providers=dict(type="list", elements="str", default=[]),
+    profiles=dict(type="list", elements="str", default=[]),
+    check_latest=dict(type="bool", default=True),
+    mode=dict(type="str", choices=["verify", "report"], default="verify"),
+    concurrency=dict(type="int", default=8),
+)
 
 
-def run(module, factory):
-    params = module.params
-    s3 = factory.client("s3")
+def run(ops):
+    params = ops.params
+    bad = [n for n in params["providers"] + params["profiles"] if not run_pointers.valid_name(n)]
+    if bad or (params["prefix"] or "").strip("/") != (params["prefix"] or ""):
+        raise OpsError("invalid_input", "jobintel_prefix must not start or end with '/' and jobintel_publish_providers/"
+                       "jobintel_publish_profiles must be lowercase tokens (got %s)." % (bad or params["prefix"]))
     checks = []
     try:
         run_publish.check_bucket_name(params["bucket"])
-        run_publish.check_bucket_exists(s3, params["bucket"])
     except run_publish.PublishError as exc:
         checks.append({"name": "bucket", "pointer_key": None, "status": "fail", "reason": exc.reason, "detail": exc.message})
+    if not checks:
+        s3 = ops.client("s3")
+        try:
+            run_publish.check_bucket_exists(s3, params["bucket"])
+        except run_publish.PublishError as exc:
+            checks.append({"name": "bucket", "pointer_key": None, "status": "fail", "reason": exc.reason, "detail": exc.message})
     if not checks:
         checks.append(run_pointers.check_pointer(s3, params["bucket"], params["prefix"], concurrency=params["concurrency"]))
         for provider in params["providers"]:
@@ -132,51 +166,17 @@ def run(module, factory):
                 checks.append(run_pointers.check_pointer(s3, params["bucket"], params["prefix"], provider, profile,
                                                          check_latest=params["check_latest"], concurrency=params["concurrency"]))
     status, reason = run_pointers.summarize(checks)
-    return dict(changed=False, status=status, reason=reason, token_line=run_pointers.token_line("verify_ops", status, reason),
-                checks=checks)
+    if status == "fail":
+        details = "; ".join("%s: %s" % (c["name"], c["detail"]) for c in checks if c["status"] == "fail")
+        if params["mode"] == "verify":
+            raise OpsError(reason, details, details={"checks": checks})
+        return dict(changed=False, status="warn", reason=reason, outputs={"checks": checks}, message=details)
+    return dict(changed=False, outputs={"checks": checks})
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        providers=dict(type="list", elements="str", default=[]),
-        profiles=dict(type="list", elements="str", default=[]),
-        check_latest=dict(type="bool", default=True),
-        mode=dict(type="str", choices=["verify", "report"], default="verify"),
-        concurrency=dict(type="int", default=8),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_together=[("providers", "profiles")])
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    bad = [n for n in params["providers"] + params["profiles"] if not run_pointers.valid_name(n)]
-    if bad or (params["prefix"] or "").strip("/") != (params["prefix"] or ""):
-        module.fail_json(msg="verify_ops status=fail reason=invalid_input: prefix must not start or end with '/' and "
-                         "providers/profiles must be lowercase tokens (got %s)." % (bad or params["prefix"]),
-                         status="fail", reason="invalid_input")
-    started = receipts.utc_now()
-    factory = aws.AwsClientFactory.from_params(params)
-    try:
-        result = run(module, factory)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        result = dict(changed=False, status="fail", reason="aws_error",
-                      checks=[{"name": "aws", "pointer_key": None, "status": "fail", "reason": "aws_error",
-                               "detail": aws.describe_error(exc, "verify_ops")}],
-                      token_line=run_pointers.token_line("verify_ops", "fail", "aws_error"))
-    inputs = dict((k, params[k]) for k in ("bucket", "prefix", "providers", "profiles", "check_latest", "mode", "region", "endpoint_url"))
-    result["receipt"] = receipts.build(
-        "verify_ops", "verify_ops", "success" if result["status"] == "ok" else "failed",
-        receipts.execution_id(params["execution_id"], "verify-ops", started), started,
-        inputs=inputs, outputs=dict((k, result[k]) for k in ("status", "reason", "token_line", "checks")),
-        failure_code=result["reason"], attempts=1 + factory.retries, module="signalcraft.ops.pointer_verify",
-    )
-    if result["status"] == "fail" and params["mode"] == "verify":
-        details = "; ".join("%s: %s" % (c["name"], c["detail"]) for c in result["checks"] if c["status"] == "fail")
-        module.fail_json(msg="%s: %s" % (result["token_line"], details), **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="verify_ops", phase="verify_ops", connections=[AwsConnection],
+              required_together=[("providers", "profiles")]).run(run)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ options:
   run_id:
     description:
       - The run to show or whose artifacts to list. Required for V(show) and V(artifacts).
+      - V(list) orders runs by time, never as strings - by the UTC timestamp a run id begins with
+        (C(YYYYMMDDTHHMMSSZ)), else by C(started_at) in the run's C(run_summary.v1.json) (C(manual-1)).
     type: str
   candidate_id:
     description:
@@ -115,92 +117,132 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Always false; nothing is written.
+  returned: always
+  type: bool
+status:
+  description: C(ok) or C(fail).
+  returned: always
+  type: str
+reason:
+  description:
+    - The failure token, or null. C(run_id_invalid), C(invalid_candidate_id), C(invalid_limit), C(invalid_prefix),
+      C(run_not_found), C(run_candidate_mismatch), C(run_artifact_invalid), C(bucket_not_found), C(bucket_unset),
+      C(inventory_placeholder), C(access_denied), C(aws_error).
+  returned: always
+  type: str
 token_line:
-  description: The stable status line, C(runs status=ok action=<action>) (failures are reported through C(msg)).
+  description: The stable status line, C(runs status=ok action=<action>) or C(runs status=fail reason=<token>).
   returned: always
   type: str
   sample: runs status=ok action=show
-lines:
-  description: A human summary, one line per run or per finding, in the failure playbook's order.
+outputs:
+  description: What was found.
   returned: always
-  type: list
-  elements: str
-  sample: ["run 20260101T060000Z status=failed failed_stage=scrape failure_codes=FORCED_FAILURE"]
-runs:
-  description:
-    - V(list) only. Newest first; each with C(run_id), C(candidate_id), C(status) (run_health's),
-      C(summary_status), C(failed_stage), C(failure_codes), C(started_at), C(finished_at),
-      C(providers), C(profiles), C(source), C(sources), C(uri) and C(is_last_success).
-  returned: when action=list
-  type: list
-  elements: dict
-unattributed:
-  description: V(list) only. Runs without a readable C(run_summary.v1.json) (no candidate known), with C(run_id), C(source), C(uri).
-  returned: when action=list
-  type: list
-  elements: dict
-scanned:
-  description: V(list) only. How many run summaries were read.
-  returned: when action=list
-  type: int
-total_run_ids:
-  description: V(list) only. How many run ids exist in O(sources).
-  returned: when action=list
-  type: int
-last_success:
-  description: V(list) only. The C(state/last_success.json) pointer's C(run_id) and C(published_at), or null.
-  returned: when action=list
   type: dict
-  sample: {"run_id": "20260101T060000Z", "published_at": "2026-01-01T06:05:00Z"}
-run:
-  description:
-    - V(show) and V(artifacts). C(run_id), C(candidate_id), C(source), C(uri), C(status), C(summary_status),
-      C(health_status), C(failed_stage), C(failure_codes), C(failure_code_meanings), C(stages),
-      C(started_at), C(finished_at), C(profiles), C(provenance), C(run_health_path), C(headline),
-      C(next_steps), C(findings) (each C(code), C(detail)), C(provider_categories) (count per category) and
-      C(providers), each with C(provider), C(enabled), C(availability), C(reason_code), C(category)
-      (available, policy_block, network_issue, config_disable, early_failure, unknown), C(meaning),
-      C(owner), C(fail_closed) and C(detail).
-  returned: when action is show or artifacts
-  type: dict
-artifacts:
-  description: V(artifacts) only. Each object with C(key) (relative to the run), C(uri), C(size), C(etag), C(last_modified), C(kind).
-  returned: when action=artifacts
-  type: list
-  elements: dict
-missing:
-  description: V(artifacts) only. Required run documents and expected outputs that are absent.
-  returned: when action=artifacts
-  type: list
-  elements: str
-count:
-  description: V(artifacts) only. Number of objects.
-  returned: when action=artifacts
-  type: int
-total_size:
-  description: V(artifacts) only. Bytes in all objects.
-  returned: when action=artifacts
+  contains:
+    lines:
+      description: A human summary, one line per run or per finding, in the failure playbook's order.
+      returned: always
+      type: list
+      elements: str
+      sample: ["run 20260101T060000Z status=failed failed_stage=scrape failure_codes=FORCED_FAILURE"]
+    runs:
+      description:
+        - V(list) only. Newest first; each with C(run_id), C(candidate_id), C(status) (run_health's),
+          C(summary_status), C(failed_stage), C(failure_codes), C(started_at), C(finished_at),
+          C(providers), C(profiles), C(source), C(sources), C(uri) and C(is_last_success).
+      returned: when action=list
+      type: list
+      elements: dict
+    unattributed:
+      description: V(list) only. Runs without a readable C(run_summary.v1.json) (no candidate known), with C(run_id), C(source), C(uri).
+      returned: when action=list
+      type: list
+      elements: dict
+    scanned:
+      description: V(list) only. How many run summaries were read.
+      returned: when action=list
+      type: int
+    total_run_ids:
+      description: V(list) only. How many run ids exist in O(sources).
+      returned: when action=list
+      type: int
+    last_success:
+      description: V(list) only. The C(state/last_success.json) pointer's C(run_id) and C(published_at), or null.
+      returned: when action=list
+      type: dict
+      sample: {"run_id": "20260101T060000Z", "published_at": "2026-01-01T06:05:00Z"}
+    run:
+      description:
+        - V(show) and V(artifacts). C(run_id), C(candidate_id), C(source), C(uri), C(status), C(summary_status),
+          C(health_status), C(failed_stage), C(failure_codes), C(failure_code_meanings), C(stages),
+          C(started_at), C(finished_at), C(profiles), C(provenance), C(run_health_path), C(headline),
+          C(next_steps), C(findings) (each C(code), C(detail)), C(provider_categories) (count per category) and
+          C(providers), each with C(provider), C(enabled), C(availability), C(reason_code), C(category)
+          (available, policy_block, network_issue, config_disable, early_failure, unknown), C(meaning),
+          C(owner), C(fail_closed) and C(detail).
+      returned: when action is show or artifacts
+      type: dict
+    artifacts:
+      description: V(artifacts) only. Each object with C(key) (relative to the run), C(uri), C(size), C(etag), C(last_modified), C(kind).
+      returned: when action=artifacts
+      type: list
+      elements: dict
+    missing:
+      description: V(artifacts) only. Required run documents and expected outputs that are absent.
+      returned: when action=artifacts
+      type: list
+      elements: str
+    count:
+      description: V(artifacts) only. Number of objects.
+      returned: when action=artifacts
+      type: int
+    total_size:
+      description: V(artifacts) only. Bytes in all objects.
+      returned: when action=artifacts
+      type: int
+attempts:
+  description: API attempts made, retries included.
+  returned: always
   type: int
 receipt:
-  description: A receipt.v1 document (operation C(runs), phase = O(action)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(runs), phase = O(action)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import validate_s3_prefix
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    action=dict(type="str", required=True, choices=["list", "show", "artifacts"]),
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    run_id=dict(type="str"),
+    candidate_id=dict(type="str"),
+    limit=dict(type="int", default=5),
+    sources=dict(type="list", elements="str", choices=list(runs.SOURCES), default=list(runs.SOURCES)),
+)
+
+
+def check_bucket(bucket):
+    if not (bucket or "").strip():
+        raise OpsError("bucket_unset", "jobintel_bucket is empty; set the artifact bucket in the inventory (group_vars).")
+    if bucket.startswith("REPLACE_"):
+        raise OpsError("inventory_placeholder", "jobintel_bucket is still the placeholder %r; set the real bucket in the "
+                       "inventory (group_vars)." % bucket)
 
 
 def inspect(params, s3):
-    """Run the requested action; returns the module result without the receipt."""
-    validate_s3_prefix(params["prefix"])
-    candidate = runs.validate_candidate_id(params["candidate_id"])
+    """Run the requested action; returns what was found."""
     bucket, prefix, sources = params["bucket"], params["prefix"], params["sources"]
+    candidate = params["candidate_id"]
     if params["action"] == "list":
         result = runs.list_runs(s3, bucket, prefix, candidate, params["limit"], sources)
         try:
@@ -216,7 +258,7 @@ def inspect(params, s3):
         result["lines"] += [runs.list_line(run) + (" last_success" if run["is_last_success"] else "") for run in result["runs"]]
         result["lines"] += ["%s has no run_summary.v1.json (candidate unknown)" % item["uri"] for item in result["unattributed"]]
         return result
-    run_id = runs.validate_run_id(params["run_id"])
+    run_id = params["run_id"]
     if params["action"] == "show":
         run = runs.show_run(s3, bucket, prefix, run_id, candidate, sources)
         lines = [run["headline"]] + [runs.provider_line(p) for p in run["providers"]] + ["next: " + s for s in run["next_steps"]]
@@ -229,43 +271,22 @@ def inspect(params, s3):
     return result
 
 
+def run(ops):
+    params = ops.params
+    ops.phase = params["action"]  # the receipt's phase, for a failure too
+    # Every input is checked before a client exists.
+    validate_s3_prefix(params["prefix"])
+    runs.validate_candidate_id(params["candidate_id"])
+    if params["action"] != "list":
+        runs.validate_run_id(params["run_id"])
+    check_bucket(params["bucket"])
+    outputs = inspect(params, ops.client("s3"))
+    return dict(changed=False, outputs=outputs, line=[("action", params["action"])])
+
+
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        action=dict(type="str", required=True, choices=["list", "show", "artifacts"]),
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        run_id=dict(type="str"),
-        candidate_id=dict(type="str"),
-        limit=dict(type="int", default=5),
-        sources=dict(type="list", elements="str", choices=list(runs.SOURCES), default=list(runs.SOURCES)),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("action", "show", ["run_id"]), ("action", "artifacts", ["run_id"])])
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    started = receipts.utc_now()
-    factory = aws.AwsClientFactory.from_params(params)
-    try:
-        result = inspect(params, factory.client("s3"))
-    except (GuardError, runs.RunsError) as exc:
-        module.fail_json(msg="runs status=fail reason=%s: %s" % (exc.reason, exc.message), status="fail", reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="runs status=fail reason=aws_error: %s" % aws.describe_error(exc, "runs %s" % params["action"]),
-                         status="fail", reason="aws_error")
-    result.update(changed=False, token_line="runs status=ok action=%s" % params["action"])
-    inputs = {k: params[k] for k in ("action", "bucket", "prefix", "run_id", "candidate_id", "limit", "sources", "region", "endpoint_url")}
-    outputs = {"lines": result["lines"]}
-    if "run" in result:
-        outputs.update((k, result["run"][k]) for k in ("run_id", "status", "failed_stage", "failure_codes", "provider_categories", "findings"))
-    if "runs" in result:
-        outputs["run_ids"] = [run["run_id"] for run in result["runs"]]
-    result["receipt"] = receipts.build(
-        "runs", params["action"], "success", receipts.execution_id(params["execution_id"], "runs", started), started,
-        inputs=inputs, outputs=outputs, attempts=1 + factory.retries, module="signalcraft.ops.runs_info")
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="runs", phase="list", status_key="runs", connections=[AwsConnection],
+              required_if=[("action", "show", ["run_id"]), ("action", "artifacts", ["run_id"])]).run(run)
 
 
 if __name__ == "__main__":

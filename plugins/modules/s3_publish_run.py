@@ -28,15 +28,21 @@ description:
   - A run whose health is C(failed) has its objects published under C(runs/) (the terminal run invariant keeps its
     failure evidence) but no pointer and nothing under C(latest/) moves.
   - Inputs and buckets are checked before any write; C(publish status=fail reason=<token>) names what is wrong
-    (C(publish_disabled), C(bucket_unset), C(bucket_missing), C(access_denied), C(run_dir_missing),
-    C(run_health_missing), C(run_id_mismatch), C(run_object_conflict), C(checksum_mismatch), C(upload_failed),
-    C(copy_failed), C(pointer_conflict), C(run_failed), ...).
+    (C(publish_disabled), C(bucket_unset), C(inventory_placeholder), C(bucket_not_found), C(access_denied),
+    C(run_dir_missing), C(run_health_missing), C(run_id_mismatch), C(run_order_unknown), C(run_object_conflict),
+    C(checksum_mismatch), C(upload_failed), C(copy_failed), C(pointer_conflict), C(run_failed), ...).
   - Pointer documents are C(pointer.v1) with C(run_id), C(provider), C(profile), C(target), C(published_at),
     C(object_count) and C(provenance) (C(git_sha), C(image_digest), C(ecs_task_arn)). Provenance comes from the
     options, else the run's C(run_summary.v1.json), else the ECS task metadata endpoint
     (C(ECS_CONTAINER_METADATA_URI_V4)/task) when running inside ECS.
-  - A pointer is not moved back to an older run id unless O(allow_rewind=true). Republishing the run a pointer
-    already names leaves the pointer (and its C(published_at)) as it is.
+  - Runs are ordered by what they are, never by how their ids sort as strings - by the run's own start time
+    (C(started_at), else C(finished_at), in C(run_summary.v1.json)), else by the UTC timestamp its id begins with
+    (C(YYYYMMDDTHHMMSSZ)); the run a pointer names is ordered the same way from its published C(run_summary.v1.json),
+    else by the pointer's C(published_at). A run that cannot be ordered is refused before anything is written
+    (C(run_order_unknown)) unless O(allow_rewind=true).
+  - A pointer is not moved back to an older run unless O(allow_rewind=true). A publish whose pointers were held
+    that way returns C(publish status=warn reason=pointer_held ... pointer_run_id=<the run the pointer names>).
+    Republishing the run a pointer already names leaves the pointer (and its C(published_at)) as it is.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -47,8 +53,9 @@ options:
     default: true
   bucket:
     description:
-      - The artifact bucket. Empty or a C(REPLACE_WITH_) placeholder fails with C(reason=bucket_unset); a bucket that
-        does not exist fails with C(reason=bucket_missing). Either way nothing is written.
+      - The artifact bucket (C(jobintel_bucket)). Empty fails with C(reason=bucket_unset), a C(REPLACE_) placeholder
+        with C(reason=inventory_placeholder); a bucket that does not exist fails with C(reason=bucket_not_found).
+        Either way nothing is written.
     type: str
     required: true
   prefix:
@@ -72,7 +79,7 @@ options:
   providers:
     description:
       - Providers whose C(latest/) and pointer move. Default is C(providers) in C(run_summary.v1.json).
-      - A provider/profile without outputs in the run is reported in RV(pairs_skipped) and left alone.
+      - A provider/profile without outputs in the run is reported in RV(outputs.pairs_skipped) and left alone.
     type: list
     elements: str
     default: []
@@ -92,7 +99,9 @@ options:
     type: bool
     default: true
   allow_rewind:
-    description: Allow a pointer to move to a run id that sorts before the one it names.
+    description:
+      - Allow a pointer to move to a run that started before the one it names, and publish a run that cannot be
+        ordered (C(publish_allow_rewind)).
     type: bool
     default: false
   replace_changed:
@@ -125,13 +134,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Lists, hashes and reads only; returns what would be written, copied, deleted and moved.
+    description:
+      - Lists, hashes and reads only; returns what would be written, copied, deleted and moved
+        (C(publish status=planned ... would_write=N pointers=would_move)).
   diff_mode:
     support: full
-    description: The run id each pointer names before and after.
+    description: The run id each pointer names before and after (in check mode, would name).
 notes:
   - Objects larger than 5 GiB (the single-request limit) are refused before anything is written.
-  - Run ids are UTC timestamps (C(YYYYMMDDTHHMMSSZ), optionally with a suffix), so a larger one is a later run.
+  - Run ids such as C(manual-1) are fine when the run's C(run_summary.v1.json) has C(started_at).
 seealso:
   - module: signalcraft.ops.pointer_verify
   - module: signalcraft.ops.run_provenance
@@ -149,138 +160,201 @@ EXAMPLES = r"""
   signalcraft.ops.s3_publish_run:
     bucket: "{{ jobintel_bucket }}"
     prefix: jobintel
-    run_id: "{{ run_once.run_id }}"
-    source_prefix: "jobintel/outbox/{{ run_once.run_id }}"
+    run_id: "{{ signalcraft_results.run_once.outputs.run_id }}"
+    source_prefix: "jobintel/outbox/{{ signalcraft_results.run_once.outputs.run_id }}"
     concurrency: 32
 """
 
 RETURN = r"""
+changed:
+  description: Whether any object or pointer was (in check mode, would be) written or deleted.
+  returned: always
+  type: bool
 status:
-  description: C(ok), or C(fail) on failure.
+  description:
+    - C(ok); C(warn) when a pointer was held because it names a later run (C(reason=pointer_held));
+      C(planned) in check mode; C(fail) on failure.
   returned: always
   type: str
 reason:
-  description: The failure's stable token, or null.
-  returned: always
-  type: str
-  sample: bucket_missing
-token_line:
-  description: C(publish status=ok run_id=... run_status=... written=N skipped=M pointers=moved|unchanged|held|skipped).
-  returned: always
-  type: str
-run_id:
-  description: The published run.
-  returned: when the source was read
-  type: str
-run_status:
-  description: C(healthy), C(degraded) or C(failed), from C(run_health.v1.json).
-  returned: when the source was read
-  type: str
-failed_stage:
-  description: The failed stage from C(run_health.v1.json), or null.
-  returned: when the source was read
-  type: str
-failure_codes:
-  description: C(failure_codes) from C(run_health.v1.json).
-  returned: when the source was read
-  type: list
-  elements: str
-source:
-  description: The run directory or C(s3://) prefix that was published.
-  returned: when the source was read
-  type: str
-target:
-  description: C(s3://<bucket>/<prefix>/runs/<run_id>/).
-  returned: when the source was read
-  type: str
-object_count:
-  description: Number of objects in the run.
-  returned: when the source was read
-  type: int
-uploaded:
-  description: Keys written with PutObject (in check mode, that would be).
-  returned: always
-  type: list
-  elements: str
-copied:
-  description: Keys written with CopyObject from the S3 source (in check mode, that would be).
-  returned: always
-  type: list
-  elements: str
-uploaded_count:
-  description: Length of RV(uploaded).
-  returned: when the source was read
-  type: int
-copied_count:
-  description: Length of RV(copied).
-  returned: when the source was read
-  type: int
-skipped_count:
-  description: Run objects already stored with the same SHA-256 and size.
-  returned: always
-  type: int
-verified_count:
-  description: Run objects whose SHA-256 and size were read back and matched.
-  returned: when not in check mode and the objects were written
-  type: int
-latest:
-  description: Per provider/profile, the C(latest/) prefix, keys copied (C(copy)), unchanged (C(skip_count)) and deleted (C(delete)).
-  returned: always
-  type: list
-  elements: dict
-pointers:
   description:
-    - Per pointer, C(key), C(before_run_id), C(after_run_id), C(action) (moved, unchanged, held), C(changed),
-      and after a write C(etag), C(version_id), C(cas_attempts); C(held_reason) when held.
+    - The stable token, or null. C(pointer_held) with C(status=warn); on failure C(publish_disabled), C(bucket_unset),
+      C(inventory_placeholder), C(bucket_invalid), C(bucket_not_found), C(access_denied), C(invalid_prefix),
+      C(run_id_invalid), C(run_dir_missing), C(invalid_name), C(invalid_concurrency), C(source_empty),
+      C(run_summary_missing), C(run_health_missing), C(run_document_invalid), C(run_health_invalid),
+      C(run_id_mismatch), C(run_order_unknown), C(run_object_conflict), C(object_too_large), C(checksum_mismatch),
+      C(upload_failed), C(copy_failed), C(delete_failed), C(pointer_conflict), C(task_metadata_unavailable),
+      C(invalid_input), C(run_failed), C(aws_error).
   returned: always
-  type: list
-  elements: dict
-pointers_moved:
-  description: Whether any pointer now names this run that did not before.
-  returned: always
-  type: bool
-pointer_skip_reason:
-  description: C(run_failed) when the run's health kept every pointer where it was.
-  returned: when the run failed
   type: str
-pairs_skipped:
-  description: Provider/profile pairs with no outputs in the run (their pointer and C(latest/) stay).
+  sample: bucket_not_found
+token_line:
+  description:
+    - C(publish status=ok run_id=... run_status=... written=N skipped=M pointers=moved|unchanged|skipped), or
+      C(publish status=warn reason=pointer_held ... pointers=held pointer_run_id=<run>), or in check mode
+      C(publish status=planned run_id=... would_write=N skipped=M pointers=would_move|unchanged|held|skipped).
   returned: always
-  type: list
-  elements: dict
-provenance:
-  description: C(git_sha), C(image_digest), C(ecs_task_arn) written into the pointers.
-  returned: when the source was read
+  type: str
+  sample: publish status=ok run_id=20260201T060000Z run_status=healthy written=6 skipped=0 pointers=moved
+outputs:
+  description: What the publish found and did.
+  returned: always
   type: dict
-provenance_sources:
-  description: Where each provenance value came from (override, run_summary, task_metadata, unknown).
-  returned: when the source was read
-  type: dict
+  contains:
+    run_id:
+      description: The published run.
+      returned: when the source was read
+      type: str
+    run_status:
+      description: C(healthy), C(degraded) or C(failed), from C(run_health.v1.json).
+      returned: when the source was read
+      type: str
+    failed_stage:
+      description: The failed stage from C(run_health.v1.json), or null.
+      returned: when the source was read
+      type: str
+    failure_codes:
+      description: C(failure_codes) from C(run_health.v1.json).
+      returned: when the source was read
+      type: list
+      elements: str
+    source:
+      description: The run directory or C(s3://) prefix that was published.
+      returned: when the source was read
+      type: str
+    target:
+      description: C(s3://<bucket>/<prefix>/runs/<run_id>/).
+      returned: when the source was read
+      type: str
+    object_count:
+      description: Number of objects in the run.
+      returned: when the source was read
+      type: int
+    uploaded:
+      description: Keys written with PutObject (in check mode, that would be).
+      returned: always
+      type: list
+      elements: str
+    copied:
+      description: Keys written with CopyObject from the S3 source (in check mode, that would be).
+      returned: always
+      type: list
+      elements: str
+    uploaded_count:
+      description: Length of RV(outputs.uploaded).
+      returned: when the source was read
+      type: int
+    copied_count:
+      description: Length of RV(outputs.copied).
+      returned: when the source was read
+      type: int
+    written_count:
+      description: RV(outputs.uploaded_count) plus RV(outputs.copied_count).
+      returned: when the source was read
+      type: int
+    skipped_count:
+      description: Run objects already stored with the same SHA-256 and size.
+      returned: always
+      type: int
+    verified_count:
+      description: Run objects whose SHA-256 and size were read back and matched.
+      returned: when not in check mode and the objects were written
+      type: int
+    latest:
+      description: Per provider/profile, the C(latest/) prefix, keys copied (C(copy)), unchanged (C(skip_count)) and deleted (C(delete)).
+      returned: always
+      type: list
+      elements: dict
+    pointers:
+      description:
+        - Per pointer, C(key), C(before_run_id), C(after_run_id), C(action) (moved, unchanged, held), C(changed),
+          and after a write C(etag), C(version_id), C(cas_attempts); C(held_reason) when held; C(order) (the two
+          runs' times and where each came from) when the pointer named another run.
+      returned: always
+      type: list
+      elements: dict
+    pointers_moved:
+      description: Whether any pointer now names this run that did not before.
+      returned: always
+      type: bool
+    pointers_word:
+      description: What the status line says about the pointers (moved, unchanged, held, skipped).
+      returned: when the source was read
+      type: str
+    pointers_held:
+      description: Keys of the pointers held because they name a later run.
+      returned: when a pointer was held
+      type: list
+      elements: str
+    pointer_run_id:
+      description: The run a held pointer still names (C(last_success) when it was held, else the first held pair).
+      returned: when a pointer was held
+      type: str
+    pointer_skip_reason:
+      description: C(run_failed) when the run's health kept every pointer where it was.
+      returned: when the run failed
+      type: str
+    pairs_skipped:
+      description: Provider/profile pairs with no outputs in the run (their pointer and C(latest/) stay).
+      returned: always
+      type: list
+      elements: dict
+    provenance:
+      description: C(git_sha), C(image_digest), C(ecs_task_arn) written into the pointers.
+      returned: when the source was read
+      type: dict
+    provenance_sources:
+      description: Where each provenance value came from (override, run_summary, task_metadata, unknown).
+      returned: when the source was read
+      type: dict
+    run_time:
+      description: The time that orders this run (UTC) and C(run_time_source) where it came from (run_summary, run_id).
+      returned: when the source was read
+      type: str
 attempts:
   description: 1 plus the retries the shared retry policy made (throttling, 5xx).
   returned: always
   type: int
+diff:
+  description: The run id each pointer names before and after.
+  returned: when the source was read
+  type: dict
 receipt:
-  description: A receipt.v1 document (operation C(publish), phase C(publish)) for M(signalcraft.ops.receipt).
+  description: A receipt.v1 document (operation C(publish), phase C(publish)); the collection's action plugin writes it.
   returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.provenance import METADATA_ENV, ProvenanceError
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import TransferError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.provenance import METADATA_ENV
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
-_INPUTS = ("enabled", "bucket", "prefix", "run_id", "run_dir", "source_prefix", "source_bucket", "providers", "profiles",
-           "concurrency", "fail_on_failed_run", "allow_rewind", "replace_changed", "delete_stale_latest", "git_sha",
-           "image_digest", "ecs_task_arn", "task_metadata_uri", "region", "endpoint_url")
-_OUTPUTS = ("status", "reason", "token_line", "run_id", "run_status", "failed_stage", "failure_codes", "source", "target",
-            "object_count", "uploaded_count", "copied_count", "skipped_count", "verified_count", "latest", "pointers",
-            "pointers_moved", "pointer_skip_reason", "pairs_skipped", "provenance", "provenance_sources", "attempts")
+ARGUMENT_SPEC = dict(
+    enabled=dict(type="bool", default=True),
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    run_id=dict(type="str"),
+    run_dir=dict(type="path"),
+    source_prefix=dict(type="str"),
+    source_bucket=dict(type="str"),
+    providers=dict(type="list", elements="str", default=[]),
+    profiles=dict(type="list", elements="str", default=[]),
+    concurrency=dict(type="int", default=16),
+    fail_on_failed_run=dict(type="bool", default=True),
+    allow_rewind=dict(type="bool", default=False),
+    replace_changed=dict(type="bool", default=False),
+    delete_stale_latest=dict(type="bool", default=True),
+    git_sha=dict(type="str"),
+    image_digest=dict(type="str"),
+    ecs_task_arn=dict(type="str"),
+    task_metadata_uri=dict(type="str", fallback=(env_fallback, [METADATA_ENV])),
+)
+# Result keys that are not outputs (the rest of the publisher's result is).
+_NOT_OUTPUTS = ("changed", "diff")
 
 
 def publisher_params(params):
@@ -289,88 +363,70 @@ def publisher_params(params):
     return mapped
 
 
-def receipt_for(module, result, started, status, factory):
-    result["attempts"] = 1 + (factory.retries if factory else 0)
-    return receipts.build(
-        "publish", "publish", status, receipts.execution_id(module.params["execution_id"], "publish", started),
-        started, inputs=dict((k, module.params[k]) for k in _INPUTS),
-        outputs=dict((k, result[k]) for k in _OUTPUTS if k in result), failure_code=result.get("reason"),
-        attempts=result["attempts"], changed=result.get("changed", False), module="signalcraft.ops.s3_publish_run",
-        message=result.get("msg"),
-    )
-
-
-def fail(module, started, factory, reason, text, partial=None):
-    result = dict(partial or {})
+def _outputs(result):
+    outputs = dict((k, v) for k, v in result.items() if k not in _NOT_OUTPUTS)
     for key in ("uploaded", "copied", "latest", "pointers", "pairs_skipped"):
-        result.setdefault(key, [])
-    result.setdefault("skipped_count", 0)
-    result.setdefault("pointers_moved", False)
-    line = "publish status=fail reason=%s" % reason
-    result.update(status="fail", reason=reason, token_line=line, msg="%s: %s" % (line, text))
-    result["changed"] = bool(result["uploaded"] or result["copied"])
-    result.pop("diff", None)
-    result["receipt"] = receipt_for(module, result, started, "failed", factory)
-    module.fail_json(**result)
+        outputs.setdefault(key, [])
+    outputs.setdefault("skipped_count", 0)
+    outputs.setdefault("pointers_moved", False)
+    return outputs
+
+
+def _line(result, check_mode):
+    fields = [("run_id", result["run_id"]), ("run_status", result["run_status"])]
+    word = result["pointers_word"]
+    if check_mode:
+        fields.append(("would_write", result["written_count"]))
+        word = "would_move" if word == "moved" else word
+    else:
+        fields.append(("written", result["written_count"]))
+    fields += [("skipped", result["skipped_count"]), ("pointers", word)]
+    if result.get("pointer_run_id"):
+        fields.append(("pointer_run_id", result["pointer_run_id"]))
+    return fields
+
+
+def run(ops):
+    params = publisher_params(ops.params)
+    run_publish.validate(params)  # no client, no AWS call when the inputs are wrong
+    publisher = run_publish.Publisher(ops.client("s3"), params, check_mode=ops.check_mode)
+    try:
+        result = publisher.run()
+    except OpsError as exc:
+        partial = _outputs(publisher.result)
+        partial.update(exc.details or {})
+        exc.details = partial
+        exc.changed_so_far = exc.changed_so_far or (not ops.check_mode and bool(partial["uploaded"] or partial["copied"]))
+        raise
+    except ValueError as exc:  # a provenance override that is not a digest
+        raise OpsError("invalid_input", "%s (set -e publish_image_digest=sha256:<64 hex> or leave it empty)" % exc,
+                       details=_outputs(publisher.result))
+    outputs = _outputs(result)
+    if publisher.new_time is not None:
+        outputs.update(run_time=publisher.new_time.strftime("%Y-%m-%dT%H:%M:%SZ"), run_time_source=publisher.new_time_source)
+    if result["run_status"] == "failed" and params["fail_on_failed_run"]:
+        detail = (result["run_id"], result.get("failed_stage"), ",".join(result.get("failure_codes") or []) or "-",
+                  result["object_count"], result["target"])
+        outputs["line"] = [("run_id", result["run_id"])]
+        raise OpsError("run_failed", "run %s failed (failed_stage=%s, failure_codes=%s); its %d objects are under %s for "
+                       "inspection and no pointer moved (-e publish_fail_on_failed_run=false reports it without failing)." % detail,
+                       details=outputs, changed_so_far=result["changed"] and not ops.check_mode)
+    outcome = dict(changed=result["changed"], outputs=outputs, diff=result["diff"], line=_line(result, ops.check_mode))
+    if ops.check_mode:
+        outcome["status"] = "planned"
+    elif result.get("pointers_held"):
+        outcome.update(status="warn", reason="pointer_held", warnings=[
+            "pointer(s) %s still name run %s, which started after run %s; nothing moved them back. Publish a newer run, "
+            "or set -e publish_allow_rewind=true to move them to this one." % (
+                ", ".join(result["pointers_held"]), result["pointer_run_id"], result["run_id"])])
+    return outcome
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        enabled=dict(type="bool", default=True),
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        run_id=dict(type="str"),
-        run_dir=dict(type="path"),
-        source_prefix=dict(type="str"),
-        source_bucket=dict(type="str"),
-        providers=dict(type="list", elements="str", default=[]),
-        profiles=dict(type="list", elements="str", default=[]),
-        concurrency=dict(type="int", default=16),
-        fail_on_failed_run=dict(type="bool", default=True),
-        allow_rewind=dict(type="bool", default=False),
-        replace_changed=dict(type="bool", default=False),
-        delete_stale_latest=dict(type="bool", default=True),
-        git_sha=dict(type="str"),
-        image_digest=dict(type="str"),
-        ecs_task_arn=dict(type="str"),
-        task_metadata_uri=dict(type="str", fallback=(env_fallback, [METADATA_ENV])),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("run_dir", "source_prefix")],
-                           required_one_of=[("run_dir", "source_prefix", "run_id")],
-                           required_by={"source_bucket": "source_prefix"})
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    started = receipts.utc_now()
-    factory = None
-    publisher = None
-    try:
-        run_publish.validate(publisher_params(module.params))  # no client, no AWS call when the inputs are wrong
-        factory = aws.AwsClientFactory.from_params(module.params)
-        publisher = run_publish.Publisher(factory.client("s3"), publisher_params(module.params), check_mode=module.check_mode)
-        result = publisher.run()
-    except run_publish.PublishError as exc:
-        fail(module, started, factory, exc.reason, exc.message, publisher.result if publisher else None)
-    except TransferError as exc:
-        fail(module, started, factory, exc.reason, exc.message, publisher.result if publisher else None)
-    except (pointers.PointerError, ProvenanceError) as exc:
-        fail(module, started, factory, exc.reason, str(exc), publisher.result if publisher else None)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        fail(module, started, factory, "aws_error" if isinstance(exc, aws.AWS_ERRORS) else "invalid_input",
-             aws.describe_error(exc, "publish"), publisher.result if publisher else None)
-    if result["run_status"] == "failed" and module.params["fail_on_failed_run"]:
-        detail = (result["run_id"], result.get("failed_stage"), ",".join(result.get("failure_codes") or []) or "-",
-                  result["object_count"], result["target"])
-        fail(module, started, factory, "run_failed",
-             "run %s failed (failed_stage=%s, failure_codes=%s); its %d objects are under %s for inspection and no pointer moved." % detail,
-             result)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    result["receipt"] = receipt_for(module, result, started, "success", factory)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="publish", phase="publish", connections=[AwsConnection],
+              mutually_exclusive=[("run_dir", "source_prefix")],
+              required_one_of=[("run_dir", "source_prefix", "run_id")],
+              required_by={"source_bucket": "source_prefix"}).run(run)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ description:
     harness is complete.
   - With O(proof_bucket), the directory is mirrored to S3 and restored from it, so nothing depends
     on local files surviving between AWX jobs.
+  - Each step returns its status line and a receipt (operation C(stability_harness), phase C(start),
+    C(checkpoint-NNNN) or C(final)); give the harness run id as O(execution_id) to file them with the proof's run.
+    The finish step fails with C(reason=stability_fail) when a checkpoint failed.
   - Each checkpoint is one short module call, so a playbook loop streams progress and AWX job
     timeouts or a killed process lose at most the checkpoint being taken.
 author:
@@ -134,6 +137,7 @@ options:
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -177,179 +181,251 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-run_id:
-  description: The harness run id.
+changed:
+  description: Whether a proof file (or its S3 copy) was, or in check mode would be, written.
   returned: always
-  type: str
-proof_dir:
-  description: The harness run's directory.
-  returned: always
-  type: str
-schedule:
-  description: C(started_at), C(ends_at), C(duration_s), C(interval_s), C(missed_after_s), C(checkpoints_planned).
-  returned: always
-  type: dict
-created:
-  description: O(step=start) only. Whether this call created the start receipt (false on a resume).
-  returned: when step=start
   type: bool
-pending:
-  description: O(step=start) only. Checkpoint indexes still to take, in order.
-  returned: when step=start
-  type: list
-  elements: int
-taken:
-  description: O(step=start) only. Checkpoint indexes already recorded.
-  returned: when step=start
-  type: list
-  elements: int
-missed:
-  description: O(step=start) only. Checkpoint indexes whose window closed unrecorded.
-  returned: when step=start
-  type: list
-  elements: int
-state:
-  description: O(step=checkpoint) only. V(taken) (recorded now), V(already_taken) or V(upcoming) (with O(wait=false)).
-  returned: when step=checkpoint
-  type: str
-checkpoint:
+status:
   description:
-    - O(step=checkpoint) only. The m21_checkpoint.v1 document (C(index), C(name), C(scheduled_at),
-      C(taken_at), C(late_s), C(status) ok/degraded/fail, C(problems), C(pipeline), C(cluster)).
-  returned: when a checkpoint was taken or already recorded
-  type: dict
-summary:
-  description: O(step=finish) only. The m21_summary.v1 document written to C(summary.json).
-  returned: when step=finish
-  type: dict
-verdict:
-  description: O(step=finish) only. V(pass), V(degraded), V(fail), V(incomplete) (slots missed) or V(in_progress).
-  returned: when step=finish
+    - O(step=start) and O(step=checkpoint) return C(ok). O(step=finish) returns the verdict, C(pass), C(degraded),
+      C(incomplete) or C(in_progress), and fails with C(status=fail reason=stability_fail) when a checkpoint failed.
+  returned: always
   type: str
-restored:
-  description: O(step=start) only. Files restored from the O(proof_bucket) copy into the local directory.
-  returned: when step=start
-  type: list
-  elements: str
-mirrored:
-  description: Files uploaded to the O(proof_bucket) copy by this call.
-  returned: when proof_bucket is set
-  type: list
-  elements: str
-line:
-  description: A one-line status for the log.
+reason:
+  description:
+    - The stable token, or null. On failure C(stability_fail), C(invalid_duration), C(invalid_interval), C(run_id_invalid),
+      C(inventory_placeholder), C(provider_profile_pair), C(harness_params_mismatch), C(harness_not_started),
+      C(invalid_index), C(proof_file_invalid), C(kube_context_invalid), C(invalid_prefix), C(invalid_name),
+      C(access_denied), C(aws_error), C(k8s_forbidden), C(k8s_error).
+  returned: always
+  type: str
+token_line:
+  description: The step's status line.
   returned: always
   type: str
   sample: m21 status=pass run_id=m21-20260301 checkpoints=73/73 missed=0 ok=73 degraded=0 fail=0
+outputs:
+  description: What the step found and wrote.
+  returned: always
+  type: dict
+  contains:
+    run_id:
+      description: The harness run id.
+      returned: always
+      type: str
+    proof_dir:
+      description: The harness run's directory.
+      returned: always
+      type: str
+    schedule:
+      description: C(started_at), C(ends_at), C(duration_s), C(interval_s), C(missed_after_s), C(checkpoints_planned).
+      returned: always
+      type: dict
+    created:
+      description: O(step=start) only. Whether this call created the start receipt (false on a resume).
+      returned: when step=start
+      type: bool
+    start_receipt:
+      description: O(step=start) only. The start receipt (C(start_receipt.json)).
+      returned: when step=start
+      type: dict
+    pending:
+      description: O(step=start) only. Checkpoint indexes still to take, in order.
+      returned: when step=start
+      type: list
+      elements: int
+    taken:
+      description: O(step=start) only. Checkpoint indexes already recorded.
+      returned: when step=start
+      type: list
+      elements: int
+    missed:
+      description: O(step=start) only. Checkpoint indexes whose window closed unrecorded.
+      returned: when step=start
+      type: list
+      elements: int
+    restored:
+      description: O(step=start) only. Files restored from the O(proof_bucket) copy into the local directory.
+      returned: when step=start
+      type: list
+      elements: str
+    state:
+      description: O(step=checkpoint) only. V(taken) (recorded now), V(already_taken) or V(upcoming) (with O(wait=false)).
+      returned: when step=checkpoint
+      type: str
+    checkpoint:
+      description:
+        - O(step=checkpoint) only. The m21_checkpoint.v1 document (C(index), C(name), C(scheduled_at),
+          C(taken_at), C(late_s), C(status) ok/degraded/fail, C(problems), C(pipeline), C(cluster)).
+      returned: when a checkpoint was taken or already recorded
+      type: dict
+    summary:
+      description: O(step=finish) only. The m21_summary.v1 document written to C(summary.json).
+      returned: when step=finish
+      type: dict
+    verdict:
+      description: O(step=finish) only. V(pass), V(degraded), V(fail), V(incomplete) (slots missed) or V(in_progress).
+      returned: when step=finish
+      type: str
+    final_receipt:
+      description: O(step=finish) only. The final receipt (C(final_receipt.json)) once the harness is complete.
+      returned: when step=finish and the harness is complete
+      type: dict
+    mirrored:
+      description: Files uploaded to the O(proof_bucket) copy by this call.
+      returned: when proof_bucket is set
+      type: list
+      elements: str
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The proof file created or replaced.
+  returned: when a proof file is written
+  type: raw
 receipt:
-  description: The start receipt (O(step=start)), or the final receipt (O(step=finish)) or a progress receipt while checkpoints are pending.
-  returned: when step is start or finish
+  description: A receipt.v1 document (operation C(stability_harness)); the collection's action plugin writes it.
+  returned: always
   type: dict
 """
 
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import harness
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+
+ARGUMENT_SPEC = dict(
+    step=dict(type="str", required=True, choices=["start", "checkpoint", "finish"]),
+    run_id=dict(type="str", required=True),
+    proof_root=dict(type="path", required=True),
+    duration=dict(type="str", required=True),
+    interval=dict(type="str", required=True),
+    missed_after=dict(type="str"),
+    index=dict(type="int"),
+    wait=dict(type="bool", default=True),
+    candidate_id=dict(type="str"),
+    provider=dict(type="str"),
+    jobintel_profile=dict(type="str"),
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    proof_bucket=dict(type="str"),
+    proof_prefix=dict(type="str", default="proofs/m21"),
+    max_pointer_age_hours=dict(type="float", default=0),
+    namespace=dict(type="str", default="jobintel"),
+    cronjob=dict(type="str", default="jobintel-daily"),
+    recent_jobs=dict(type="int", default=5),
+)
 
 
 def cluster_client(params):
     try:
         return k8s.api_client(params["kubeconfig"], params["context"])
     except (ValueError, OSError, k8s.k8s_config.ConfigException) as exc:  # bad kubeconfig or unknown context
-        raise harness.HarnessError("kube_context_invalid", "cannot load context %r from kubeconfig %s (%s); set kube_context to a "
-                                                           "context in that kubeconfig." % (params["context"], params["kubeconfig"] or "(default)", exc))
+        raise harness.HarnessError("kube_context_invalid", "cannot load context %r from kubeconfig %s (%s); set -e kube_context "
+                                                           "(m21_kube_context) to a context in that kubeconfig." % (
+                                                               params["context"], params["kubeconfig"] or "(default)", exc))
 
 
-def mirror_for(values, proof):
+def mirror_for(ops, values, proof):
     if not values["proof_bucket"]:
         return None
-    return harness.ProofMirror(aws.AwsClientFactory.from_params(values).client("s3"), values["proof_bucket"],
-                               values["proof_prefix"], proof.run_id)
+    return harness.ProofMirror(ops.client("s3"), values["proof_bucket"], values["proof_prefix"], proof.run_id)
 
 
-def run_start(module, values, proof):
+def run_start(ops, values, proof):
     cluster_client(values)  # a wrong context fails before the start receipt exists
-    mirror = mirror_for(values, proof)
+    mirror = mirror_for(ops, values, proof)
     restored, mirrored = [], []
-    if mirror and not module.check_mode and not os.path.exists(proof.file(harness.START_FILE)):
+    if mirror and not ops.check_mode and not os.path.exists(proof.file(harness.START_FILE)):
         restored = mirror.restore(proof)  # a resume in a fresh container
     now = receipts.utc_now()
-    receipt, created = harness.start(proof, values, now, check_mode=module.check_mode)
-    if mirror and created and not module.check_mode and mirror.upload(proof, harness.START_FILE, create_only=True):
+    receipt, created = harness.start(proof, values, now, check_mode=ops.check_mode)
+    if mirror and created and not ops.check_mode and mirror.upload(proof, harness.START_FILE, create_only=True):
         mirrored.append(harness.START_FILE)
     sched = receipt["outputs"]["schedule"]
     states = harness.slots(sched, now, proof.recorded())
-    result = dict(changed=created, created=created, receipt=receipt, schedule=sched, pending=states["pending"],
-                  taken=states["taken"], missed=states["missed"], restored=restored)
+    outputs = dict(created=created, start_receipt=receipt, schedule=sched, pending=states["pending"], taken=states["taken"],
+                   missed=states["missed"], restored=restored)
     if mirror:
-        result["mirrored"] = mirrored
-    result["line"] = "m21 %s run_id=%s checkpoints=%d every %ss until %s taken=%d missed=%d pending=%d" % (
-        "started" if created else "resumed", proof.run_id, sched["checkpoints_planned"], sched["interval_s"], sched["ends_at"],
-        len(states["taken"]), len(states["missed"]), len(states["pending"]))
+        outputs["mirrored"] = mirrored
+    line = [("step", "start"), ("run_id", proof.run_id), ("start", "new" if created else "resumed"),
+            ("checkpoints", sched["checkpoints_planned"]), ("interval_s", sched["interval_s"]), ("ends_at", sched["ends_at"]),
+            ("taken", len(states["taken"])), ("missed", len(states["missed"])), ("pending", len(states["pending"]))]
     if restored:
-        result["line"] += " restored=%d from %s" % (len(restored), mirror.uri())
-    if created and module._diff:
-        result["diff"] = {"before": "", "after": receipts.serialize(receipt).decode(), "after_header": proof.file(harness.START_FILE)}
-    return result
+        line += [("restored", len(restored)), ("from", mirror.uri())]
+    outcome = dict(changed=created, outputs=outputs, line=line, phase="start")
+    if created:
+        outcome["diff"] = {"before": "", "after": receipts.serialize(receipt).decode(), "after_header": proof.file(harness.START_FILE)}
+    return outcome
 
 
-def start_receipt(module, values, proof):
+def start_receipt(ops, values, proof):
     receipt = proof.read_json(harness.START_FILE)
     if receipt is None:
-        if not module.check_mode:
+        if not ops.check_mode:
             raise harness.HarnessError("harness_not_started", "run %s has no %s under %s; run step=start first." % (
                 proof.run_id, harness.START_FILE, proof.path))
         receipt, _created = harness.start(proof, values, receipts.utc_now(), check_mode=True)
     return receipt
 
 
-def run_checkpoint(module, values, proof):
-    receipt = start_receipt(module, values, proof)
+def run_checkpoint(ops, values, proof):
+    receipt = start_receipt(ops, values, proof)
     sched = receipt["outputs"]["schedule"]
     index = values["index"]
     if index is None or not 0 <= index < sched["checkpoints_planned"]:
         raise harness.HarnessError("invalid_index", "index %s is outside 0..%d for run %s." % (index, sched["checkpoints_planned"] - 1, proof.run_id))
+    name = harness.checkpoint_name(index)
     now = receipts.utc_now()
     recorded = proof.recorded()
     state = harness.slot_state(sched, index, now, recorded)
-    result = dict(changed=False, schedule=sched, state=state)
+    outputs = dict(schedule=sched, state=state)
+    line = [("step", "checkpoint"), ("run_id", proof.run_id), ("checkpoint", name)]
     if state == "taken":
-        result.update(state="already_taken", checkpoint=recorded[index], line="%s already recorded" % harness.checkpoint_name(index))
-        return result
-    if state == "upcoming" and not module.check_mode:
+        outputs.update(state="already_taken", checkpoint=recorded[index])
+        return dict(changed=False, outputs=outputs, line=line + [("state", "already_taken")], phase=name)
+    if state == "upcoming" and not ops.check_mode:
         if not values["wait"]:
-            result["line"] = "%s not due until %s" % (harness.checkpoint_name(index), receipts.format_timestamp(harness.due_at(sched, index)))
-            return result
+            return dict(changed=False, outputs=outputs, phase=name, line=line + [
+                ("state", "upcoming"), ("due_at", receipts.format_timestamp(harness.due_at(sched, index)))])
         time.sleep(max(0.0, (harness.due_at(sched, index) - receipts.utc_now()).total_seconds()))
     taken_at = receipts.utc_now()
-    s3 = aws.AwsClientFactory.from_params(values).client("s3")
-    pipeline = harness.observe_pipeline(s3, values["bucket"], values["prefix"], values["candidate_id"], values["provider"],
+    pipeline = harness.observe_pipeline(ops.client("s3"), values["bucket"], values["prefix"], values["candidate_id"], values["provider"],
                                         values["jobintel_profile"], taken_at, values["max_pointer_age_hours"])
     cluster = harness.observe_cluster(cluster_client(values), values["namespace"], values["cronjob"], values["recent_jobs"])
     document = harness.build_checkpoint(proof.run_id, sched, index, taken_at, pipeline, cluster)
-    written = True if module.check_mode else proof.add_checkpoint(document)
-    mirror = mirror_for(values, proof)
-    if mirror and written and not module.check_mode:
+    written = True if ops.check_mode else proof.add_checkpoint(document)
+    mirror = mirror_for(ops, values, proof)
+    if mirror and written and not ops.check_mode:
         relative = os.path.relpath(proof.checkpoint_path(index), proof.path)
         mirror.upload(proof, relative, create_only=True)
         mirror.upload(proof, harness.JSONL_FILE)
-        result["mirrored"] = [relative, harness.JSONL_FILE]
-    result.update(changed=written, state="taken" if written else "already_taken", checkpoint=document,
-                  line=harness.checkpoint_line(document))
-    if written and module._diff:
-        result["diff"] = {"before": "", "after": harness.serialize(document).decode(), "after_header": proof.checkpoint_path(index)}
-    return result
+        outputs["mirrored"] = [relative, harness.JSONL_FILE]
+    run = document["pipeline"].get("run") or {}
+    outputs.update(state="taken" if written else "already_taken", checkpoint=document)
+    line += [("state", outputs["state"]), ("observed", document["status"]), ("problems", ",".join(document["problems"]) or "none"),
+             ("run", run.get("run_id") or "none"), ("run_status", run.get("status") or "none"), ("late_s", document["late_s"])]
+    outcome = dict(changed=written, outputs=outputs, line=line, phase=name)
+    if written:
+        outcome["diff"] = {"before": "", "after": harness.serialize(document).decode(), "after_header": proof.checkpoint_path(index)}
+    return outcome
 
 
-def run_finish(module, values, proof):
-    start = start_receipt(module, values, proof)
+def _summary_fields(summary):
+    counts = summary["status_counts"]
+    return [("run_id", summary["run_id"]), ("checkpoints", "%d/%d" % (summary["checkpoints_taken"], summary["checkpoints_planned"])),
+            ("missed", len(summary["checkpoints_missed"])), ("ok", counts[harness.OK]), ("degraded", counts[harness.DEGRADED]),
+            ("fail", counts[harness.FAIL])]
+
+
+def run_finish(ops, values, proof):
+    start = start_receipt(ops, values, proof)
     summary = harness.summarize(proof, start, receipts.utc_now())
     changed, diffs = False, []
     files = [(harness.SUMMARY_FILE, harness.serialize(summary))]
@@ -363,67 +439,41 @@ def run_finish(module, values, proof):
         changed = True
         diffs.append({"before": harness.serialize(before).decode() if before is not None else "", "after": data.decode(),
                       "before_header": proof.file(name), "after_header": proof.file(name)})
-        if not module.check_mode:
+        if not ops.check_mode:
             proof.write_if_changed(name, data)
-    receipt = final or receipts.build(harness.OPERATION, "progress", "success", proof.run_id, summary["started_at"],
-                                      inputs=start["inputs"], outputs={"verdict": summary["verdict"],
-                                                                       "checkpoints_taken": summary["checkpoints_taken"],
-                                                                       "checkpoints_pending": summary["checkpoints_pending"]},
-                                      module="signalcraft.ops.stability_harness", message=harness.summary_line(summary))
-    result = dict(changed=changed, summary=summary, verdict=summary["verdict"], schedule=start["outputs"]["schedule"],
-                  receipt=receipt, line=harness.summary_line(summary))
-    mirror = mirror_for(values, proof)
-    if mirror and not module.check_mode:
-        result["mirrored"] = mirror.sync(proof)
-        result["changed"] = changed or bool(result["mirrored"])
-    if diffs and module._diff:
-        result["diff"] = diffs
-    return result
+    outputs = dict(summary=summary, verdict=summary["verdict"], schedule=start["outputs"]["schedule"])
+    if final is not None:
+        outputs["final_receipt"] = final
+    mirror = mirror_for(ops, values, proof)
+    if mirror and not ops.check_mode:
+        outputs["mirrored"] = mirror.sync(proof)
+        changed = changed or bool(outputs["mirrored"])
+    outcome = dict(changed=changed, outputs=outputs, line=_summary_fields(summary), phase="final",
+                   status=summary["verdict"], message=harness.summary_line(summary))
+    if summary["verdict"] == "fail":
+        outcome["reason"] = "stability_fail"
+        outcome["message"] = "%s; a checkpoint failed, see %s" % (harness.summary_line(summary), proof.file(harness.SUMMARY_FILE))
+    if diffs:
+        outcome["diff"] = diffs
+    return outcome
+
+
+def run(ops):
+    ops.connection("k8s")  # the kubeconfig's credentials join the values never logged
+    step = ops.params["step"]
+    # The receipt's phase, for a failure too: start, checkpoint-NNNN, final.
+    ops.phase = "final" if step == "finish" else harness.checkpoint_name(ops.params["index"] or 0) if step == "checkpoint" else "start"
+    values = harness.validate_params(ops.params)
+    proof = harness.ProofDir(values["proof_root"], values["run_id"])
+    outcome = {"start": run_start, "checkpoint": run_checkpoint, "finish": run_finish}[step](ops, values, proof)
+    outcome["outputs"].update(run_id=proof.run_id, proof_dir=proof.path)
+    return outcome
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(k8s.k8s_argument_spec())
-    argument_spec.update(
-        step=dict(type="str", required=True, choices=["start", "checkpoint", "finish"]),
-        run_id=dict(type="str", required=True),
-        proof_root=dict(type="path", required=True),
-        duration=dict(type="str", required=True),
-        interval=dict(type="str", required=True),
-        missed_after=dict(type="str"),
-        index=dict(type="int"),
-        wait=dict(type="bool", default=True),
-        candidate_id=dict(type="str"),
-        provider=dict(type="str"),
-        jobintel_profile=dict(type="str"),
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        proof_bucket=dict(type="str"),
-        proof_prefix=dict(type="str", default="proofs/m21"),
-        max_pointer_age_hours=dict(type="float", default=0),
-        namespace=dict(type="str", default="jobintel"),
-        cronjob=dict(type="str", default="jobintel-daily"),
-        recent_jobs=dict(type="int", default=5),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("step", "checkpoint", ["index"])], required_together=[("provider", "jobintel_profile")])
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    if not k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.KUBERNETES_IMPORT_ERROR))
-    module.no_log_values.update(k8s.kubeconfig_secret_values(module.params["kubeconfig"]))
-    steps = {"start": run_start, "checkpoint": run_checkpoint, "finish": run_finish}
-    try:
-        values = harness.validate_params(module.params)
-        proof = harness.ProofDir(values["proof_root"], values["run_id"])
-        result = steps[values["step"]](module, values, proof)
-    except (harness.HarnessError, GuardError) as exc:
-        module.fail_json(msg="m21 status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
-    except aws.AWS_ERRORS as exc:
-        module.fail_json(msg="m21 status=fail reason=aws_error: %s" % aws.describe_error(exc, "stability harness"), reason="aws_error")
-    result.update(run_id=proof.run_id, proof_dir=proof.path)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="stability_harness", phase="harness", status_key="m21",
+              connections=[AwsConnection, K8sConnection],
+              required_if=[("step", "checkpoint", ["index"])], required_together=[("provider", "jobintel_profile")]).run(run)
 
 
 if __name__ == "__main__":

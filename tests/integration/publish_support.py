@@ -6,9 +6,11 @@ read are never moved.
 """
 
 import base64
+import datetime
 import hashlib
 import json
 import os
+import re
 import uuid
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
@@ -40,11 +42,33 @@ def seed_copy(s3, bucket, prefix):
     return documents
 
 
-def make_run(run_id, failed_stage=None, git_sha="feed000000000000000000000000000000000002", image=None, task_arn=None):
-    """The files of a run as the container writes them (the sandbox's own document builders)."""
-    spec = jobintel.RunSpec(run_id=run_id, started_at="2026-02-01T06:00:00Z", finished_at="2026-02-01T06:03:00Z",
+def run_started_at(run_id):
+    """The start time a timestamped run id names (``20260201T060000Z`` -> ``2026-02-01T06:00:00Z``)."""
+    match = re.match(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", run_id)
+    return "%s-%s-%sT%s:%s:%sZ" % match.groups() if match else "2026-02-01T06:00:00Z"
+
+
+def make_run(run_id, failed_stage=None, git_sha="feed000000000000000000000000000000000002", image=None, task_arn=None,
+             started_at=None, finished_at=None):
+    """The files of a run as the container writes them (the sandbox's own document builders).
+
+    A run starts when its id says (else at 2026-02-01T06:00:00Z) and finishes three minutes later;
+    ``started_at=""`` and ``finished_at=""`` leave a summary with nothing to order the run by.
+    """
+    started = run_started_at(run_id) if started_at is None else started_at
+    if finished_at is None:
+        finished_at = (datetime.datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ") + datetime.timedelta(minutes=3)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ") if started else ""
+    spec = jobintel.RunSpec(run_id=run_id, started_at=started, finished_at=finished_at,
                             failed_stage=failed_stage, git_sha=git_sha, image=image, ecs_task_arn=task_arn)
-    return jobintel.run_files(spec)
+    files = jobintel.run_files(spec)
+    if not started or not finished_at:
+        summary = json.loads(files["run_summary.v1.json"])
+        for name, value in (("started_at", started), ("finished_at", finished_at)):
+            if not value:
+                summary.pop(name, None)
+        files["run_summary.v1.json"] = (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode()
+    return files
 
 
 def extra_files(count, seed="x"):
@@ -114,7 +138,7 @@ def writes_since(sandbox, mark, bucket, key_prefix):
 
 def base_vars(tmp_path, prefix, execution_id, **extra):
     values = {"jobintel_prefix": prefix, "signalcraft_receipt_root": str(tmp_path / "receipts"),
-              "publish_execution_id": execution_id}
+              "signalcraft_execution_id": execution_id}
     values.update(extra)
     return values
 

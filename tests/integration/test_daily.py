@@ -10,6 +10,11 @@ from tests.integration.ecs_sandbox import (copy_seeded_pointers, last_request_se
 S3_WRITES = ("PutObject", "CopyObject", "DeleteObject", "DeleteObjects", "CompleteMultipartUpload", "CreateMultipartUpload")
 
 
+def outputs(result):
+    """A module's outputs (under ``outputs`` for modules on the skeleton)."""
+    return result["outputs"] if isinstance(result.get("outputs"), dict) else result
+
+
 def test_daily_check_mode_writes_nothing_anywhere(sandbox, run_playbook, tmp_path):
     family, prefix = private_family(sandbox)
     pointers = copy_seeded_pointers(sandbox, prefix)
@@ -22,9 +27,9 @@ def test_daily_check_mode_writes_nothing_anywhere(sandbox, run_playbook, tmp_pat
     assert result.rc == 0, result.stdout
     assert "preflight status=ok" in result.stdout
     [planned] = result.task_results("Register a revision when the image or environment differs")
-    assert planned["changed"] is True and "container jobintel environment RELEASE added (check)" in planned["changes"]
+    assert planned["changed"] is True and "container jobintel environment RELEASE added (check)" in outputs(planned)["changes"]
     [run] = result.task_results("Run the task and wait until it stops")
-    assert run["task_arn"] is None and run["artifacts"]["prefix"].startswith(prefix + "/outbox/")
+    assert outputs(run)["task_arn"] is None and outputs(run)["artifacts"]["prefix"].startswith(prefix + "/outbox/")
     # Read back: nothing registered, started or written.
     assert revisions(sandbox, family) == before
     assert requests_since(sandbox, seq, service="ecs", operation="RunTask") == []

@@ -35,14 +35,15 @@ def test_provenance_from_both_pointers(sandbox, clean_faults, run_playbook, tmp_
     assert read_json(s3, bucket, "%s/state/last_success.json" % prefix)["provenance"] == expected
 
     base = {"jobintel_prefix": prefix, "signalcraft_receipt_root": str(tmp_path / "receipts")}
-    top = run_playbook("show_run_provenance.yml", dict(base, provenance_execution_id="prov-top"))
-    pair = run_playbook("show_run_provenance.yml", dict(base, provenance_execution_id="prov-pair",
+    top = run_playbook("show_run_provenance.yml", dict(base, signalcraft_execution_id="prov-top"))
+    pair = run_playbook("show_run_provenance.yml", dict(base, signalcraft_execution_id="prov-pair",
                                                         provenance_provider="openai", provenance_profile="cs"))
     assert top.rc == 0 and pair.rc == 0, top.stdout + pair.stdout
-    line = "provenance run_id=%s git_sha=%s image_digest=%s ecs_task_arn=%s" % (run_id, git_sha, expected["image_digest"], task_arn)
-    top_result, pair_result = top.task_results(SHOW_TASK)[0], pair.task_results(SHOW_TASK)[0]
-    assert top_result["token_line"] == line
-    assert pair_result["token_line"] == line.replace(" git_sha=", " provider=openai profile=cs git_sha=")
+    line = "provenance status=ok run_id=%s git_sha=%s image_digest=%s ecs_task_arn=%s" % (run_id, git_sha, expected["image_digest"], task_arn)
+    top_task, pair_task = top.task_results(SHOW_TASK)[0], pair.task_results(SHOW_TASK)[0]
+    assert top_task["token_line"] == line
+    assert pair_task["token_line"] == line.replace(" git_sha=", " provider=openai profile=cs git_sha=")
+    top_result, pair_result = top_task["outputs"], pair_task["outputs"]
     assert top_result["provenance"] == pair_result["provenance"] == expected
     assert (top_result["provider"], pair_result["provider"], pair_result["profile"]) == (None, "openai", "cs")
     assert top_result["target"].endswith("/runs/%s/" % run_id) and pair_result["target"].endswith("/runs/%s/openai/cs/" % run_id)

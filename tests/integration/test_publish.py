@@ -32,8 +32,11 @@ def test_check_mode_publish_and_idempotent_rerun(sandbox, clean_faults, run_play
     result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-check", publish_run_dir=run_dir), check=True)
     assert result.rc == 0, result.stdout
     planned = result.task_results(PUBLISH_TASK)[0]
-    assert planned["changed"] is True and len(planned["uploaded"]) == len(files)
-    assert [p["action"] for p in planned["pointers"]] == ["moved", "moved"]
+    assert planned["changed"] is True and len(planned["outputs"]["uploaded"]) == len(files)
+    assert [p["action"] for p in planned["outputs"]["pointers"]] == ["moved", "moved"]
+    assert planned["token_line"] == "publish status=planned run_id=%s run_status=healthy would_write=%d skipped=0 pointers=would_move" % (
+        NEW_RUN, len(files))
+    assert planned["diff"]["after"]["%s/state/last_success.json" % prefix] == NEW_RUN
     assert writes_since(sandbox, mark, bucket, prefix) == []
     assert pointer_state(s3, bucket, prefix) == before
     assert s3.list_objects_v2(Bucket=bucket, Prefix="%s/runs/%s/" % (prefix, NEW_RUN)).get("KeyCount") == 0
@@ -84,7 +87,7 @@ def test_check_mode_publish_and_idempotent_rerun(sandbox, clean_faults, run_play
     result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-again", publish_run_dir=run_dir))
     assert result.rc == 0, result.stdout
     again = result.task_results(PUBLISH_TASK)[0]
-    assert again["changed"] is False and again["uploaded"] == [] and again["skipped_count"] == len(files)
+    assert again["changed"] is False and again["outputs"]["uploaded"] == [] and again["outputs"]["skipped_count"] == len(files)
     assert writes_since(sandbox, mark, bucket, prefix) == []
     assert pointer_state(s3, bucket, prefix) == pointers_after
     assert again["token_line"].endswith("written=0 skipped=%d pointers=unchanged" % len(files))
@@ -148,7 +151,7 @@ def test_interrupted_publish_keeps_pointers_and_a_rerun_completes_it(sandbox, cl
     result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-resume", publish_run_dir=run_dir))
     assert result.rc == 0, result.stdout
     resumed = result.task_results(PUBLISH_TASK)[0]
-    assert resumed["skipped_count"] == landed and len(resumed["uploaded"]) == len(files) - landed
+    assert resumed["outputs"]["skipped_count"] == landed and len(resumed["outputs"]["uploaded"]) == len(files) - landed
     state = pointer_state(s3, bucket, prefix)
     assert state["state/last_success.json"][0] == state["state/openai/cs/last_success.json"][0] == NEW_RUN
     ok_puts = Counter(e["key"] for e in requests_since(sandbox, mark, service="s3", operation="PutObject", key_prefix=run_keys)
@@ -167,10 +170,50 @@ def test_missing_bucket_fails_naming_it_and_writes_nothing(sandbox, clean_faults
     missing = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-nobucket", publish_run_dir=run_dir,
                                                     jobintel_bucket=missing_bucket))
     assert missing.rc != 0
-    assert "publish status=fail reason=bucket_missing" in missing.stdout and missing_bucket in missing.stdout
+    assert "publish status=fail reason=bucket_not_found" in missing.stdout and missing_bucket in missing.stdout
     # One HeadBucket, nothing else, to either bucket.
     touched = [e for e in requests_since(sandbox, mark, service="s3") if e["bucket"] in (bucket, missing_bucket)]
     assert [(e["operation"], e["bucket"]) for e in touched] == [("HeadBucket", missing_bucket)]
     assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix.split("/")[0]).get("KeyCount") == 0
     receipt = read_receipt(sandbox, tmp_path, "pub-nobucket", "publish")
-    assert receipt["status"] == "failed" and receipt["failure_code"] == "bucket_missing"
+    assert receipt["status"] == "failed" and receipt["failure_code"] == "bucket_not_found"
+
+
+def test_a_held_pointer_is_a_warning_naming_the_run_it_still_names(sandbox, clean_faults, run_playbook, tmp_path):
+    """issue 14: a publish whose pointers were held says so (status=warn reason=pointer_held), not ok;
+    and a manual run id is ordered by its run_summary, not as a string."""
+    s3 = sandbox.boto3_client("s3")
+    bucket = sandbox["SANDBOX_ARTIFACT_BUCKET"]
+    prefix = new_prefix("held")
+    seed_copy(s3, bucket, prefix)
+    # manual-1 started after the seeded run: it moves both pointers although "manual-1" sorts after any timestamp.
+    manual = write_dir(tmp_path / "manual", make_run("manual-1", started_at="2026-01-20T06:00:00Z"))
+    result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-manual", publish_run_dir=manual))
+    assert result.rc == 0, result.stdout
+    assert pointer_run_ids(s3, bucket, prefix) == ["manual-1", "manual-1"]
+    # The next daily run moves them on (string order would have held them on manual-1 forever).
+    daily = write_dir(tmp_path / "daily", make_run(NEW_RUN))
+    result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-daily", publish_run_dir=daily))
+    assert result.rc == 0, result.stdout
+    assert result.task_results(PUBLISH_TASK)[0]["token_line"].startswith("publish status=ok run_id=%s" % NEW_RUN)
+    assert pointer_run_ids(s3, bucket, prefix) == [NEW_RUN, NEW_RUN]
+    # A run that started before the one the pointers name: objects published, pointers held, a warning.
+    before = pointer_state(s3, bucket, prefix)
+    late = write_dir(tmp_path / "late", make_run("manual-2", started_at="2026-01-25T06:00:00Z"))
+    result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-late", publish_run_dir=late))
+    assert result.rc == 0, result.stdout
+    held = result.task_results(PUBLISH_TASK)[0]
+    assert held["status"] == "warn" and held["reason"] == "pointer_held"
+    assert held["token_line"].startswith("publish status=warn reason=pointer_held run_id=manual-2 ")
+    assert held["token_line"].endswith("pointers=held pointer_run_id=%s" % NEW_RUN)
+    assert pointer_state(s3, bucket, prefix) == before
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="%s/runs/manual-2/" % prefix)["KeyCount"] > 0
+    receipt = read_receipt(sandbox, tmp_path, "pub-late", "publish")
+    assert receipt["status"] == "success" and receipt["outputs"]["pointer_run_id"] == NEW_RUN
+    assert "publish status=warn reason=pointer_held" in receipt["message"]
+
+
+def pointer_run_ids(s3, bucket, prefix):
+    """The run each pointer object names, read back from the bucket."""
+    return [read_json(s3, bucket, "%s/%s" % (prefix, rel))["run_id"]
+            for rel in ("state/openai/cs/last_success.json", "state/last_success.json")]

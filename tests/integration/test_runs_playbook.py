@@ -94,7 +94,7 @@ def test_show_classifies_a_forced_early_failure_fail_closed(sandbox, run_playboo
     assert "provider anthropic: config_disable (not_enabled) -> config" in out
     assert "next: fix the scrape stage first" in out
     module = result.task_results("Read the runs from the artifact bucket")[0]
-    run = module["run"]
+    run = module["outputs"]["run"]
     assert run["source"] == "outbox" and run["candidate_id"] == layout["candidate"]
     assert [(p["provider"], p["reason_code"]) for p in run["providers"]] == [
         (row["provider"], row["reason_code"]) for row in availability["providers"]]
@@ -102,13 +102,13 @@ def test_show_classifies_a_forced_early_failure_fail_closed(sandbox, run_playboo
     assert all(p["fail_closed"] for p in run["providers"][:2]) and run["findings"] == []
     receipt = read_receipt(sandbox, tmp_path, execution_id, "show")
     assert receipt["status"] == "success" and receipt["operation"] == "runs"
-    assert receipt["outputs"]["failed_stage"] == "scrape" and receipt["outputs"]["provider_categories"]["early_failure"] == 2
+    assert receipt["outputs"]["run"]["failed_stage"] == "scrape" and receipt["outputs"]["run"]["provider_categories"]["early_failure"] == 2
 
 
 def test_list_filters_the_candidate_and_artifacts_match_s3(sandbox, run_playbook, tmp_path, layout):
     listed = run_playbook("runs.yml", run_vars(tmp_path, layout, "runs-list-%s" % uuid.uuid4().hex[:8], runs_action="list", limit=5))
     assert listed.rc == 0, listed.stdout
-    runs = listed.task_results("Read the runs from the artifact bucket")[0]["runs"]
+    runs = listed.task_results("Read the runs from the artifact bucket")[0]["outputs"]["runs"]
     # Newest first, only this candidate's runs (the other candidate's published run is newer but excluded).
     assert [r["run_id"] for r in runs] == [DEGRADED_RUN, FAILED_RUN]
     assert [r["status"] for r in runs] == ["degraded", "failed"]
@@ -118,7 +118,7 @@ def test_list_filters_the_candidate_and_artifacts_match_s3(sandbox, run_playbook
     execution_id = "runs-art-%s" % uuid.uuid4().hex[:8]
     shown = run_playbook("runs.yml", run_vars(tmp_path, layout, execution_id, runs_action="artifacts", run_id=DEGRADED_RUN))
     assert shown.rc == 0, shown.stdout
-    result = shown.task_results("Read the runs from the artifact bucket")[0]
+    result = shown.task_results("Read the runs from the artifact bucket")[0]["outputs"]
     base = "%s/outbox/%s/" % (layout["prefix"], DEGRADED_RUN)
     objects = layout["s3"].list_objects_v2(Bucket=layout["bucket"], Prefix=base)["Contents"]
     assert sorted((a["key"], a["size"]) for a in result["artifacts"]) == sorted((o["Key"][len(base):], o["Size"]) for o in objects)
@@ -148,7 +148,7 @@ def test_check_mode_reads_and_writes_nothing(sandbox, run_playbook, tmp_path, la
     execution_id = "runs-check-%s" % uuid.uuid4().hex[:8]
     result = run_playbook("runs.yml", run_vars(tmp_path, layout, execution_id, runs_action="show", run_id=DEGRADED_RUN), check=True)
     assert result.rc == 0, result.stdout
-    assert result.task_results("Read the runs from the artifact bucket")[0]["run"]["status"] == "degraded"
+    assert result.task_results("Read the runs from the artifact bucket")[0]["outputs"]["run"]["status"] == "degraded"
     assert not (tmp_path / "receipts" / execution_id).exists()
     writes = sandbox.control("aws", "requests?service=s3&operation=PutObject&key_prefix=receipts/%s" % execution_id)
     assert writes == []

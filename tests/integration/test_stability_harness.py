@@ -118,10 +118,17 @@ def test_harness_writes_its_proof_and_a_rerun_changes_nothing(sandbox, run_playb
     final = load(str(proof / "final_receipt.json"))
     jsonschema.validate(final, RECEIPT_SCHEMA)
     assert final["status"] == "success" and final["outputs"]["verdict"] == "pass" and final["execution_id"] == run_id
-    # The role's receipt is the final receipt, on disk and in the receipt bucket.
-    assert load(str(tmp_path / "receipts" / run_id / "final.json")) == final
+    # Every step's receipt is filed under the harness run id, on disk and in the receipt bucket; the finish
+    # step's (phase final) carries the final receipt the proof holds.
+    receipts_dir = tmp_path / "receipts" / run_id
+    assert sorted(os.listdir(str(receipts_dir))) == ["checkpoint-%04d.json" % i for i in range(3)] + ["final.json", "start.json"]
+    finished = load(str(receipts_dir / "final.json"))
+    jsonschema.validate(finished, RECEIPT_SCHEMA)
+    assert finished["status"] == "success" and finished["execution_id"] == run_id and finished["operation"] == "stability_harness"
+    assert finished["outputs"]["final_receipt"] == final and finished["outputs"]["verdict"] == "pass"
     s3_copy = sandbox.boto3_client("s3").get_object(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key="receipts/%s/final.json" % run_id)
-    assert json.loads(s3_copy["Body"].read()) == final
+    assert json.loads(s3_copy["Body"].read()) == finished
+    assert load(str(receipts_dir / "checkpoint-0001.json"))["outputs"]["checkpoint"] == lines[1]
     assert "m21 status=pass run_id=%s checkpoints=3/3 missed=0" % run_id in " ".join(result.stdout.split())
 
     # The proof is mirrored to the receipt bucket (m21_proof_bucket), file for file.
@@ -198,13 +205,15 @@ def test_a_killed_harness_resumes_without_duplicating_checkpoints(sandbox, run_p
 
     # Check mode on the interrupted harness: it observes the pending checkpoints and writes nothing.
     files_before = digests(str(proof))
+    receipts_dir = tmp_path / "receipts" / run_id
+    receipts_before = digests(str(receipts_dir))  # what the killed run's steps receipted
     checked = run_playbook("stability_harness.yml", values, check=True)
     assert checked.rc == 0, checked.stdout
-    assert digests(str(proof)) == files_before and not (tmp_path / "receipts" / run_id).exists()
+    assert digests(str(proof)) == files_before and digests(str(receipts_dir)) == receipts_before
 
     resumed = run_playbook("stability_harness.yml", values)
     assert resumed.rc == 0, resumed.stdout
-    assert "m21 resumed run_id=%s" % run_id in " ".join(resumed.stdout.split())
+    assert "m21 status=ok step=start run_id=%s start=resumed" % run_id in " ".join(resumed.stdout.split())
     with open(str(proof / "start_receipt.json"), "rb") as handle:
         assert handle.read() == start_bytes
     lines = jsonl(str(index))

@@ -24,13 +24,13 @@ def test_verify_ops_tells_missing_denied_and_target_missing_apart(sandbox, clean
     sandbox.control("aws", "faults", {"rules": [{"service": "s3", "operation": "GetObject", "error": "access_denied",
                                                  "key_prefix": "%s/state/anthropic/" % prefix}]})
     result = run_playbook("verify_ops.yml", {
-        "jobintel_prefix": prefix, "signalcraft_receipt_root": str(tmp_path / "receipts"), "verify_ops_execution_id": "vops-bad",
+        "jobintel_prefix": prefix, "signalcraft_receipt_root": str(tmp_path / "receipts"), "signalcraft_execution_id": "vops-bad",
         "jobintel_publish_providers": ["openai", "anthropic", "google", "mistral"], "jobintel_verify_ops_check_latest": False})
     assert result.rc != 0
-    checks = dict((c["name"], c["reason"]) for c in result.task_results(VERIFY_TASK)[0]["checks"])
+    checks = dict((c["name"], c["reason"]) for c in result.task_results(VERIFY_TASK)[0]["outputs"]["checks"])
     assert checks == {"last_success": None, "openai/cs": None, "anthropic/cs": "access_denied",
                       "google/cs": "target_missing", "mistral/cs": "pointer_missing"}
-    ok = [c for c in result.task_results(VERIFY_TASK)[0]["checks"] if c["status"] == "ok"]
+    ok = [c for c in result.task_results(VERIFY_TASK)[0]["outputs"]["checks"] if c["status"] == "ok"]
     expected = [("last_success", 6, "20260101T060000Z"), ("openai/cs", 3, "20260101T060000Z")]
     assert [(c["name"], c["found_count"], c["run_id"]) for c in ok] == expected
     assert "verify_ops status=fail reason=access_denied" in result.stdout

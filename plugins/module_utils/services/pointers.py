@@ -16,16 +16,27 @@ __metaclass__ = type
 
 import json
 
+try:
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+except ImportError:  # the sandbox seed imports this file as plugins.module_utils.services.pointers
+    from ..core.errors import OpsError  # pylint: disable=relative-beyond-top-level
+
 POINTER_SCHEMA_VERSION = "pointer.v1"
 _CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412")
 _MISSING_CODES = ("NoSuchKey", "404", "NotFound")
 _DENIED_CODES = ("AccessDenied", "403", "Forbidden", "AllAccessDisabled")
 
 
-class PointerError(Exception):
-    """Base class; ``reason`` is a stable token for status lines and receipts."""
+class PointerError(OpsError):
+    """Base class; ``reason`` is a stable token for status lines and receipts (an ``OpsError``).
+
+    Raised with the message only (``PointerConflict("...")``); each subclass names its token.
+    """
 
     reason = "pointer_error"
+
+    def __init__(self, message, reason=None, details=None, changed_so_far=False):
+        super(PointerError, self).__init__(reason or type(self).reason, message, details=details, changed_so_far=changed_so_far)
 
 
 class PointerConflict(PointerError):

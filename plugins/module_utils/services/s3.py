@@ -24,6 +24,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
 # S3's single-request limit for PutObject and CopyObject; above it a multipart transfer is needed,
 # which this module does not do (run artifacts are small).
@@ -34,13 +35,11 @@ _DENIED = ("403", "AccessDenied", "Forbidden", "AllAccessDisabled")
 _NO_BUCKET = ("NoSuchBucket",)
 
 
-class TransferError(Exception):
-    """A transfer or verification failed; ``reason`` is a stable token, ``keys`` what was affected."""
+class TransferError(OpsError):
+    """A transfer or verification failed; ``reason`` is a registered token, ``keys`` what was affected."""
 
     def __init__(self, reason, message, keys=None):
-        super(TransferError, self).__init__(message)
-        self.reason = reason
-        self.message = message
+        super(TransferError, self).__init__(reason, message)
         self.keys = list(keys or [])
 
 
@@ -50,12 +49,12 @@ def error_code(exc):
 
 
 def classify_error(exc):
-    """A reason token for an S3 error: access_denied, bucket_missing, not_found or aws_error."""
+    """A reason token for an S3 error: access_denied, bucket_not_found, not_found or aws_error."""
     code = error_code(exc)
     if code in _DENIED:
         return "access_denied"
     if code in _NO_BUCKET:
-        return "bucket_missing"
+        return "bucket_not_found"
     if code in _MISSING:
         return "not_found"
     return "aws_error"

@@ -89,7 +89,7 @@ def test_validate_params_completes_the_durations():
     ({"jobintel_profile": None}, "provider_profile_pair"),
     ({"prefix": "/jobintel/"}, "invalid_prefix"),
     ({"namespace": "Not_A_Name"}, "invalid_name"),
-    ({"run_id": "../up"}, "invalid_run_id"),
+    ({"run_id": "../up"}, "run_id_invalid"),
     ({"interval": "2h", "duration": "1h"}, "invalid_interval"),
     ({"duration": "forever"}, "invalid_duration"),
 ])

@@ -46,7 +46,7 @@ def params(bucket, prefix, **extra):
 @pytest.mark.parametrize("changes, reason", [
     ({"publish_enabled": False}, "publish_disabled"),
     ({"bucket": ""}, "bucket_unset"),
-    ({"bucket": "REPLACE_WITH_PROD_ARTIFACT_BUCKET"}, "bucket_unset"),
+    ({"bucket": "REPLACE_WITH_PROD_ARTIFACT_BUCKET"}, "inventory_placeholder"),
     ({"bucket": "Not_A_Bucket"}, "bucket_invalid"),
     ({"prefix": "/jobintel"}, "invalid_prefix"),
     ({"prefix": "a/../b"}, "invalid_prefix"),
@@ -155,7 +155,76 @@ def test_an_older_run_does_not_rewind_the_pointers(sandbox, clean_faults, factor
     result = run_publish.Publisher(factory.client("s3"), params(bucket, prefix, run_dir=write_dir(tmp_path / "old", make_run(older)))).run()
     assert [p["action"] for p in result["pointers"]] == ["held", "held"] and not result["pointers_moved"]
     assert read_json(s3, bucket, "%s/state/last_success.json" % prefix)["run_id"] == "20260101T060000Z"
-    assert result["token_line"].endswith("pointers=held")
+    assert result["pointers_word"] == "held" and result["pointer_run_id"] == "20260101T060000Z"
+    assert result["pointers_held"] == ["%s/state/openai/cs/last_success.json" % prefix, "%s/state/last_success.json" % prefix]
+
+
+def _pointer_run_ids(s3, bucket, prefix):
+    """The run each pointer object names, read back from the bucket."""
+    return [read_json(s3, bucket, "%s/%s" % (prefix, rel))["run_id"]
+            for rel in ("state/openai/cs/last_success.json", "state/last_success.json")]
+
+
+def test_runs_are_ordered_by_their_own_time_not_as_strings(sandbox, clean_faults, factory, bucket, tmp_path):
+    """issue 14: once manual-1 was published, string order held every later timestamp run forever."""
+    s3 = sandbox.boto3_client("s3")
+    prefix = new_prefix("u-order")
+    seed_copy(s3, bucket, prefix)  # pointers at 20260101T060000Z (started 2026-01-01T06:00:00Z)
+
+    def publish(run_id, **run):
+        return run_publish.Publisher(factory.client("s3"), params(bucket, prefix, run_dir=write_dir(tmp_path / run_id,
+                                                                                                    make_run(run_id, **run)))).run()
+
+    # A manual run that started after the seeded one moves the pointers although "manual-1" > "2026...".
+    manual = publish("manual-1", started_at="2026-01-15T06:00:00Z")
+    assert manual["pointers_moved"] and manual["pointers"][-1]["order"]["pointer_run_time_source"] == "run_summary"
+    assert _pointer_run_ids(s3, bucket, prefix) == ["manual-1", "manual-1"]
+    # The next daily run (a timestamp id that sorts before "manual-1") moves them on: ordered by started_at.
+    daily = publish("20260201T060000Z")
+    assert daily["pointers_moved"] and [p["action"] for p in daily["pointers"]] == ["moved", "moved"]
+    assert daily["pointers"][-1]["order"] == {"pointer_run_time": "2026-01-15T06:00:00Z", "pointer_run_time_source": "run_summary",
+                                              "run_time": "2026-02-01T06:00:00Z", "run_time_source": "run_summary"}
+    assert _pointer_run_ids(s3, bucket, prefix) == ["20260201T060000Z", "20260201T060000Z"]
+    # A run that started before the one the pointers name is held, and says which run they still name.
+    before = [pointers.read_pointer(s3, bucket, "%s/%s" % (prefix, rel))["etag"]
+              for rel in ("state/openai/cs/last_success.json", "state/last_success.json")]
+    late = publish("manual-2", started_at="2026-01-20T06:00:00Z")
+    assert [p["action"] for p in late["pointers"]] == ["held", "held"] and late["pointer_run_id"] == "20260201T060000Z"
+    assert _pointer_run_ids(s3, bucket, prefix) == ["20260201T060000Z", "20260201T060000Z"]
+    assert [pointers.read_pointer(s3, bucket, "%s/%s" % (prefix, rel))["etag"]
+            for rel in ("state/openai/cs/last_success.json", "state/last_success.json")] == before
+
+
+def test_a_run_that_cannot_be_ordered_is_refused_before_any_write(sandbox, clean_faults, factory, bucket, tmp_path):
+    s3 = sandbox.boto3_client("s3")
+    prefix = new_prefix("u-unordered")
+    seed_copy(s3, bucket, prefix)
+    run_dir = write_dir(tmp_path / "run", make_run("manual-3", started_at="", finished_at=""))
+    mark = log_mark(sandbox)
+    with pytest.raises(run_publish.PublishError) as refused:
+        run_publish.Publisher(factory.client("s3"), params(bucket, prefix, run_dir=run_dir)).run()
+    assert refused.value.reason == "run_order_unknown" and "publish_allow_rewind" in refused.value.message
+    assert writes_since(sandbox, mark, bucket, prefix) == []
+    assert _pointer_run_ids(s3, bucket, prefix) == ["20260101T060000Z", "20260101T060000Z"]
+    # Rewinding allowed: the operator's explicit choice moves the pointers to it.
+    forced = run_publish.Publisher(factory.client("s3"), params(bucket, prefix, run_dir=run_dir, allow_rewind=True)).run()
+    assert forced["pointers_moved"] and _pointer_run_ids(s3, bucket, prefix) == ["manual-3", "manual-3"]
+
+
+def test_a_pointer_naming_a_run_without_a_summary_is_ordered_by_its_publish_time(sandbox, clean_faults, factory, bucket, tmp_path):
+    s3 = sandbox.boto3_client("s3")
+    prefix = new_prefix("u-legacy")
+    for rel in ("state/openai/cs/last_success.json", "state/last_success.json"):
+        provider, profile = ("openai", "cs") if "openai" in rel else (None, None)
+        target = "s3://%s/%s/runs/legacy/%s" % (bucket, prefix, "openai/cs/" if provider else "")
+        pointers.write_pointer(s3, bucket, "%s/%s" % (prefix, rel), run_pointers.pointer_document(
+            "legacy", target, 1, {}, "2026-01-31T00:00:00Z", provider, profile))
+    held = run_publish.Publisher(factory.client("s3"), params(bucket, prefix, run_dir=write_dir(
+        tmp_path / "a", make_run("20260130T060000Z")))).run()
+    assert held["pointer_run_id"] == "legacy" and held["pointers"][-1]["order"]["pointer_run_time_source"] == "published_at"
+    moved = run_publish.Publisher(factory.client("s3"), params(bucket, prefix, run_dir=write_dir(
+        tmp_path / "b", make_run("20260201T060000Z")))).run()
+    assert moved["pointers_moved"] and _pointer_run_ids(s3, bucket, prefix) == ["20260201T060000Z", "20260201T060000Z"]
 
 
 def test_verify_detects_an_object_that_does_not_match(sandbox, factory, bucket):

@@ -214,7 +214,7 @@ def test_expected_outputs_only_for_available_providers_of_a_successful_run():
 def test_bad_run_ids_are_refused(run_id):
     with pytest.raises(runs.RunsError) as err:
         runs.validate_run_id(run_id)
-    assert err.value.reason == "invalid_run_id"
+    assert err.value.reason == "run_id_invalid"
 
 
 def test_bad_candidate_ids_are_refused():

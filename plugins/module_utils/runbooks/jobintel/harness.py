@@ -41,6 +41,7 @@ try:
 except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes client
     _Urllib3Error = OSError
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
@@ -75,13 +76,11 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
-class HarnessError(Exception):
-    """``reason`` is a stable token; the message names the bad input and the fix."""
+class HarnessError(OpsError):
+    """``reason`` is a registered token; the message names the bad input and the fix."""
 
-    def __init__(self, reason, message):
-        super(HarnessError, self).__init__(message)
-        self.reason = reason
-        self.message = message
+    def __init__(self, reason, message, details=None):
+        super(HarnessError, self).__init__(reason, message, details=details)
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,7 +128,7 @@ def validate_params(params):
 
 def validate_run_id(run_id):
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise HarnessError("invalid_run_id", "run_id %r is not usable as a directory name; use letters, digits, '_', '.', ':', "
+        raise HarnessError("run_id_invalid", "run_id %r is not usable as a directory name; use letters, digits, '_', '.', ':', "
                                              "'-' (e.g. m21-20260301T000000Z)." % (run_id,))
     return run_id
 
@@ -541,7 +540,7 @@ def observe_pipeline(s3, bucket, prefix, candidate_id, provider, profile, now, m
         try:
             loaded = runs.load_run(s3, bucket, prefix, primary["run_id"], sources=("published",))
         except runs.RunsError as exc:
-            problems.append("pointer_target_missing" if exc.reason in ("run_not_found", "invalid_run_id") else "pointer_unreadable")
+            problems.append("pointer_target_missing" if exc.reason in ("run_not_found", "run_id_invalid") else "pointer_unreadable")
             run = {"run_id": primary["run_id"], "error": "%s: %s" % (exc.reason, exc.message)}
         # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except aws.AWS_ERRORS as exc:

@@ -19,16 +19,19 @@ import re
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+
 PROVENANCE_FIELDS = ("git_sha", "image_digest", "ecs_task_arn")
 METADATA_ENV = "ECS_CONTAINER_METADATA_URI_V4"
 _DIGEST_IN_REF = re.compile(r"@(sha256:[0-9a-f]{64})$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-class ProvenanceError(Exception):
-    """The task metadata endpoint was given but could not be read; ``reason`` is a stable token."""
+class ProvenanceError(OpsError):
+    """The task metadata endpoint was given but could not be read; ``reason`` is a registered token."""
 
-    reason = "task_metadata_unavailable"
+    def __init__(self, message, reason="task_metadata_unavailable", details=None):
+        super(ProvenanceError, self).__init__(reason, message, details=details)
 
 
 def image_digest(image_ref):
@@ -115,11 +118,17 @@ def resolve(overrides=None, run_summary=None, metadata_uri=None, fetch=fetch_tas
     return values, sources
 
 
-def token_line(pointer_document):
-    """``provenance run_id=... git_sha=... image_digest=... ecs_task_arn=...`` (``-`` for unknown)."""
+def line_fields(pointer_document):
+    """The status line fields ``run_id=... [provider=... profile=...] git_sha=... image_digest=... ecs_task_arn=...``
+    (``none`` for unknown: a status line field is a token)."""
     prov = pointer_document.get("provenance") or {}
-    parts = ["run_id=%s" % (pointer_document.get("run_id") or "-")]
+    fields = [("run_id", pointer_document.get("run_id") or "none")]
     if pointer_document.get("provider"):
-        parts.append("provider=%s profile=%s" % (pointer_document.get("provider"), pointer_document.get("profile")))
-    parts.extend("%s=%s" % (name, prov.get(name) or "-") for name in PROVENANCE_FIELDS)
-    return "provenance " + " ".join(parts)
+        fields += [("provider", pointer_document.get("provider")), ("profile", pointer_document.get("profile"))]
+    fields.extend((name, prov.get(name) or "none") for name in PROVENANCE_FIELDS)
+    return fields
+
+
+def token_line(pointer_document):
+    """``provenance status=ok run_id=... git_sha=... image_digest=... ecs_task_arn=...`` (``none`` for unknown)."""
+    return "provenance status=ok " + " ".join("%s=%s" % field for field in line_fields(pointer_document))

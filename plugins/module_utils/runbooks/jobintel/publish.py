@@ -6,7 +6,8 @@
 The order is what makes it safe to interrupt anywhere and simply rerun:
 
 1. inputs and buckets are checked before any write (``publish_disabled``, ``bucket_unset``,
-   ``bucket_missing``, ...);
+   ``inventory_placeholder``, ``bucket_not_found``, ...), and a run that would move pointers must
+   be orderable (``run_order_unknown``);
 2. the run's objects are written under ``runs/<run_id>/`` (only those not already there with the
    same SHA-256), then every one of them is read back and its SHA-256 compared;
 3. only for a run whose ``run_health.v1.json`` is not ``failed``: for each provider/profile,
@@ -16,6 +17,11 @@ The order is what makes it safe to interrupt anywhere and simply rerun:
 
 So a pointer never names a run that is not fully published, and a second publish of the same run
 writes nothing and reports ``changed=false``.
+
+Runs are ordered by what they are, not by how their ids sort as strings: by the run's own start
+time (``started_at``, else ``finished_at``, in ``run_summary.v1.json``), else by the UTC timestamp
+a run id begins with (``YYYYMMDDTHHMMSSZ``). A pointer never moves to an older run unless rewinding
+is allowed; a pointer held that way makes the publish ``status=warn reason=pointer_held``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +33,8 @@ import json
 import os
 import re
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import provenance
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
@@ -35,17 +43,70 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.
 
 SUCCESS_STATUSES = ("healthy", "degraded")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_PLACEHOLDER = "REPLACE_WITH"
+_PLACEHOLDER = "REPLACE_"
+_RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
+# The -e variable an operator sets for each module option named in a message.
+OPTION_VARIABLES = {"bucket": "jobintel_bucket", "source_bucket": "publish_source_bucket", "prefix": "jobintel_prefix",
+                    "run_id": "publish_run_id", "run_dir": "publish_run_dir", "providers": "jobintel_publish_providers",
+                    "profiles": "jobintel_publish_profiles", "concurrency": "publish_concurrency"}
 
 
-class PublishError(Exception):
-    """Publishing stopped; ``reason`` is a stable token, ``message`` names the input and the fix."""
+class PublishError(OpsError):
+    """Publishing stopped; ``reason`` is a registered token, ``message`` names the input and the fix."""
 
-    def __init__(self, reason, message, details=None):
-        super(PublishError, self).__init__(message)
-        self.reason = reason
-        self.message = message
-        self.details = details or {}
+    def __init__(self, reason, message, details=None, changed_so_far=False):
+        super(PublishError, self).__init__(reason, message, details=details, changed_so_far=changed_so_far)
+
+
+def _parse_time(text):
+    """A timezone-aware datetime from an ISO-8601 UTC timestamp, or None."""
+    if not isinstance(text, str) or not text:
+        return None
+    value = text.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+def run_id_time(run_id):
+    """The UTC time a run id begins with (``YYYYMMDDTHHMMSSZ...``), or None (``manual-1``)."""
+    match = _RUN_ID_TIME.match(run_id or "") if isinstance(run_id, str) else None
+    if not match:
+        return None
+    try:
+        return datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def run_time(run_id, summary=None):
+    """``(when, source)``: what orders a run -- its own start time from run_summary, else its id's timestamp.
+
+    ``source`` is ``run_summary`` or ``run_id``; ``(None, None)`` when the run cannot be ordered.
+    """
+    summary = summary if isinstance(summary, dict) else {}
+    for field in ("started_at", "finished_at"):
+        moment = _parse_time(summary.get(field))
+        if moment is not None:
+            return moment, "run_summary"
+    moment = run_id_time(run_id)
+    return (moment, "run_id") if moment is not None else (None, None)
+
+
+def read_run_summary(s3, bucket, prefix, run_id):
+    """The published ``run_summary.v1.json`` of ``run_id`` (None when absent or unreadable)."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=run_pointers.run_prefix(prefix, run_id) + RUN_SUMMARY)["Body"].read()
+        document = json.loads(body.decode("utf-8"))
+    except Exception:  # pylint: disable=broad-except  # absent, forbidden or corrupt: fall back to the pointer
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def utc_timestamp(moment=None):
@@ -53,54 +114,63 @@ def utc_timestamp(moment=None):
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _variable(option):
+    return OPTION_VARIABLES.get(option, option)
+
+
 def check_bucket_name(bucket, option="bucket"):
-    """Refuse an unset, placeholder or malformed bucket name before any AWS call."""
-    if not bucket or _PLACEHOLDER in str(bucket):
-        raise PublishError("bucket_unset", "%s is not set (%r); set the artifact bucket in the inventory "
-                           "(jobintel_bucket in group_vars) or pass it." % (option, bucket or ""))
+    """Refuse an unset (``bucket_unset``), placeholder (``inventory_placeholder``) or malformed bucket before any AWS call."""
+    variable = _variable(option)
+    if bucket is None or not str(bucket).strip():
+        raise PublishError("bucket_unset", "%s is empty; set the artifact bucket in the inventory (group_vars) or pass "
+                           "-e %s=<bucket>. Nothing was written." % (variable, variable))
+    if str(bucket).startswith(_PLACEHOLDER) or "REPLACE_WITH" in str(bucket):
+        raise PublishError("inventory_placeholder", "%s is still the placeholder %r; set the real bucket in the inventory "
+                           "(group_vars) or pass -e %s=<bucket>. Nothing was written." % (variable, bucket, variable))
     if not _BUCKET.match(bucket) or ".." in bucket:
-        raise PublishError("bucket_invalid", "%s %r is not a valid S3 bucket name." % (option, bucket))
+        raise PublishError("bucket_invalid", "%s %r is not a valid S3 bucket name." % (variable, bucket))
 
 
 def check_bucket_exists(s3, bucket, option="bucket"):
-    """HeadBucket: ``bucket_missing`` (404) or ``access_denied`` (403), named, before any write."""
+    """HeadBucket: ``bucket_not_found`` (404) or ``access_denied`` (403), named, before any write."""
+    variable = _variable(option)
     try:
         s3.head_bucket(Bucket=bucket)
     except Exception as exc:  # botocore ClientError
         code = s3_transfer.error_code(exc)
         if code in ("404", "NoSuchBucket", "NotFound"):
-            raise PublishError("bucket_missing", "%s %r does not exist (HeadBucket 404); create it or fix the bucket name "
-                               "in the inventory. Nothing was written." % (option, bucket))
+            raise PublishError("bucket_not_found", "%s %r does not exist (HeadBucket 404); create it or fix %s in the "
+                               "inventory. Nothing was written." % (variable, bucket, variable))
         if code in ("403", "AccessDenied", "Forbidden"):
             raise PublishError("access_denied", "access denied to %s %r (HeadBucket 403); the caller needs s3:ListBucket "
-                               "on it. Nothing was written." % (option, bucket))
+                               "on it. Nothing was written." % (variable, bucket))
         raise
 
 
 def validate(params):
     """Every input check that needs no AWS call; raises PublishError."""
     if not params.get("publish_enabled"):
-        raise PublishError("publish_disabled", "publishing is disabled (publish_enabled=false; the inventory's "
-                           "jobintel_publish_enabled, the old PUBLISH_S3=1); enable it to publish. Nothing was written.")
+        raise PublishError("publish_disabled", "publishing is disabled (jobintel_publish_enabled=false in the inventory, "
+                           "the old PUBLISH_S3=1); set -e jobintel_publish_enabled=true to publish. Nothing was written.")
     check_bucket_name(params.get("bucket"), "bucket")
     prefix = params.get("prefix") or ""
     if prefix.startswith("/") or prefix.endswith("/") or "//" in prefix or ".." in prefix.split("/"):
-        raise PublishError("invalid_prefix", "prefix %r must not start or end with '/', contain '//' or '..'." % prefix)
+        raise PublishError("invalid_prefix", "jobintel_prefix %r must not start or end with '/', contain '//' or '..'." % prefix)
     run_id = params.get("run_id")
     if run_id and not run_pointers.valid_run_id(run_id):
-        raise PublishError("run_id_invalid", "run_id %r must be letters, digits and _.:- (no '/')." % run_id)
+        raise PublishError("run_id_invalid", "publish_run_id %r must be letters, digits and _.:- (no '/')." % run_id)
     if params.get("run_dir"):
         if not os.path.isdir(params["run_dir"]):
-            raise PublishError("run_dir_missing", "run_dir %s is not a directory; point it at the run's output directory "
-                               "(the one holding run_summary.v1.json)." % params["run_dir"])
+            raise PublishError("run_dir_missing", "publish_run_dir %s is not a directory; point it at the run's output "
+                               "directory (the one holding run_summary.v1.json)." % params["run_dir"])
     elif params.get("source_prefix") is not None:
         check_bucket_name(params.get("source_bucket") or params.get("bucket"), "source_bucket")
     for option in ("providers", "profiles"):
         for name in params.get(option) or []:
             if not run_pointers.valid_name(name):
-                raise PublishError("invalid_name", "%s entry %r must be a lowercase token (a-z, 0-9, _.-)." % (option, name))
+                raise PublishError("invalid_name", "%s entry %r must be a lowercase token (a-z, 0-9, _.-)." % (_variable(option), name))
     if int(params.get("concurrency") or 1) < 1:
-        raise PublishError("invalid_concurrency", "concurrency must be at least 1.")
+        raise PublishError("invalid_concurrency", "publish_concurrency must be at least 1.")
 
 
 class RunSource:
@@ -179,7 +249,7 @@ def run_status(health, summary):
 def resolve_run_id(given, source):
     found = source.summary.get("run_id") or source.health.get("run_id")
     if given and found and given != found:
-        raise PublishError("run_id_mismatch", "run_id %s was given but %s in %s says %s; publish the right run." % (
+        raise PublishError("run_id_mismatch", "publish_run_id %s was given but %s in %s says %s; publish the right run." % (
             given, RUN_SUMMARY, source.location, found))
     run_id = given or found
     if not run_pointers.valid_run_id(run_id):
@@ -187,9 +257,9 @@ def resolve_run_id(given, source):
     return run_id
 
 
-def _newer(current_run_id, new_run_id):
-    """Run ids are UTC timestamps (YYYYMMDDTHHMMSSZ[-suffix]); a larger one is a later run."""
-    return bool(current_run_id) and current_run_id > new_run_id
+def _newer(current_time, new_time):
+    """True when the run a pointer names started after the run being published (never by id strings)."""
+    return current_time is not None and new_time is not None and current_time > new_time
 
 
 class Publisher:
@@ -207,6 +277,31 @@ class Publisher:
         self.result = {"changed": False, "uploaded": [], "copied": [], "skipped_count": 0, "latest": [], "pointers": [],
                        "pairs_skipped": [], "pointers_moved": False}
         self._verified_heads = {}
+        self._run_times = {}
+        self.new_time = None
+        self.new_time_source = None
+
+    # -- ordering ----------------------------------------------------------------------------
+    def current_run_time(self, document):
+        """``(when, source)`` of the run a pointer names: its run_summary, its id, else the pointer's publish time."""
+        run_id = document.get("run_id")
+        if run_id not in self._run_times:
+            summary = read_run_summary(self.s3, self.bucket, self.prefix, run_id) if run_pointers.valid_run_id(run_id) else None
+            moment, source = run_time(run_id, summary)
+            if moment is None:
+                moment = _parse_time(document.get("published_at"))
+                source = "published_at" if moment is not None else None
+            self._run_times[run_id] = (moment, source)
+        return self._run_times[run_id]
+
+    def check_orderable(self, run_id):
+        """A run that may move pointers must be orderable against the runs they name (unless rewinding is allowed)."""
+        if self.new_time is None and not self.params.get("allow_rewind"):
+            raise PublishError("run_order_unknown", "run %s cannot be ordered against the run the pointers name: its "
+                               "run_summary.v1.json has no started_at/finished_at and its id does not begin with a UTC "
+                               "timestamp (YYYYMMDDTHHMMSSZ). Publish it under a timestamped run id, or set "
+                               "-e publish_allow_rewind=true to move the pointers to it regardless. Nothing was written." % run_id,
+                               {"run_id": run_id})
 
     # -- steps -------------------------------------------------------------------------------
     def load(self):
@@ -246,15 +341,23 @@ class Publisher:
                                              published_at, provider, profile)
 
     def pointer_update(self, desired, allow_rewind, outcome):
-        """The compare-and-swap update function: keep an equal publication, never rewind by default."""
+        """The compare-and-swap update function: keep an equal publication, never rewind by default.
+
+        Runs are compared by their own time (``current_run_time``/``run_time``), never as id strings.
+        """
         def update(current):
+            outcome.pop("held_reason", None)
             if run_pointers.same_publication(current, desired):
                 outcome["action"] = "unchanged"
                 return current
-            if current and not allow_rewind and _newer(current.get("run_id"), desired["run_id"]):
-                outcome["action"] = "held"
-                outcome["held_reason"] = "pointer_newer"
-                return current
+            if current and current.get("run_id") != desired["run_id"]:
+                current_time, current_source = self.current_run_time(current)
+                outcome["order"] = {"pointer_run_time": _format(current_time), "pointer_run_time_source": current_source,
+                                    "run_time": _format(self.new_time), "run_time_source": self.new_time_source}
+                if not allow_rewind and _newer(current_time, self.new_time):
+                    outcome["action"] = "held"
+                    outcome["held_reason"] = "pointer_newer"
+                    return current
             outcome["action"] = "moved"
             return desired
         return update
@@ -308,6 +411,9 @@ class Publisher:
         source = self.load()
         run_id = resolve_run_id(params.get("run_id"), source)
         status = run_status(source.health, source.summary)
+        self.new_time, self.new_time_source = run_time(run_id, source.summary)
+        if status in SUCCESS_STATUSES:
+            self.check_orderable(run_id)
         base = run_pointers.run_prefix(self.prefix, run_id)
         objects = [s3_transfer.SourceObject(o.rel, base + o.rel, o.sha256, o.size, path=o.path, source_bucket=o.source_bucket,
                                             source_key=o.source_key, source_etag=o.source_etag) for o in source.objects]
@@ -320,8 +426,8 @@ class Publisher:
                                     replace_changed=bool(params.get("replace_changed")), listing_prefix=base)
         if run_plan.conflict:
             raise PublishError("run_object_conflict", "%d object(s) of run %s are already published with different content (%s); "
-                               "a published run is immutable. Publish under a new run id, or set replace_changed=true to "
-                               "overwrite them. Nothing was written." % (
+                               "a published run is immutable. Publish under a new run id, or set -e publish_replace_changed=true "
+                               "to overwrite them. Nothing was written." % (
                                    len(run_plan.conflict), run_id, ", ".join(o.key for o in run_plan.conflict[:5])),
                                {"conflicts": [o.key for o in run_plan.conflict]})
         writes = run_plan.write
@@ -402,20 +508,27 @@ class Publisher:
             "before": dict((p["key"], p.get("before_run_id")) for p in result["pointers"]),
             "after": dict((p["key"], p.get("after_run_id")) for p in result["pointers"]),
         }
+        held = [p for p in result["pointers"] if p.get("action") == "held"]
         if result.get("pointer_skip_reason"):
             pointer_word = "skipped"
         elif result["pointers_moved"]:
             pointer_word = "moved"
-        elif any(p.get("action") == "held" for p in result["pointers"]):
+        elif held:
             pointer_word = "held"
         else:
             pointer_word = "unchanged"
-        result["token_line"] = "publish status=ok run_id=%s run_status=%s written=%d skipped=%d pointers=%s" % (
-            result["run_id"], result["run_status"], result["uploaded_count"] + result["copied_count"], result["skipped_count"],
-            pointer_word)
-        result["status"] = "ok"
-        result["reason"] = None
+        result["pointers_word"] = pointer_word
+        if held:
+            # The pointer that decides what readers see: last_success (moved last), else the first held pair.
+            top = [p for p in held if p["key"] == run_pointers.pointer_key(self.prefix)]
+            result["pointers_held"] = [p["key"] for p in held]
+            result["pointer_run_id"] = (top or held)[0].get("before_run_id")
+        result["written_count"] = result["uploaded_count"] + result["copied_count"]
         return result
+
+
+def _format(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
 
 
 def obj_etag(key, heads):

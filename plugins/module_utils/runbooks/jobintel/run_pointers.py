@@ -188,7 +188,7 @@ def check_pointer(s3, bucket, prefix, provider=None, profile=None, check_latest=
         found = s3_transfer.list_prefix(s3, target_bucket, target_prefix)
     except Exception as exc:  # botocore ClientError
         reason = s3_transfer.classify_error(exc)
-        reason = "target_missing" if reason == "bucket_missing" else reason
+        reason = "target_missing" if reason == "bucket_not_found" else reason
         return _check(name, key, "fail", reason, "cannot list the target %s of %s: %s" % (document["target"], uri, exc), **info)
     info["found_count"] = len(found)
     if not found:

@@ -5,8 +5,9 @@
 
 A run lives under ``<prefix>/runs/<run_id>/`` once published and under ``<prefix>/outbox/<run_id>/``
 where the ECS task wrote it. Runs are not keyed by candidate in S3: ``run_summary.v1.json`` carries
-``candidate_id``, so "a candidate's runs" means the runs whose summary names that candidate. Run ids
-start with the UTC start time (``YYYYMMDDTHHMMSSZ``), so newest-first is reverse lexical order.
+``candidate_id``, so "a candidate's runs" means the runs whose summary names that candidate. Runs are
+ordered by time, never as strings: by the UTC start time a run id begins with (``YYYYMMDDTHHMMSSZ``),
+else (``manual-1``) by ``started_at`` in the run's summary.
 
 The failure playbook, in the order an operator checks it:
 
@@ -24,8 +25,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
 import re
+
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
 SUMMARY_FILE = "run_summary.v1.json"
 HEALTH_FILE = "run_health.v1.json"
@@ -83,13 +87,11 @@ _MISSING_CODES = ("NoSuchKey", "404", "NotFound")
 _DENIED_CODES = ("AccessDenied", "403", "Forbidden", "AllAccessDisabled")
 
 
-class RunsError(Exception):
-    """Inspection could not proceed. ``reason`` is a stable token, the message names input and fix."""
+class RunsError(OpsError):
+    """Inspection could not proceed. ``reason`` is a registered token, the message names input and fix."""
 
-    def __init__(self, reason, message):
-        super(RunsError, self).__init__(message)
-        self.reason = reason
-        self.message = message
+    def __init__(self, reason, message, details=None):
+        super(RunsError, self).__init__(reason, message, details=details)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,9 +101,37 @@ class RunsError(Exception):
 def validate_run_id(run_id):
     """A run id is one path component of the run layout; refuse anything that could escape it."""
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise RunsError("invalid_run_id", "run_id %r is not a run id (letters, digits, '_', '.', ':', '-'; "
+        raise RunsError("run_id_invalid", "run_id %r is not a run id (letters, digits, '_', '.', ':', '-'; "
                                           "no '/'), e.g. 20260101T060000Z." % (run_id,))
     return run_id
+
+
+_RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def run_id_time(run_id):
+    """The UTC time a run id begins with (``YYYYMMDDTHHMMSSZ...``), or None (``manual-1``)."""
+    match = _RUN_ID_TIME.match(run_id or "")
+    if not match:
+        return None
+    try:
+        return datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def summary_time(summary):
+    """The run's own start (else finish) time from its ``run_summary.v1.json``, or None."""
+    for field in ("started_at", "finished_at"):
+        text = (summary or {}).get(field)
+        if isinstance(text, str) and text:
+            try:
+                moment = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+            except ValueError:
+                continue
+            return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)).astimezone(datetime.timezone.utc)
+    return None
 
 
 def validate_candidate_id(candidate_id):
@@ -464,7 +494,18 @@ def list_runs(s3, bucket, prefix, candidate_id=None, limit=5, sources=SOURCES):
     for source in sources:
         for run_id in list_run_ids(s3, bucket, prefix, source):
             locations.setdefault(run_id, []).append(source)
-    ordered = sorted(locations, reverse=True)  # run ids begin with their UTC start time
+    # Ordered by what runs are, not as strings: the UTC timestamp a run id begins with, else (``manual-1``)
+    # the run's own started_at from its summary; a run with neither sorts last.
+    summaries = {}
+    keys = {}
+    for run_id in locations:
+        moment = run_id_time(run_id)
+        if moment is None:
+            base = run_base(prefix, locations[run_id][0], run_id)
+            summaries[run_id] = read_json(s3, bucket, base + SUMMARY_FILE)
+            moment = summary_time(summaries[run_id])
+        keys[run_id] = (moment is not None, moment or _EPOCH, run_id)
+    ordered = sorted(locations, key=lambda rid: keys[rid], reverse=True)
     runs, unattributed, scanned = [], [], 0
     for run_id in ordered:
         if len(runs) >= limit:
@@ -472,7 +513,7 @@ def list_runs(s3, bucket, prefix, candidate_id=None, limit=5, sources=SOURCES):
         scanned += 1
         source = locations[run_id][0]
         base = run_base(prefix, source, run_id)
-        summary = read_json(s3, bucket, base + SUMMARY_FILE)
+        summary = summaries[run_id] if run_id in summaries else read_json(s3, bucket, base + SUMMARY_FILE)
         if summary is None:
             unattributed.append({"run_id": run_id, "source": source, "uri": "s3://%s/%s" % (bucket, base)})
             continue
