@@ -26,6 +26,9 @@ description:
   - Otherwise requests RestoreObject with O(days) and O(tier) and reports the state read back
     (C(in_progress) until S3 finishes, hours on real S3; C(restored) with the expiry date after).
   - Nothing is written in check mode.
+  - Prints C(archive_restore status=ok bucket=<b> key=<k> storage_class=<c> tier=<t> days=<n> result=<r> ongoing=<bool>
+    expiry_date=<UTC time or ->) (C(status=planned result=would_restore) in check mode) and returns one receipt
+    (operation C(archive_restore), phase C(restore)).
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -56,6 +59,7 @@ options:
     default: Standard
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -82,107 +86,127 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-token_line:
-  description: One structured line with the outcome.
-  returned: success
-  type: str
-  sample: archive_restore bucket=author-recordings-prod key=archive/exam-123.webm storage_class=DEEP_ARCHIVE tier=Standard days=5 result=in_progress ...
-recording_id:
-  description: The C(recordings.id) found.
-  returned: success
-  type: int
-bucket:
-  description: The bucket of the archived object.
-  returned: success
-  type: str
-key:
-  description: The archived object's key (the row's C(archive_key)).
-  returned: success
-  type: str
-days:
-  description: The days requested.
-  returned: success
-  type: int
-tier:
-  description: The tier requested.
-  returned: success
-  type: str
-result:
-  description: >-
-    V(not_archived), V(in_progress), V(restored), V(requested) (accepted, state not yet visible) or
-    V(would_restore) (check mode).
-  returned: success
-  type: str
-detail:
-  description: The outcome in one sentence.
-  returned: success
-  type: str
-requested:
-  description: Whether this run sent RestoreObject and S3 accepted it.
-  returned: success
+changed:
+  description: Whether this run requested a restore (in check mode, whether it would).
+  returned: always
   type: bool
-before:
-  description: >-
-    State read from HeadObject before: C(state) (not_archived, archived, in_progress, restored),
-    C(storage_class), C(archive_status), C(ongoing), C(expiry_date), C(restore_header).
-  returned: success
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
+  type: str
+reason:
+  description:
+    - The reason token, or null. C(recording_required), C(bucket_unset), C(recording_not_found), C(recording_ambiguous),
+      C(recording_bucket_mismatch), C(recording_deleted), C(archive_key_missing), C(archive_object_missing),
+      C(restore_tier_invalid), C(restore_days_invalid), C(access_denied), C(db_error), C(db_dsn_invalid), C(aws_error).
+  returned: always
+  type: str
+token_line:
+  description: The status line with the outcome.
+  returned: always
+  type: str
+  sample: archive_restore status=ok bucket=author-recordings-prod key=archive/exam-123.webm storage_class=DEEP_ARCHIVE tier=Standard ...
+outputs:
+  description: The recording, the request and the restore state before and after.
+  returned: always
   type: dict
-after:
-  description: The same, read back after the request.
-  returned: success
+  contains:
+    recording_id:
+      description: The C(recordings.id) found.
+      returned: success
+      type: int
+    bucket:
+      description: The bucket of the archived object.
+      returned: success
+      type: str
+    key:
+      description: The archived object's key (the row's C(archive_key)).
+      returned: success
+      type: str
+    days:
+      description: The days requested.
+      returned: success
+      type: int
+    tier:
+      description: The tier requested.
+      returned: success
+      type: str
+    result:
+      description: >-
+        V(not_archived), V(in_progress), V(restored), V(requested) (accepted, state not yet visible) or
+        V(would_restore) (check mode).
+      returned: success
+      type: str
+    detail:
+      description: The outcome in one sentence.
+      returned: success
+      type: str
+    requested:
+      description: Whether this run sent RestoreObject and S3 accepted it.
+      returned: success
+      type: bool
+    before:
+      description: >-
+        State read from HeadObject before: C(state) (not_archived, archived, in_progress, restored),
+        C(storage_class), C(archive_status), C(ongoing), C(expiry_date), C(restore_header).
+      returned: success
+      type: dict
+    after:
+      description: The same, read back after the request.
+      returned: success
+      type: dict
+attempts:
+  description: AWS API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The restore state before and after.
+  returned: when the object was read
+  type: dict
+receipt:
+  description: A receipt.v1 document (operation C(archive_restore), phase C(restore)).
+  returned: always
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import maintenance as storage
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    dsn=dict(type="str", required=True, no_log=True),
+    recording_id=dict(type="int"),
+    object_key=dict(type="str", no_log=False),
+    bucket=dict(type="str"),
+    days=dict(type="int", default=5),
+    tier=dict(type="str", choices=list(storage.RESTORE_TIERS), default="Standard"),
+)
 
 
-def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        dsn=dict(type="str", required=True, no_log=True),
-        recording_id=dict(type="int"),
-        object_key=dict(type="str", no_log=False),
-        bucket=dict(type="str"),
-        days=dict(type="int", default=5),
-        tier=dict(type="str", choices=list(storage.RESTORE_TIERS), default="Standard"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("recording_id", "object_key")], required_one_of=[("recording_id", "object_key")],
-                           required_by={"object_key": ["bucket"]})
-    for lib, ok, err in (("boto3", aws.HAS_BOTO3, aws.BOTO3_IMPORT_ERROR), ("psycopg", db.HAS_PSYCOPG, db.PSYCOPG_IMPORT_ERROR)):
-        if not ok:
-            module.fail_json(msg=missing_required_lib(lib), exception=str(err))
-    p = module.params
-
-    def fail(reason, message):
-        module.fail_json(msg="archive_restore status=fail reason=%s: %s" % (reason, message), reason=reason)
-
+def run(ops):
+    p = ops.params
+    storage.validate_restore(p["days"], p["tier"])
     database = db.Database(p["dsn"], application_name="signalcraft.ops.archive_restore")
     try:
-        storage.validate_restore(p["days"], p["tier"])
         row = storage.find_recording(database, p["recording_id"], p["object_key"], p["bucket"])
-        s3 = aws.AwsClientFactory.from_params(p).client("s3")
-        report = storage.restore_archived(s3, row["bucket"], row["archive_key"], p["days"], p["tier"], apply=not module.check_mode)
-    except GuardError as exc:
-        fail(exc.reason, exc.message)
-    except db.DbError as exc:
-        fail(exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        fail("aws_error", aws.describe_error(exc, "archive restore"))
     finally:
         database.close()
+    report = storage.restore_archived(ops.client("s3"), row["bucket"], row["archive_key"], p["days"], p["tier"], apply=not ops.check_mode)
     report["recording_id"] = row["id"]
-    report["token_line"] = storage.restore_line(report)
-    module.log(report["token_line"])
+    changed = report.pop("changed")
     diff = {"before": report["before"], "after": report["after"]}
     if report["result"] == "would_restore":
         diff["after"] = dict(report["before"], state="in_progress", ongoing=True)
-    module.exit_json(diff=diff, **report)
+    return dict(changed=changed, outputs=report, line=storage.restore_fields(report), diff=diff,
+                status="planned" if ops.check_mode else "ok")
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="archive_restore", phase="restore", status_key="archive_restore",
+              connections=[AwsConnection, db.DbConnection],
+              mutually_exclusive=[("recording_id", "object_key")], required_one_of=[("recording_id", "object_key")],
+              required_by={"object_key": ["bucket"]}).run(run)
 
 
 if __name__ == "__main__":

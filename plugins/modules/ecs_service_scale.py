@@ -159,7 +159,7 @@ def run(ops):
     params = ops.params
     ops.record_inputs(confirmed=params["confirm"] == params["service"])
     if not ops.check_mode:
-        require_confirmation(params["confirm"], params["service"], "confirm")
+        require_confirmation(params["confirm"], params["service"], "containment_confirm")
     ecs = ops.client("ecs")
     state = containment.describe_service(ecs, params["cluster"], params["service"])
     previous = state["desired_count"]

@@ -23,7 +23,10 @@ description:
     (the target, when named), failing with C(failover_timeout) after O(wait_timeout).
   - When O(target_instance) is already the writer nothing is done (C(changed=false)). Without
     O(target_instance) every run fails over again (a failover is an action, not a state).
-  - Returns C(db_failover status=ok writer=<new> previous_writer=<old>), the diff and a receipt.
+  - Returns C(db_failover status=ok writer=<new> previous_writer=<old>), the diff and a receipt (operation
+    C(containment), phase C(db_failover)). Check mode returns
+    C(db_failover status=planned writer=<current> candidates=<reader>+<reader>) (readers in promotion order, or the
+    target) and writes nothing.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -36,7 +39,8 @@ options:
     type: str
   confirm:
     description:
-      - Must be exactly O(db_cluster_identifier) for the failover to run (the operator types the cluster name).
+      - Must be exactly O(db_cluster_identifier) for the failover to run (the operator types the cluster name,
+        C(-e containment_confirm=<cluster>) in the playbook).
       - Not needed in check mode, which only plans.
     type: str
   wait:
@@ -74,14 +78,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether a failover was made (in check mode, whether one would be).
+  returned: always
+  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
 reason:
   description:
-    - The stable reason token, or null. C(confirmation_missing), C(cluster_not_found), C(target_not_member),
-      C(no_failover_target), C(cluster_not_available), C(failover_timeout), C(aws_error).
+    - The reason token, or null. C(confirmation_missing), C(cluster_not_found), C(target_not_member),
+      C(no_failover_target), C(cluster_not_available), C(failover_timeout), C(access_denied), C(aws_error).
   returned: always
   type: str
 token_line:
@@ -89,21 +97,34 @@ token_line:
   returned: always
   type: str
   sample: db_failover status=ok writer=author-prod-2 previous_writer=author-prod-1
-writer:
-  description: The writer instance after the run (the current one in check mode).
-  returned: when the cluster was described
-  type: str
-previous_writer:
-  description: The writer instance before the run.
-  returned: when the cluster was described
-  type: str
-candidates:
-  description: The instances RDS may promote (check mode and plan).
-  returned: when the cluster was described
-  type: list
-  elements: str
-cluster:
-  description: The cluster's state after the run (status, writer, readers, members).
+outputs:
+  description: The cluster's writer before and after, and the candidates.
+  returned: always
+  type: dict
+  contains:
+    writer:
+      description: The writer instance after the run (the current one in check mode).
+      returned: when the cluster was described
+      type: str
+    previous_writer:
+      description: The writer instance before the run.
+      returned: when the cluster was described
+      type: str
+    candidates:
+      description: The readers RDS may promote, in promotion order (or the target).
+      returned: when the cluster was described
+      type: list
+      elements: str
+    cluster:
+      description: The cluster's state after the run (status, writer, readers, members).
+      returned: when the cluster was described
+      type: dict
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The writer before and after (null after when RDS will choose).
   returned: when the cluster was described
   type: dict
 receipt:
@@ -112,79 +133,56 @@ receipt:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_confirmation
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import guards
-from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage.containment import ContainmentError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    db_cluster_identifier=dict(type="str", required=True),
+    target_instance=dict(type="str"),
+    confirm=dict(type="str"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=900),
+    poll_interval=dict(type="float", default=10.0),
+)
 
 
-def run(module, factory):
-    params = module.params
+def run(ops):
+    params = ops.params
     cluster_id, target = params["db_cluster_identifier"], params["target_instance"]
-    if not module.check_mode:
-        guards.require_confirmation(params["confirm"], cluster_id, "confirm")
-    rds = factory.client("rds")
+    ops.record_inputs(confirmed=params["confirm"] == cluster_id)
+    if not ops.check_mode:
+        require_confirmation(params["confirm"], cluster_id, "containment_confirm")
+    rds = ops.client("rds")
     state = containment.describe_cluster(rds, cluster_id)
     plan = containment.plan_failover(state, target)
-    result = {"changed": plan["changed"], "diff": {"before": plan["before"], "after": plan["after"]},
-              "previous_writer": state["writer"], "writer": state["writer"], "candidates": plan["candidates"], "cluster": state}
-    if module.check_mode or not plan["changed"]:
-        status = "planned" if module.check_mode else "ok"
-        result.update(status=status, reason=None, token_line=containment.failover_line(status, writer=state["writer"]))
-        return result
+    diff = {"before": plan["before"], "after": plan["after"]}
+    outputs = {"previous_writer": state["writer"], "writer": state["writer"], "candidates": plan["candidates"], "cluster": state}
+    if ops.check_mode:
+        return dict(changed=plan["changed"], status="planned", diff=diff, outputs=outputs,
+                    line=containment.failover_fields(writer=state["writer"], candidates=plan["candidates"]))
+    if not plan["changed"]:
+        return dict(changed=False, diff=diff, outputs=outputs, line=containment.failover_fields(writer=state["writer"]))
     state = containment.failover(rds, cluster_id, target)
     if params["wait"]:
-        state = containment.wait_for_failover(rds, cluster_id, result["previous_writer"], target, params["wait_timeout"],
-                                              params["poll_interval"])
-    result.update(status="ok", reason=None, cluster=state, writer=state["writer"], token_line=containment.failover_line(
-        "ok", writer=state["writer"] if params["wait"] else None, previous=result["previous_writer"]))
-    return result
+        try:
+            state = containment.wait_for_failover(rds, cluster_id, outputs["previous_writer"], target, params["wait_timeout"],
+                                                  params["poll_interval"])
+        except containment.ContainmentError as exc:
+            last = exc.details.pop("state", None) or state
+            exc.changed_so_far = True
+            exc.details.update(outputs, cluster=last, writer=last["writer"],
+                               line=containment.failover_fields(writer=last["writer"], previous=outputs["previous_writer"]))
+            raise
+    outputs.update(cluster=state, writer=state["writer"])
+    return dict(changed=True, diff=diff, outputs=outputs, line=containment.failover_fields(
+        writer=state["writer"] if params["wait"] else None, previous=outputs["previous_writer"]))
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        db_cluster_identifier=dict(type="str", required=True),
-        target_instance=dict(type="str"),
-        confirm=dict(type="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=900),
-        poll_interval=dict(type="float", default=10.0),
-        execution_id=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    params = module.params
-    started = receipts.utc_now()
-    factory = aws.AwsClientFactory.from_params(params)
-    detail = None
-    try:
-        result = run(module, factory)
-    except (guards.GuardError, ContainmentError) as exc:
-        state = getattr(exc, "details", {}).get("state")
-        result = {"status": "fail", "reason": exc.reason, "changed": exc.reason == "failover_timeout",
-                  "token_line": containment.failover_line("fail", exc.reason)}
-        if state:
-            result.update(cluster=state, writer=state["writer"])
-        detail = exc.message
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        detail = aws.describe_error(exc, "failing over DB cluster %s" % params["db_cluster_identifier"])
-        result = {"status": "fail", "reason": "aws_error", "changed": False, "token_line": containment.failover_line("fail", "aws_error")}
-    inputs = {k: params[k] for k in ("db_cluster_identifier", "target_instance", "wait", "wait_timeout", "region")}
-    inputs.update(confirmed=params["confirm"] == params["db_cluster_identifier"], check_mode=module.check_mode)
-    result["receipt"] = receipts.build(
-        "containment", "db_failover", "failed" if result["status"] == "fail" else "success",
-        receipts.execution_id(params["execution_id"], "containment", started), started, inputs=inputs,
-        outputs={k: v for k, v in result.items() if k not in ("diff", "receipt")}, failure_code=result["reason"],
-        message=detail, attempts=1 + factory.retries, changed=result["changed"], module="signalcraft.ops.rds_failover",
-    )
-    if result["status"] == "fail":
-        module.fail_json(msg="%s: %s" % (result["token_line"], detail), **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="containment", phase="db_failover", connections=[AwsConnection],
+              receipt_inputs=["db_cluster_identifier", "target_instance", "wait", "wait_timeout", "region"]).run(run)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,10 @@ description:
   - Reports C(deleted_count), C(skipped_legal_hold), C(errors), per-batch progress (also appended to
     O(progress_file) as JSON lines while the sweep runs) and the runbook's validation count
     C(select count(*) from recordings where deleted_at is null and expires_at < now()).
+  - Prints C(retention status=ok mode=dry_run|apply deleted_count=<n> would_delete_count=<n> skipped_legal_hold=<n>
+    skipped_in_window=<n> errors=<n>) (C(status=planned) in check mode) and returns one receipt (operation
+    C(retention), phase C(dry_run) or C(apply)). Objects that could not be deleted fail the run with
+    C(delete_errors) after the sweep; their rows stay unmarked and the next run retries them.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -71,6 +75,7 @@ options:
     type: path
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -99,82 +104,116 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Whether rows were marked deleted (in check mode with O(apply=true), whether the run would delete).
+  returned: always
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
+  type: str
+reason:
+  description:
+    - The reason token, or null. C(retention_buckets_missing), C(bucket_unset), C(inventory_placeholder),
+      C(retention_window_invalid), C(batch_size_invalid), C(access_denied), C(bucket_not_found),
+      C(legal_hold_outstanding), C(delete_errors), C(db_error), C(db_dsn_invalid), C(aws_error).
+  returned: always
+  type: str
 token_line:
   description: The structured log line.
   returned: always
   type: str
   sample: retention status=ok mode=apply deleted_count=2500 would_delete_count=0 skipped_legal_hold=12 skipped_in_window=40 errors=0
-log_json:
-  description: The same as one JSON object.
-  returned: always
-  type: str
-apply:
-  description: Whether deletions were made.
-  returned: always
-  type: bool
-deleted_count:
-  description: Rows marked deleted after their object was confirmed gone.
-  returned: always
-  type: int
-would_delete_count:
-  description: In a dry run, the recordings that would be deleted.
-  returned: always
-  type: int
-skipped_legal_hold:
-  description: Expired recordings skipped for a legal hold (table and S3 Object Lock).
-  returned: always
-  type: int
-skipped_legal_hold_table:
-  description: Of those, held by an outstanding row in C(legal_holds).
-  returned: always
-  type: int
-skipped_legal_hold_s3:
-  description: Of those, held by an S3 Object Lock legal hold.
-  returned: always
-  type: int
-skipped_in_window:
-  description: Expired recordings not deleted because they were created within the window.
-  returned: always
-  type: int
-errors:
-  description: Objects that could not be deleted or confirmed gone this run (their rows stay unmarked).
-  returned: always
-  type: int
-error_samples:
-  description: Up to 50 errors with C(bucket), C(key), C(code) and C(detail).
-  returned: always
-  type: list
-  elements: dict
-batches:
-  description: Per batch C(batch), C(rows), C(deleted), C(skipped_legal_hold), C(errors).
-  returned: always
-  type: list
-  elements: dict
-progress:
-  description: One progress line per batch.
-  returned: always
-  type: list
-  elements: str
-delete_requests:
-  description: The number of keys in each DeleteObjects request (each at most 1000).
-  returned: always
-  type: list
-  elements: int
-complete:
-  description: False when O(max_batches) stopped the sweep before the end.
-  returned: always
-  type: bool
-checks:
-  description: The pre-flight checks.
-  returned: always
-  type: list
-  elements: dict
-before:
-  description: Counts before the sweep (C(dangling_count) is the runbook's query; C(expired_unmarked), C(held), C(in_window), C(unexplained) for O(buckets)).
+outputs:
+  description: What the sweep found and did.
   returned: always
   type: dict
-after:
-  description: The same counts after the sweep; C(unexplained) reaches 0 when the sweep converged.
+  contains:
+    log_json:
+      description: The counts as one JSON object (the runbook's structured log).
+      returned: success
+      type: str
+    apply:
+      description: Whether deletions were made.
+      returned: success
+      type: bool
+    deleted_count:
+      description: Rows marked deleted after their object was confirmed gone.
+      returned: success
+      type: int
+    would_delete_count:
+      description: In a dry run, the recordings that would be deleted.
+      returned: success
+      type: int
+    skipped_legal_hold:
+      description: Expired recordings skipped for a legal hold (table and S3 Object Lock).
+      returned: success
+      type: int
+    skipped_legal_hold_table:
+      description: Of those, held by an outstanding row in C(legal_holds).
+      returned: success
+      type: int
+    skipped_legal_hold_s3:
+      description: Of those, held by an S3 Object Lock legal hold.
+      returned: success
+      type: int
+    skipped_in_window:
+      description: Expired recordings not deleted because they were created within the window.
+      returned: success
+      type: int
+    errors:
+      description: Objects that could not be deleted or confirmed gone this run (their rows stay unmarked).
+      returned: success
+      type: int
+    error_samples:
+      description: Up to 50 errors with C(bucket), C(key), C(code) and C(detail).
+      returned: success
+      type: list
+      elements: dict
+    batches:
+      description: Per batch C(batch), C(rows), C(deleted), C(skipped_legal_hold), C(errors).
+      returned: success
+      type: list
+      elements: dict
+    progress:
+      description: One progress line per batch.
+      returned: success
+      type: list
+      elements: str
+    delete_requests:
+      description: The number of keys in each DeleteObjects request (each at most 1000).
+      returned: success
+      type: list
+      elements: int
+    complete:
+      description: False when O(max_batches) stopped the sweep before the end.
+      returned: success
+      type: bool
+    checks:
+      description: The pre-flight checks.
+      returned: success
+      type: list
+      elements: dict
+    before:
+      description:
+        - Counts before the sweep (C(dangling_count) is the runbook's query; C(expired_unmarked), C(held), C(in_window),
+          C(unexplained) for O(buckets)).
+      returned: success
+      type: dict
+    after:
+      description: The same counts after the sweep; C(unexplained) reaches 0 when the sweep converged.
+      returned: success
+      type: dict
+attempts:
+  description: AWS API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The number of unmarked expired rows in O(buckets) before and after (planned in check mode with O(apply=true)).
+  returned: when the run changes (or would change) something
+  type: dict
+receipt:
+  description: A receipt.v1 document (operation C(retention), phase C(dry_run) or C(apply)).
   returned: always
   type: dict
 """
@@ -182,79 +221,72 @@ after:
 import json
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import retention
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    dsn=dict(type="str", required=True, no_log=True),
+    buckets=dict(type="list", elements="str", required=True),
+    window_days=dict(type="int", required=True),
+    apply=dict(type="bool", default=False),
+    legal_hold_mode=dict(type="str", choices=["skip", "block"], default="skip"),
+    batch_size=dict(type="int", default=retention.MAX_DELETE_KEYS),
+    concurrency=dict(type="int", default=16),
+    max_batches=dict(type="int", default=0),
+    progress_file=dict(type="path"),
+)
 
 
-def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        dsn=dict(type="str", required=True, no_log=True),
-        buckets=dict(type="list", elements="str", required=True),
-        window_days=dict(type="int", required=True),
-        apply=dict(type="bool", default=False),
-        legal_hold_mode=dict(type="str", choices=["skip", "block"], default="skip"),
-        batch_size=dict(type="int", default=retention.MAX_DELETE_KEYS),
-        concurrency=dict(type="int", default=16),
-        max_batches=dict(type="int", default=0),
-        progress_file=dict(type="path"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    for lib, ok, err in (("boto3", aws.HAS_BOTO3, aws.BOTO3_IMPORT_ERROR), ("psycopg", db.HAS_PSYCOPG, db.PSYCOPG_IMPORT_ERROR)):
-        if not ok:
-            module.fail_json(msg=missing_required_lib(lib), exception=str(err))
-    p = module.params
+def run(ops):
+    p = ops.params
+    ops.phase = "apply" if p["apply"] else "dry_run"
+    retention.validate_inputs(p["buckets"], p["window_days"], p["batch_size"])
     lines = []
 
     def progress(line):
         lines.append(line)
-        module.log(line)
-        if p["progress_file"] and not module.check_mode:  # check mode writes nothing, not even the progress log
+        ops.module.log(line)
+        if p["progress_file"] and not ops.check_mode:  # check mode writes nothing, not even the progress log
             with open(p["progress_file"], "a") as handle:
                 handle.write(json.dumps({"line": line}) + "\n")
 
-    def fail(reason, message, partial=None):
-        partial = dict(partial or {})
-        partial.pop("before", None)
-        module.fail_json(msg="%s: %s" % (retention.token_line(partial, reason), message), reason=reason, progress=lines, **partial)
-
+    if p["progress_file"] and not ops.check_mode:
+        os.makedirs(os.path.dirname(os.path.abspath(p["progress_file"])), exist_ok=True)
+    s3 = ops.client("s3")
     database = db.Database(p["dsn"], application_name="signalcraft.ops.retention_sweep")
     try:
-        retention.validate_inputs(p["buckets"], p["window_days"], p["batch_size"])
-        if p["progress_file"] and not module.check_mode:
-            os.makedirs(os.path.dirname(os.path.abspath(p["progress_file"])), exist_ok=True)
-        s3 = aws.AwsClientFactory.from_params(p).client("s3")
         checks, features = retention.preflight(s3, database, p["buckets"], p["legal_hold_mode"], p["window_days"])
-        sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=p["apply"] and not module.check_mode,
+        sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=p["apply"] and not ops.check_mode,
                                 batch_size=p["batch_size"], concurrency=p["concurrency"], legal_hold_mode=p["legal_hold_mode"],
                                 max_batches=p["max_batches"], progress=progress, features=features)
         result = sweep.run()
-    except GuardError as exc:
-        fail(exc.reason, exc.message)
     except retention.SweepStopped as exc:
-        fail(exc.reason, exc.message, exc.result)
-    except db.DbError as exc:
-        fail(exc.reason, exc.message)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        fail("aws_error", aws.describe_error(exc, "retention sweep"))
+        exc.details = dict(exc.result, progress=lines, line=retention.line_fields(exc.result))
+        exc.details.pop("before", None)
+        raise
     finally:
         database.close()
-    result.update(checks=checks, progress=lines, token_line=retention.token_line(result), log_json=retention.json_log(result))
-    module.log(result["token_line"])
-    if result["errors"]:
-        module.fail_json(msg="%s: %d object(s) were not deleted; their rows stay unmarked and the next run retries them (see error_samples)."
-                         % (result["token_line"], result["errors"]), reason="delete_errors", changed=result["deleted_count"] > 0, **result)
+    result.update(checks=checks, progress=lines, log_json=retention.json_log(result))
     # Check mode with apply=true reports what the run would change (changed, diff of the unmarked expired rows).
-    would = module.check_mode and p["apply"] and result["would_delete_count"] > 0
+    would = ops.check_mode and p["apply"] and result["would_delete_count"] > 0
     changed = result["deleted_count"] > 0 or would
-    diff = {"before": {"expired_unmarked": result["before"]["expired_unmarked"]},
-            "after": {"expired_unmarked": result["before"]["expired_unmarked"] - result["would_delete_count"] if would
-                      else result["after"]["expired_unmarked"]}}
-    module.exit_json(changed=changed, diff=diff if changed else {}, **result)
+    before = result["before"]["expired_unmarked"]
+    diff = {"before": {"expired_unmarked": before},
+            "after": {"expired_unmarked": before - result["would_delete_count"] if would else result["after"]["expired_unmarked"]}}
+    outcome = dict(changed=changed, outputs=result, line=retention.line_fields(result), diff=diff if changed else None,
+                   status="planned" if ops.check_mode else "ok")
+    if result["errors"]:
+        outcome.update(status="fail", reason="delete_errors",
+                       message="%d object(s) were not deleted; their rows stay unmarked and the next run retries them "
+                               "(see outputs.error_samples)." % result["errors"])
+    return outcome
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="retention", phase="dry_run", status_key="retention",
+              connections=[AwsConnection, db.DbConnection]).run(run)
 
 
 if __name__ == "__main__":

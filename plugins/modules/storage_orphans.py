@@ -22,6 +22,9 @@ description:
   - Objects modified and rows created within O(grace_minutes) are not judged (an upload writes its
     object and its row one after the other); they are counted as C(skipped_recent).
   - Objects whose row is already marked deleted are reported separately (C(objects_with_deleted_row)).
+  - Prints C(storage_orphans status=ok bucket=<b> prefix=<p> objects_scanned=<n> rows_scanned=<n> objects_without_row=<n> ...)
+    and returns one receipt (operation C(storage_orphans), phase C(report)); with O(fail_on_orphans) any orphan
+    fails the run with C(storage_orphans status=fail reason=orphans_found ...) and the same counts.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -55,6 +58,7 @@ options:
     default: false
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -79,124 +83,145 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description: Always false (the module only reads).
+  returned: always
+  type: bool
+status:
+  description: C(ok) or C(fail).
+  returned: always
+  type: str
+reason:
+  description:
+    - The reason token, or null. C(bucket_unset), C(inventory_placeholder), C(sample_size_invalid), C(page_size_invalid),
+      C(grace_minutes_invalid), C(bucket_not_found), C(access_denied), C(orphans_found), C(db_error), C(db_dsn_invalid),
+      C(aws_error).
+  returned: always
+  type: str
 token_line:
-  description: One structured line with the counts.
-  returned: success
+  description: The status line with the counts.
+  returned: always
   type: str
-  sample: storage_orphans bucket=author-recordings-prod prefix=recordings/ objects_scanned=1200 rows_scanned=1190 objects_without_row=12 ...
-bucket:
-  description: The bucket scanned.
-  returned: success
-  type: str
-prefix:
-  description: The prefix scanned.
-  returned: success
-  type: str
-objects_scanned:
-  description: Objects listed under the prefix.
-  returned: success
+  sample: storage_orphans status=ok bucket=author-recordings-prod prefix=recordings/ objects_scanned=1200 rows_scanned=1190 ...
+outputs:
+  description: The scan's counts and samples (also returned with C(orphans_found)).
+  returned: always
+  type: dict
+  contains:
+    bucket:
+      description: The bucket scanned.
+      returned: success
+      type: str
+    prefix:
+      description: The prefix scanned.
+      returned: success
+      type: str
+    objects_scanned:
+      description: Objects listed under the prefix.
+      returned: success
+      type: int
+    objects_scanned_bytes:
+      description: Their total size in bytes.
+      returned: success
+      type: int
+    rows_scanned:
+      description: C(recordings) rows of the bucket under the prefix (deleted or not).
+      returned: success
+      type: int
+    objects_without_row:
+      description: Objects no row names (as C(object_key) or C(archive_key)).
+      returned: success
+      type: int
+    objects_without_row_bytes:
+      description: Their total size in bytes.
+      returned: success
+      type: int
+    objects_without_row_sample:
+      description: Up to O(sample_size) of them, in key order, with C(key), C(size), C(last_modified).
+      returned: success
+      type: list
+      elements: dict
+    rows_without_object:
+      description: Rows with C(deleted_at) null whose object (and archive copy, if any) is missing.
+      returned: success
+      type: int
+    rows_without_object_sample:
+      description: Up to O(sample_size) of them with C(id), C(key), C(archive_key).
+      returned: success
+      type: list
+      elements: dict
+    objects_with_deleted_row:
+      description: Objects that exist although their row is marked deleted.
+      returned: success
+      type: int
+    objects_with_deleted_row_sample:
+      description: Up to O(sample_size) of them with C(id), C(key).
+      returned: success
+      type: list
+      elements: dict
+    archive_copies:
+      description: Objects without a row of their own that a row names as its C(archive_key).
+      returned: success
+      type: int
+    skipped_recent:
+      description: Objects and rows not judged because they are younger than O(grace_minutes).
+      returned: success
+      type: int
+    grace_cutoff:
+      description: Objects modified and rows created after this time (UTC) were not judged.
+      returned: success
+      type: str
+    orphans_total:
+      description: C(objects_without_row) + C(rows_without_object).
+      returned: success
+      type: int
+attempts:
+  description: AWS API attempts made, retries included.
+  returned: always
   type: int
-objects_scanned_bytes:
-  description: Their total size in bytes.
-  returned: success
-  type: int
-rows_scanned:
-  description: C(recordings) rows of the bucket under the prefix (deleted or not).
-  returned: success
-  type: int
-objects_without_row:
-  description: Objects no row names (as C(object_key) or C(archive_key)).
-  returned: success
-  type: int
-objects_without_row_bytes:
-  description: Their total size in bytes.
-  returned: success
-  type: int
-objects_without_row_sample:
-  description: Up to O(sample_size) of them, in key order, with C(key), C(size), C(last_modified).
-  returned: success
-  type: list
-  elements: dict
-rows_without_object:
-  description: Rows with C(deleted_at) null whose object (and archive copy, if any) is missing.
-  returned: success
-  type: int
-rows_without_object_sample:
-  description: Up to O(sample_size) of them with C(id), C(key), C(archive_key).
-  returned: success
-  type: list
-  elements: dict
-objects_with_deleted_row:
-  description: Objects that exist although their row is marked deleted.
-  returned: success
-  type: int
-objects_with_deleted_row_sample:
-  description: Up to O(sample_size) of them with C(id), C(key).
-  returned: success
-  type: list
-  elements: dict
-archive_copies:
-  description: Objects without a row of their own that a row names as its C(archive_key).
-  returned: success
-  type: int
-skipped_recent:
-  description: Objects and rows not judged because they are younger than O(grace_minutes).
-  returned: success
-  type: int
-grace_cutoff:
-  description: Objects modified and rows created after this time (UTC) were not judged.
-  returned: success
-  type: str
-orphans_total:
-  description: C(objects_without_row) + C(rows_without_object).
-  returned: success
-  type: int
+receipt:
+  description: A receipt.v1 document (operation C(storage_orphans), phase C(report)).
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import maintenance as storage
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    dsn=dict(type="str", required=True, no_log=True),
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    sample_size=dict(type="int", default=20),
+    page_size=dict(type="int", default=1000),
+    grace_minutes=dict(type="int", default=60),
+    fail_on_orphans=dict(type="bool", default=False),
+)
 
 
-def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        dsn=dict(type="str", required=True, no_log=True),
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        sample_size=dict(type="int", default=20),
-        page_size=dict(type="int", default=1000),
-        grace_minutes=dict(type="int", default=60),
-        fail_on_orphans=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    for lib, ok, err in (("boto3", aws.HAS_BOTO3, aws.BOTO3_IMPORT_ERROR), ("psycopg", db.HAS_PSYCOPG, db.PSYCOPG_IMPORT_ERROR)):
-        if not ok:
-            module.fail_json(msg=missing_required_lib(lib), exception=str(err))
-    p = module.params
+def run(ops):
+    p = ops.params
     database = db.Database(p["dsn"], application_name="signalcraft.ops.storage_orphans")
     try:
         # The constructor validates the inputs: bad ones fail before any client is built or call made.
         scan = storage.OrphanScan(None, database, p["bucket"], p["prefix"], p["sample_size"], p["page_size"], p["grace_minutes"])
-        scan.s3 = aws.AwsClientFactory.from_params(p).client("s3")
+        scan.s3 = ops.client("s3")
         report = scan.run()
-    except GuardError as exc:
-        module.fail_json(msg="storage_orphans status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except db.DbError as exc:
-        module.fail_json(msg="storage_orphans status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="storage_orphans status=fail reason=aws_error: %s" % aws.describe_error(exc, "orphan scan"), reason="aws_error")
     finally:
         database.close()
-    report["token_line"] = storage.orphans_line(report)
-    module.log(report["token_line"])
+    outcome = dict(changed=False, outputs=report, line=storage.orphans_fields(report))
     if p["fail_on_orphans"] and report["orphans_total"]:
-        module.fail_json(msg="%s: %d orphan(s) found (see the samples)." % (report["token_line"], report["orphans_total"]),
-                         reason="orphans_found", changed=False, **report)
-    module.exit_json(changed=False, **report)
+        outcome.update(status="fail", reason="orphans_found",
+                       message="%d orphan(s) found (see outputs.objects_without_row_sample and rows_without_object_sample); "
+                               "-e storage_orphans_fail_on_orphans=false only reports them." % report["orphans_total"])
+    return outcome
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="storage_orphans", phase="report", status_key="storage_orphans",
+              connections=[AwsConnection, db.DbConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ description:
   - C(backlog_over_threshold) says whether the backlog exceeds O(backlog_threshold_bytes) (the
     runbook's 1 GB trigger).
   - Nothing is written in check mode.
+  - Prints C(temp_uploads_cleanup status=ok mode=dry_run|apply bucket=<b> before_count=<n> ... errors=<n>)
+    (C(status=planned) in check mode) and returns one receipt (operation C(temp_uploads_cleanup), phase
+    C(dry_run) or C(apply)). Objects or uploads that could not be removed fail the run with C(delete_errors).
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -53,6 +56,7 @@ options:
     default: 1073741824
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -80,160 +84,185 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-token_line:
-  description: One structured line with the counts.
-  returned: success
-  type: str
-  sample: temp_uploads_cleanup mode=apply bucket=author-temporary-uploads before_count=120 before_bytes=5242880 eligible_count=100 ...
-bucket:
-  description: The bucket cleaned.
+changed:
+  description: Whether objects were deleted or uploads aborted (in check mode with O(apply=true), whether they would be).
+  returned: always
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-prefix:
-  description: The prefix cleaned.
-  returned: success
+reason:
+  description:
+    - The reason token, or null. C(bucket_unset), C(inventory_placeholder), C(older_than_hours_invalid),
+      C(sample_size_invalid), C(bucket_not_found), C(access_denied), C(delete_errors), C(aws_error).
+  returned: always
   type: str
-apply:
-  description: Whether deletes were made (false in a dry run and in check mode).
-  returned: success
-  type: bool
-older_than_hours:
-  description: The threshold used.
-  returned: success
-  type: float
-cutoff:
-  description: Objects modified before this time (UTC) were eligible.
-  returned: success
+token_line:
+  description: The status line with the counts.
+  returned: always
   type: str
-versioned:
-  description: Whether the bucket has versioning enabled or suspended.
-  returned: success
-  type: bool
-before:
-  description: C(count) and C(bytes) of the objects under the prefix before the run.
-  returned: success
+  sample: temp_uploads_cleanup status=ok mode=apply bucket=author-temporary-uploads before_count=120 before_bytes=5242880 ...
+outputs:
+  description: The cleanup's counts (also returned with C(delete_errors)).
+  returned: always
   type: dict
-after:
-  description: The same, listed again after an apply (equal to C(before) in a dry run).
-  returned: success
+  contains:
+    bucket:
+      description: The bucket cleaned.
+      returned: always
+      type: str
+    prefix:
+      description: The prefix cleaned.
+      returned: success
+      type: str
+    apply:
+      description: Whether deletes were made (false in a dry run and in check mode).
+      returned: success
+      type: bool
+    older_than_hours:
+      description: The threshold used.
+      returned: success
+      type: float
+    cutoff:
+      description: Objects modified before this time (UTC) were eligible.
+      returned: success
+      type: str
+    versioned:
+      description: Whether the bucket has versioning enabled or suspended.
+      returned: success
+      type: bool
+    before:
+      description: C(count) and C(bytes) of the objects under the prefix before the run.
+      returned: success
+      type: dict
+    after:
+      description: The same, listed again after an apply (equal to C(before) in a dry run).
+      returned: success
+      type: dict
+    eligible:
+      description: C(count) and C(bytes) of the objects older than the threshold.
+      returned: success
+      type: dict
+    eligible_sample:
+      description: Up to O(sample_size) eligible keys.
+      returned: success
+      type: list
+      elements: str
+    backlog_threshold_bytes:
+      description: The threshold compared against.
+      returned: success
+      type: int
+    backlog_over_threshold:
+      description: Whether objects plus stale multipart parts exceed O(backlog_threshold_bytes).
+      returned: success
+      type: bool
+    multipart_uploads:
+      description: Incomplete multipart uploads found.
+      returned: success
+      type: int
+    multipart_stale:
+      description: Of those, initiated before the cutoff.
+      returned: success
+      type: int
+    multipart_stale_bytes:
+      description: Bytes of the parts uploaded to the stale ones.
+      returned: success
+      type: int
+    deleted_count:
+      description: Objects deleted.
+      returned: success
+      type: int
+    deleted_bytes:
+      description: Their bytes.
+      returned: success
+      type: int
+    multipart_aborted:
+      description: Multipart uploads aborted.
+      returned: success
+      type: int
+    would_delete_count:
+      description: In a dry run, the objects that would be deleted.
+      returned: success
+      type: int
+    would_delete_bytes:
+      description: In a dry run, their bytes.
+      returned: success
+      type: int
+    would_abort:
+      description: In a dry run, the multipart uploads that would be aborted.
+      returned: success
+      type: int
+    delete_requests:
+      description: Keys per DeleteObjects request (each at most 1000).
+      returned: success
+      type: list
+      elements: int
+    errors:
+      description: Objects or uploads that could not be deleted or aborted.
+      returned: success
+      type: int
+    error_samples:
+      description: Up to 50 errors with C(key), C(code), C(detail).
+      returned: success
+      type: list
+      elements: dict
+attempts:
+  description: AWS API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: Object count, bytes and multipart uploads before and after (what an apply would leave, in a dry run).
+  returned: when the bucket was listed
   type: dict
-eligible:
-  description: C(count) and C(bytes) of the objects older than the threshold.
-  returned: success
+receipt:
+  description: A receipt.v1 document (operation C(temp_uploads_cleanup), phase C(dry_run) or C(apply)).
+  returned: always
   type: dict
-eligible_sample:
-  description: Up to O(sample_size) eligible keys.
-  returned: success
-  type: list
-  elements: str
-backlog_threshold_bytes:
-  description: The threshold compared against.
-  returned: success
-  type: int
-backlog_over_threshold:
-  description: Whether objects plus stale multipart parts exceed O(backlog_threshold_bytes).
-  returned: success
-  type: bool
-multipart_uploads:
-  description: Incomplete multipart uploads found.
-  returned: success
-  type: int
-multipart_stale:
-  description: Of those, initiated before the cutoff.
-  returned: success
-  type: int
-multipart_stale_bytes:
-  description: Bytes of the parts uploaded to the stale ones.
-  returned: success
-  type: int
-deleted_count:
-  description: Objects deleted.
-  returned: success
-  type: int
-deleted_bytes:
-  description: Their bytes.
-  returned: success
-  type: int
-multipart_aborted:
-  description: Multipart uploads aborted.
-  returned: success
-  type: int
-would_delete_count:
-  description: In a dry run, the objects that would be deleted.
-  returned: success
-  type: int
-would_delete_bytes:
-  description: In a dry run, their bytes.
-  returned: success
-  type: int
-would_abort:
-  description: In a dry run, the multipart uploads that would be aborted.
-  returned: success
-  type: int
-delete_requests:
-  description: Keys per DeleteObjects request (each at most 1000).
-  returned: success
-  type: list
-  elements: int
-errors:
-  description: Objects or uploads that could not be deleted or aborted.
-  returned: success
-  type: int
-error_samples:
-  description: Up to 50 errors with C(key), C(code), C(detail).
-  returned: success
-  type: list
-  elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import maintenance as storage
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    older_than_hours=dict(type="float", default=24),
+    apply=dict(type="bool", default=False),
+    sample_size=dict(type="int", default=20),
+    backlog_threshold_bytes=dict(type="int", default=storage.DEFAULT_BACKLOG_THRESHOLD_BYTES),
+)
 
 
-def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        bucket=dict(type="str", required=True),
-        prefix=dict(type="str", default=""),
-        older_than_hours=dict(type="float", default=24),
-        apply=dict(type="bool", default=False),
-        sample_size=dict(type="int", default=20),
-        backlog_threshold_bytes=dict(type="int", default=storage.DEFAULT_BACKLOG_THRESHOLD_BYTES),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    p = module.params
-    try:
-        s3 = aws.AwsClientFactory.from_params(p).client("s3")
-        report = storage.clean_temp_uploads(s3, p["bucket"], p["older_than_hours"], apply=p["apply"] and not module.check_mode,
-                                            prefix=p["prefix"], sample_size=p["sample_size"],
-                                            backlog_threshold_bytes=p["backlog_threshold_bytes"])
-    except GuardError as exc:
-        module.fail_json(msg="temp_uploads_cleanup status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason, bucket=p["bucket"])
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="temp_uploads_cleanup status=fail reason=aws_error: %s" % aws.describe_error(exc, "temporary uploads cleanup"),
-                         reason="aws_error", bucket=p["bucket"])
-    report["token_line"] = storage.temp_cleanup_line(report)
-    module.log(report["token_line"])
-    for warning in report.pop("warnings", []):
-        module.warn(warning)
+def run(ops):
+    p = ops.params
+    ops.phase = "apply" if p["apply"] else "dry_run"
+    storage.validate_temp_cleanup(p["bucket"], p["older_than_hours"], p["sample_size"])
+    report = storage.clean_temp_uploads(ops.client("s3"), p["bucket"], p["older_than_hours"], apply=p["apply"] and not ops.check_mode,
+                                        prefix=p["prefix"], sample_size=p["sample_size"],
+                                        backlog_threshold_bytes=p["backlog_threshold_bytes"])
+    warnings = report.pop("warnings", [])
     changed = report["deleted_count"] + report["multipart_aborted"] > 0
     projected = report["after"]
-    if not p["apply"] or module.check_mode:
+    if not p["apply"] or ops.check_mode:
         # What an apply would leave, for --check --diff.
         projected = {"count": report["before"]["count"] - report["eligible"]["count"],
                      "bytes": report["before"]["bytes"] - report["eligible"]["bytes"]}
     diff = {"before": dict(report["before"], multipart_uploads=report["multipart_uploads"]),
             "after": dict(projected, multipart_uploads=report["multipart_uploads"] - report["multipart_stale"])}
+    would = ops.check_mode and p["apply"] and report["eligible"]["count"] + report["multipart_stale"] > 0
+    outcome = dict(changed=changed or would, outputs=report, line=storage.temp_cleanup_fields(report), diff=diff, warnings=warnings,
+                   status="planned" if ops.check_mode else "ok")
     if report["errors"]:
-        module.fail_json(msg="%s: %d object(s)/upload(s) were not removed (see error_samples); rerun to retry." % (report["token_line"], report["errors"]),
-                         reason="delete_errors", changed=changed, diff=diff, **report)
-    module.exit_json(changed=changed or (module.check_mode and p["apply"] and report["eligible"]["count"] + report["multipart_stale"] > 0),
-                     diff=diff, **report)
+        outcome.update(status="fail", reason="delete_errors", changed=changed,
+                       message="%d object(s)/upload(s) were not removed (see outputs.error_samples); rerun to retry." % report["errors"])
+    return outcome
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="temp_uploads_cleanup", phase="dry_run", status_key="temp_uploads_cleanup",
+              connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -115,11 +115,15 @@ def test_db_failover_confirmation_plan_and_new_writer(sandbox, run_playbook, tmp
     other = "%s-2" % cluster if first.endswith("-1") else "%s-1" % cluster
     before = last_seq(sandbox)
     plan = run("fo-plan", check=True)
-    assert plan.rc == 0 and "db_failover status=planned writer=%s" % first in plan.stdout
+    assert plan.rc == 0 and "db_failover status=planned writer=%s candidates=%s" % (first, other) in plan.stdout
+    assert plan.task_results("Fail over the DB cluster to a reader")[0]["outputs"]["candidates"] == [other]
+    assert not os.path.exists(str(root / "fo-plan"))  # check mode writes no receipt
     refused = run("fo-refused")
     assert refused.rc != 0 and "db_failover status=fail reason=confirmation_missing" in refused.stdout
     assert writer() == [first] and writes_since(sandbox, before, "rds", "FailoverDBCluster") == []
-    assert read_receipt(root, "fo-refused", "db_failover")["failure_code"] == "confirmation_missing"
+    refusal = read_receipt(root, "fo-refused", "db_failover")
+    assert refusal["failure_code"] == "confirmation_missing" and refusal["inputs"]["confirmed"] is False
+    assert "containment_confirm" in refused.stdout  # the message names the -e variable
 
     done = run("fo-go", confirm=cluster, target=other)
     assert done.rc == 0, done.stdout

@@ -165,3 +165,20 @@ def test_a_failed_write_reports_the_settings_already_written(sandbox, clean_faul
     sandbox.clear_faults()
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"  # read back: written before the failure
     assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+
+
+def test_inventory_entries_resolved_and_refused_before_any_request():
+    profiles = {"backup": [{"id": "noncurrent", "noncurrent_version_expiration_days": 90}]}
+    entries = h.resolve_entries([{"bucket": "b1", "lifecycle_profile": "backup"}, {"bucket": "b2", "encryption": {"sse_algorithm": "aws:kms"}}],
+                                profiles, default_public_access_block={}, default_encryption={"sse_algorithm": "AES256"})
+    assert entries[0]["lifecycle_rules"] == profiles["backup"] and entries[0]["public_access_block"] == {}
+    assert entries[0]["encryption"] == {"sse_algorithm": "AES256"} and entries[1]["encryption"] == {"sse_algorithm": "aws:kms"}
+    for bucket_list, reason, part in (
+            ([], "bucket_unset", "storage_hardening_buckets"),
+            ([{"bucket": ""}], "bucket_unset", "storage_hardening_buckets[0]"),
+            ([{"bucket": "ok"}, {"bucket": "REPLACE_WITH_PROD_BUCKET"}], "inventory_placeholder", "storage_hardening_buckets[1]"),
+            ([{"bucket": "b", "replication": {"role_arn": "REPLACE_WITH_ROLE", "destination_bucket": "d"}}], "inventory_placeholder", "role_arn"),
+            ([{"bucket": "b", "lifecycle_profile": "nope"}], "lifecycle_rule_invalid", "storage_lifecycle_profiles")):
+        with pytest.raises(GuardError) as info:
+            h.resolve_entries(bucket_list, profiles)
+        assert info.value.reason == reason and part in info.value.message

@@ -236,7 +236,7 @@ def test_restore_deep_archive_found_by_archive_key(sandbox, clean_faults):
                                (dict(recording_id=ids["rec/gone.webm"]), "recording_deleted"),
                                (dict(recording_id=ids["rec/deep.webm"], bucket="another-bucket"), "recording_bucket_mismatch"),
                                (dict(object_key="rec/nope", bucket=bucket), "recording_not_found"),
-                               (dict(object_key="rec/deep.webm"), "bucket_required"), (dict(), "recording_required")):
+                               (dict(object_key="rec/deep.webm"), "bucket_unset"), (dict(), "recording_required")):
             with pytest.raises(GuardError) as err:
                 storage.find_recording(database, **kwargs)
             assert err.value.reason == reason

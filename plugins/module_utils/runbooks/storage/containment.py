@@ -197,10 +197,17 @@ def wait_for_failover(rds, cluster_identifier, previous_writer, target_instance=
     return state
 
 
-def failover_line(status, reason=None, writer=None, previous=None):
+def failover_fields(writer=None, previous=None, candidates=None):
+    """The status line's fields: the writer, the previous writer and (a plan) the candidates joined with ``+``."""
     fields = []
     if writer:
         fields.append(("writer", writer))
     if previous:
         fields.append(("previous_writer", previous))
-    return status_line.format_line(FAILOVER_KEY, status, reason, fields)
+    if candidates is not None:
+        fields.append(("candidates", "+".join(candidates) if candidates else "none"))
+    return fields
+
+
+def failover_line(status, reason=None, writer=None, previous=None, candidates=None):
+    return status_line.format_line(FAILOVER_KEY, status, reason, failover_fields(writer, previous, candidates))

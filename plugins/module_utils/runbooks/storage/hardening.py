@@ -20,8 +20,8 @@ __metaclass__ = type
 import copy
 import json
 
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 SETTINGS = ("versioning", "public_access_block", "encryption", "lifecycle", "replication")
 # Apply order: replication needs versioning on; lifecycle last-but-one so noncurrent rules meet a versioned bucket.
@@ -38,6 +38,62 @@ _NOT_CONFIGURED = {
     "encryption": ("ServerSideEncryptionConfigurationNotFoundError",),
     "public_access_block": ("NoSuchPublicAccessBlockConfiguration",),
 }
+
+
+# --------------------------------------------------------------------------------------------
+# the inventory's bucket list (storage_hardening_buckets)
+# --------------------------------------------------------------------------------------------
+BUCKETS_VARIABLE = "storage_hardening_buckets"
+
+
+def _placeholder(value):
+    return str(value or "").startswith("REPLACE_")
+
+
+def resolve_entries(entries, lifecycle_profiles=None, default_public_access_block=None, default_encryption=None):
+    """The inventory's bucket entries as module-style parameters, checked before any request.
+
+    ``lifecycle_profile`` becomes that profile's ``lifecycle_rules``; entries that set no public
+    access block or encryption get the defaults (``None`` leaves the setting unmanaged). An empty
+    bucket is ``bucket_unset``, a ``REPLACE_`` value ``inventory_placeholder``, an unknown profile
+    ``lifecycle_rule_invalid``; each message names the entry in ``storage_hardening_buckets``.
+    """
+    profiles = lifecycle_profiles or {}
+    resolved = []
+    if not entries:
+        raise GuardError("bucket_unset", "No buckets to harden; set %s in inventories/<env>/group_vars/all/storage.yml."
+                         % BUCKETS_VARIABLE)
+    for index, entry in enumerate(entries):
+        bucket = entry.get("bucket")
+        where = "%s[%d]" % (BUCKETS_VARIABLE, index)
+        if not bucket or not str(bucket).strip():
+            raise GuardError("bucket_unset", "%s has an empty bucket; set it in inventories/<env>/group_vars/all/storage.yml." % where)
+        if _placeholder(bucket):
+            raise GuardError("inventory_placeholder", "%s bucket is the placeholder %r; set it in "
+                             "inventories/<env>/group_vars/all/storage.yml." % (where, bucket))
+        replication = entry.get("replication") or {}
+        for key in ("role_arn", "destination_bucket"):
+            if key in replication and (not replication[key] or _placeholder(replication[key])):
+                raise GuardError("inventory_placeholder", "%s (bucket %s) replication.%s is empty or the placeholder %r; set it "
+                                 "(storage_replication_role_arn, storage_backup_bucket) in the inventory."
+                                 % (where, bucket, key, replication[key]))
+        params = dict(entry)
+        profile = params.pop("lifecycle_profile", None)
+        if profile is not None:
+            if profile not in profiles:
+                raise GuardError("lifecycle_rule_invalid", "%s (bucket %s) names lifecycle_profile %r, which is not in "
+                                 "storage_lifecycle_profiles (known: %s)." % (where, bucket, profile, ", ".join(sorted(profiles)) or "none"))
+            if params.get("lifecycle_rules") is not None:
+                raise GuardError("lifecycle_rule_invalid", "%s (bucket %s) sets both lifecycle_profile and lifecycle_rules; keep one."
+                                 % (where, bucket))
+            params["lifecycle_rules"] = profiles[profile]
+        if params.get("public_access_block") is None:
+            params["public_access_block"] = default_public_access_block
+        if params.get("encryption") is None:
+            params["encryption"] = default_encryption
+        params["lifecycle_profile"] = profile
+        resolved.append(params)
+    return resolved
 
 
 # --------------------------------------------------------------------------------------------

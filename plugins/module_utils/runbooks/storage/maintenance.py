@@ -25,8 +25,9 @@ import datetime
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import describe_error, error_code
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import describe_error, error_code
 
 MAX_DELETE_KEYS = 1000  # S3 DeleteObjects accepts at most 1,000 keys per request
 MAX_SAMPLE = 1000
@@ -35,6 +36,7 @@ RESTORE_TIERS = ("Standard", "Bulk", "Expedited")
 # The runbook: "trigger it manually if backlog > 1 GB".
 DEFAULT_BACKLOG_THRESHOLD_BYTES = 1024 ** 3
 _GONE_CODES = ("404", "NoSuchKey", "NotFound")
+_NOT_TOKEN = re.compile(r"[^A-Za-z0-9_.:/+-]")
 _RESTORE_RE = re.compile(r'ongoing-request\s*=\s*"(?P<ongoing>true|false)"(?:\s*,\s*expiry-date\s*=\s*"(?P<expiry>[^"]+)")?', re.IGNORECASE)
 
 
@@ -48,11 +50,26 @@ def _aware(moment):
     return moment
 
 
-def validate_bucket(bucket, option="bucket"):
-    """GuardError when the bucket is empty or an inventory placeholder (fail closed)."""
-    if not bucket or str(bucket).startswith("REPLACE_WITH"):
-        raise GuardError("inventory_placeholder", "%s %r is empty or a placeholder; set it in "
-                         "inventories/<env>/group_vars/all/storage_maintenance.yml (or storage.yml)." % (option, bucket))
+def validate_bucket(bucket, variable="bucket"):
+    """Fail closed on an empty bucket (``bucket_unset``) or an inventory placeholder (``inventory_placeholder``).
+
+    ``variable`` is the inventory / ``-e`` variable the operator sets (``storage_recordings_bucket``).
+    """
+    if not bucket or not str(bucket).strip():
+        raise GuardError("bucket_unset", "%s is empty; set it in inventories/<env>/group_vars/all/storage.yml "
+                         "(or with -e %s=<bucket>)." % (variable, variable))
+    if str(bucket).startswith("REPLACE_"):
+        raise GuardError("inventory_placeholder", "%s is the placeholder %r; set it in "
+                         "inventories/<env>/group_vars/all/storage.yml." % (variable, bucket))
+
+
+def line_value(value):
+    """A value the status line can carry (a token: no spaces, no ``=``; other characters become ``_``).
+
+    Empty is ``none`` (no prefix, no expiry date); a value that cannot start a token is ``see_outputs``.
+    """
+    text = "none" if value in (None, "") else _NOT_TOKEN.sub("_", str(value))
+    return text if text[0].isalnum() else "see_outputs"
 
 
 def _check_bucket(s3, bucket):
@@ -64,7 +81,7 @@ def _check_bucket(s3, bucket):
         if code in ("NoSuchBucket", "404"):
             raise GuardError("bucket_not_found", "Bucket %r does not exist; fix the bucket in the inventory." % bucket)
         if code in ("AccessDenied", "403", "AllAccessDisabled"):
-            raise GuardError("permission_denied", "The AWS role cannot list bucket %r (%s); it needs s3:ListBucket." % (bucket, code))
+            raise GuardError("access_denied", "The AWS role cannot list bucket %r (%s); it needs s3:ListBucket." % (bucket, code))
         raise
 
 
@@ -126,13 +143,14 @@ class OrphanScan:
     """
 
     def __init__(self, s3, database, bucket, prefix="", sample_size=20, page_size=1000, grace_minutes=60, now=None, concurrency=16):
-        validate_bucket(bucket)
+        validate_bucket(bucket, "storage_recordings_bucket")
         if not 0 <= int(sample_size) <= MAX_SAMPLE:
-            raise GuardError("sample_size_invalid", "sample_size must be between 0 and %d; got %r." % (MAX_SAMPLE, sample_size))
+            raise GuardError("sample_size_invalid", "storage_orphans_sample_size must be between 0 and %d; got %r."
+                             % (MAX_SAMPLE, sample_size))
         if not 1 <= int(page_size) <= 1000:
             raise GuardError("page_size_invalid", "page_size must be between 1 and 1000 (the ListObjectsV2 maximum); got %r." % page_size)
         if int(grace_minutes) < 0:
-            raise GuardError("grace_minutes_invalid", "grace_minutes must be 0 or more; got %r." % grace_minutes)
+            raise GuardError("grace_minutes_invalid", "storage_orphans_grace_minutes must be 0 or more; got %r." % grace_minutes)
         self.s3, self.db, self.bucket, self.prefix = s3, database, bucket, prefix or ""
         self.sample_size, self.page_size, self.concurrency = int(sample_size), int(page_size), int(concurrency)
         self.cutoff = _aware(now or utc_now()) - datetime.timedelta(minutes=int(grace_minutes))
@@ -230,12 +248,15 @@ class OrphanScan:
             _sample(self.report["rows_without_object_sample"], entry, self.sample_size)
 
 
-def orphans_line(report):
-    return ("storage_orphans bucket=%s prefix=%s objects_scanned=%d rows_scanned=%d objects_without_row=%d "
-            "objects_without_row_bytes=%d rows_without_object=%d objects_with_deleted_row=%d skipped_recent=%d"
-            % (report["bucket"], report["prefix"] or "-", report["objects_scanned"], report["rows_scanned"],
-               report["objects_without_row"], report["objects_without_row_bytes"], report["rows_without_object"],
-               report["objects_with_deleted_row"], report["skipped_recent"]))
+def orphans_fields(report):
+    """The status line's fields of an orphan scan."""
+    return [("bucket", line_value(report["bucket"])), ("prefix", line_value(report["prefix"]))] + [
+        (name, int(report[name])) for name in ("objects_scanned", "rows_scanned", "objects_without_row", "objects_without_row_bytes",
+                                               "rows_without_object", "objects_with_deleted_row", "skipped_recent")]
+
+
+def orphans_line(report, status="ok", reason=None):
+    return status_line.format_line("storage_orphans", status, reason, orphans_fields(report))
 
 
 # --- Temporary uploads ------------------------------------------------------------------------
@@ -304,6 +325,15 @@ class _BatchDeleter:
                 report["deleted_bytes"] += int(obj.get("Size", 0))
 
 
+def validate_temp_cleanup(bucket, older_than_hours, sample_size=20):
+    """The cleanup's inputs, checked before any request."""
+    validate_bucket(bucket, "storage_temporary_uploads_bucket")
+    if older_than_hours is None or float(older_than_hours) < 0:
+        raise GuardError("older_than_hours_invalid", "storage_temp_uploads_older_than_hours must be 0 or more; got %r." % older_than_hours)
+    if not 0 <= int(sample_size) <= MAX_SAMPLE:
+        raise GuardError("sample_size_invalid", "sample_size must be between 0 and %d; got %r." % (MAX_SAMPLE, sample_size))
+
+
 def clean_temp_uploads(s3, bucket, older_than_hours=24, apply=False, prefix="", sample_size=20,
                        backlog_threshold_bytes=DEFAULT_BACKLOG_THRESHOLD_BYTES, now=None):
     """Delete objects and abort multipart uploads older than ``older_than_hours``; a dry run unless ``apply``.
@@ -312,11 +342,7 @@ def clean_temp_uploads(s3, bucket, older_than_hours=24, apply=False, prefix="", 
     (or ``would_delete_*``), multipart uploads found/aborted, ``delete_requests`` (keys per request),
     ``errors`` and ``after``, which is listed again from S3 after an apply, never computed.
     """
-    validate_bucket(bucket)
-    if older_than_hours is None or float(older_than_hours) < 0:
-        raise GuardError("older_than_hours_invalid", "older_than_hours must be 0 or more; got %r." % older_than_hours)
-    if not 0 <= int(sample_size) <= MAX_SAMPLE:
-        raise GuardError("sample_size_invalid", "sample_size must be between 0 and %d; got %r." % (MAX_SAMPLE, sample_size))
+    validate_temp_cleanup(bucket, older_than_hours, sample_size)
     now = _aware(now or utc_now())
     cutoff = now - datetime.timedelta(hours=float(older_than_hours))
     _check_bucket(s3, bucket)
@@ -373,13 +399,18 @@ def _error(report, key, code, detail):
         report["error_samples"].append({"key": key, "code": code, "detail": detail})
 
 
-def temp_cleanup_line(report):
-    mode = "apply" if report["apply"] else "dry_run"
-    return ("temp_uploads_cleanup mode=%s bucket=%s before_count=%d before_bytes=%d eligible_count=%d eligible_bytes=%d "
-            "deleted_count=%d deleted_bytes=%d multipart_stale=%d multipart_aborted=%d after_count=%d after_bytes=%d errors=%d"
-            % (mode, report["bucket"], report["before"]["count"], report["before"]["bytes"], report["eligible"]["count"],
-               report["eligible"]["bytes"], report["deleted_count"], report["deleted_bytes"], report["multipart_stale"],
-               report["multipart_aborted"], report["after"]["count"], report["after"]["bytes"], report["errors"]))
+def temp_cleanup_fields(report):
+    """The status line's fields of a temporary-uploads cleanup."""
+    return [("mode", "apply" if report["apply"] else "dry_run"), ("bucket", line_value(report["bucket"])),
+            ("before_count", report["before"]["count"]), ("before_bytes", report["before"]["bytes"]),
+            ("eligible_count", report["eligible"]["count"]), ("eligible_bytes", report["eligible"]["bytes"]),
+            ("deleted_count", report["deleted_count"]), ("deleted_bytes", report["deleted_bytes"]),
+            ("multipart_stale", report["multipart_stale"]), ("multipart_aborted", report["multipart_aborted"]),
+            ("after_count", report["after"]["count"]), ("after_bytes", report["after"]["bytes"]), ("errors", report["errors"])]
+
+
+def temp_cleanup_line(report, status="ok", reason=None):
+    return status_line.format_line("temp_uploads_cleanup", status, reason, temp_cleanup_fields(report))
 
 
 # --- Archive restores -------------------------------------------------------------------------
@@ -394,21 +425,23 @@ def find_recording(database, recording_id=None, object_key=None, bucket=None):
         what = "recording id %s" % recording_id
     elif object_key:
         if not bucket:
-            raise GuardError("bucket_required", "Looking a recording up by object_key needs the bucket; set bucket "
-                             "(storage_recordings_bucket in the inventory).")
+            raise GuardError("bucket_unset", "Looking a recording up by storage_maintenance_restore_object_key needs the "
+                             "recordings bucket; set storage_recordings_bucket in the inventory.")
         rows = database.query("select %s from recordings where bucket = %%s and (object_key = %%s or archive_key = %%s) order by id"
                               % _RECORDING_COLUMNS, (bucket, object_key, object_key))
         what = "key %r in bucket %r" % (object_key, bucket)
     else:
-        raise GuardError("recording_required", "Name the recording: recording_id or object_key.")
+        raise GuardError("recording_required", "Name the recording: -e storage_maintenance_restore_recording_id=<id> or "
+                         "-e storage_maintenance_restore_object_key=<key>.")
     if not rows:
-        raise GuardError("recording_not_found", "No row in recordings for %s; check the id or key." % what)
+        raise GuardError("recording_not_found", "No row in recordings for %s; check storage_maintenance_restore_recording_id or "
+                         "storage_maintenance_restore_object_key." % what)
     if len(rows) > 1:
-        raise GuardError("recording_ambiguous", "%d rows in recordings match %s (ids %s); use recording_id."
+        raise GuardError("recording_ambiguous", "%d rows in recordings match %s (ids %s); use -e storage_maintenance_restore_recording_id=<id>."
                          % (len(rows), what, ", ".join(str(r["id"]) for r in rows)))
     row = rows[0]
     if bucket and row["bucket"] != bucket:
-        raise GuardError("recording_bucket_mismatch", "Recording %s is in bucket %r, not %r; fix bucket or the id."
+        raise GuardError("recording_bucket_mismatch", "Recording %s is in bucket %r, not %r; fix storage_recordings_bucket or the id."
                          % (row["id"], row["bucket"], bucket))
     if row["deleted_at"] is not None:
         raise GuardError("recording_deleted", "Recording %s was deleted by retention at %s; there is nothing to restore."
@@ -473,9 +506,10 @@ def _deep_archive(state):
 
 def validate_restore(days, tier):
     if tier not in RESTORE_TIERS:
-        raise GuardError("restore_tier_invalid", "tier must be one of %s; got %r." % (", ".join(RESTORE_TIERS), tier))
+        raise GuardError("restore_tier_invalid", "storage_restore_tier must be one of %s; got %r." % (", ".join(RESTORE_TIERS), tier))
     if days is None or int(days) < 1:
-        raise GuardError("restore_days_invalid", "days (how long the restored copy stays readable) must be at least 1; got %r." % days)
+        raise GuardError("restore_days_invalid", "storage_restore_days (how long the restored copy stays readable) must be at least 1; "
+                         "got %r." % days)
 
 
 def restore_archived(s3, bucket, key, days, tier="Standard", apply=True, now=None):
@@ -502,7 +536,7 @@ def restore_archived(s3, bucket, key, days, tier="Standard", apply=True, now=Non
         return report
     if tier == "Expedited" and _deep_archive(before):
         raise GuardError("restore_tier_invalid", "Expedited retrieval is not available for Deep Archive (s3://%s/%s is %s); "
-                         "use tier Standard (within 12 hours) or Bulk (within 48 hours)."
+                         "use -e storage_restore_tier=Standard (within 12 hours) or Bulk (within 48 hours)."
                          % (bucket, key, before["archive_status"] or before["storage_class"]))
     if before["state"] in ("in_progress", "restored"):
         report.update(after=before, result=before["state"],
@@ -529,7 +563,15 @@ def restore_archived(s3, bucket, key, days, tier="Standard", apply=True, now=Non
     return report
 
 
-def restore_line(report):
-    return ("archive_restore bucket=%s key=%s storage_class=%s tier=%s days=%d result=%s ongoing=%s expiry_date=%s"
-            % (report["bucket"], report["key"], report["after"]["storage_class"], report["tier"], report["days"], report["result"],
-               str(report["after"]["ongoing"]).lower(), report["after"]["expiry_date"] or "-"))
+def restore_fields(report):
+    """The status line's fields of an archive restore (the expiry date as ``YYYY-MM-DDTHH:MM:SSZ``)."""
+    expiry = report["after"]["expiry_date"]
+    moment = _http_date(expiry) if expiry else None
+    return [("bucket", line_value(report["bucket"])), ("key", line_value(report["key"])),
+            ("storage_class", line_value(report["after"]["storage_class"])), ("tier", report["tier"]), ("days", report["days"]),
+            ("result", report["result"]), ("ongoing", str(report["after"]["ongoing"]).lower()),
+            ("expiry_date", moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else line_value(expiry))]
+
+
+def restore_line(report, status="ok", reason=None):
+    return status_line.format_line("archive_restore", status, reason, restore_fields(report))

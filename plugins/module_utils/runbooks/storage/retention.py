@@ -27,9 +27,11 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import describe_error, error_code
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 MAX_DELETE_KEYS = 1000  # S3 DeleteObjects accepts at most 1,000 keys per request
 _GONE_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
@@ -56,13 +58,14 @@ order by r.id limit %(limit)s
 """
 
 
-class SweepStopped(Exception):
-    """The sweep stopped part-way (database failure); ``result`` holds what was done so far."""
+class SweepStopped(OpsError):
+    """The sweep stopped part-way (database failure); ``result`` holds what was done so far.
+
+    Objects were already deleted when it is raised, so ``changed_so_far`` is true.
+    """
 
     def __init__(self, reason, message, result):
-        super(SweepStopped, self).__init__(message)
-        self.reason = reason
-        self.message = message
+        super(SweepStopped, self).__init__(reason, message, details=result, changed_so_far=True)
         self.result = result
 
 
@@ -70,13 +73,16 @@ def validate_inputs(buckets, window_days, batch_size):
     if not buckets:
         raise GuardError("retention_buckets_missing", "No buckets to sweep; set retention_buckets in the inventory.")
     for bucket in buckets:
-        if not bucket or str(bucket).startswith("REPLACE_WITH"):
-            raise GuardError("inventory_placeholder", "Bucket %r is a placeholder; set the recordings bucket in "
+        if not bucket or not str(bucket).strip():
+            raise GuardError("bucket_unset", "retention_buckets has an empty bucket; set the recordings bucket in "
+                             "inventories/<env>/group_vars/all/storage.yml.")
+        if str(bucket).startswith("REPLACE_"):
+            raise GuardError("inventory_placeholder", "retention_buckets has the placeholder %r; set the recordings bucket in "
                              "inventories/<env>/group_vars/all/storage.yml." % bucket)
     if window_days is None or int(window_days) < 1:
         raise GuardError("retention_window_invalid", "retention_window_days must be a positive number of days; got %r." % window_days)
     if not 1 <= int(batch_size) <= MAX_DELETE_KEYS:
-        raise GuardError("batch_size_invalid", "batch_size must be between 1 and %d (the DeleteObjects limit); got %r."
+        raise GuardError("batch_size_invalid", "retention_batch_size must be between 1 and %d (the DeleteObjects limit); got %r."
                          % (MAX_DELETE_KEYS, batch_size))
 
 
@@ -102,7 +108,7 @@ def preflight(s3, database, buckets, legal_hold_mode="skip", window_days=30):
     missing = [("%s %s" % (priv, table)) for table, priv in (("recordings", "SELECT"), ("recordings", "UPDATE"), ("legal_holds", "SELECT"))
                if not database.has_table_privilege(table, priv)]
     if missing:
-        raise GuardError("permission_denied", "The database role lacks %s; grant them to the retention role." % ", ".join(missing))
+        raise GuardError("access_denied", "The database role lacks %s; grant them to the retention role." % ", ".join(missing))
     checks.append({"name": "db_permissions", "status": "ok", "detail": "SELECT/UPDATE recordings, SELECT legal_holds"})
     features = {}
     for bucket in buckets:
@@ -112,7 +118,7 @@ def preflight(s3, database, buckets, legal_hold_mode="skip", window_days=30):
         except Exception as exc:
             code = error_code(exc)
             if code in _DENIED_CODES:
-                raise GuardError("permission_denied", "The AWS role cannot read bucket %r (%s); it needs s3:ListBucket, "
+                raise GuardError("access_denied", "The AWS role cannot read bucket %r (%s); it needs s3:ListBucket, "
                                  "s3:GetBucketVersioning, s3:GetBucketObjectLockConfiguration, s3:GetObjectLegalHold, "
                                  "s3:DeleteObject and s3:DeleteObjectVersion." % (bucket, code))
             if code in ("NoSuchBucket", "404"):
@@ -124,7 +130,7 @@ def preflight(s3, database, buckets, legal_hold_mode="skip", window_days=30):
         "where h.released_at is null and r.deleted_at is null and r.expires_at < now() and r.bucket = any(%s)", (list(buckets),))
     if held and legal_hold_mode == "block":
         raise GuardError("legal_hold_outstanding", "%d expired recording(s) have outstanding legal holds and legal_hold_mode is "
-                         "'block'; release the holds (legal_holds.released_at) or run with legal_hold_mode=skip." % held)
+                         "'block'; release the holds (legal_holds.released_at) or run with -e retention_legal_hold_mode=skip." % held)
     checks.append({"name": "legal_holds", "status": "ok",
                    "detail": "%d expired recording(s) under outstanding legal hold will be skipped" % (held or 0)})
     return checks, features
@@ -344,19 +350,20 @@ def progress_line(stats, totals):
             % (stats["batch"], stats["rows"], stats.get("deleted", 0), stats["skipped_legal_hold"], stats["errors"], totals["deleted_count"]))
 
 
-def token_line(result, reason=None):
+def line_fields(result):
+    """The status line's fields (after ``retention status=<status> [reason=<token>]``)."""
+    return [("mode", "apply" if result.get("apply") else "dry_run"),
+            ("deleted_count", int(result.get("deleted_count", 0))),
+            ("would_delete_count", int(result.get("would_delete_count", 0))),
+            ("skipped_legal_hold", int(result.get("skipped_legal_hold", 0))),
+            ("skipped_in_window", int(result.get("skipped_in_window", 0))),
+            ("errors", int(result.get("errors", 0)))]
+
+
+def token_line(result, reason=None, status=None):
     """The structured log line operators grep for (CloudWatch /author/retention)."""
-    status = "fail" if reason or result.get("errors") else "ok"
-    fields = ["retention status=%s" % status]
-    if reason:
-        fields.append("reason=%s" % reason)
-    fields += ["mode=%s" % ("apply" if result.get("apply") else "dry_run"),
-               "deleted_count=%d" % result.get("deleted_count", 0),
-               "would_delete_count=%d" % result.get("would_delete_count", 0),
-               "skipped_legal_hold=%d" % result.get("skipped_legal_hold", 0),
-               "skipped_in_window=%d" % result.get("skipped_in_window", 0),
-               "errors=%d" % result.get("errors", 0)]
-    return " ".join(fields)
+    status = status or ("fail" if reason or result.get("errors") else "ok")
+    return status_line.format_line("retention", status, reason, line_fields(result))
 
 
 def json_log(result):
