@@ -41,18 +41,38 @@ def test_daily_check_mode_writes_nothing_anywhere(sandbox, run_playbook, tmp_pat
         assert read_pointer(sandbox, key)[1] == etag
 
 
-def test_a_failed_run_stops_the_chain_before_publish_and_moves_no_pointer(sandbox, run_playbook, tmp_path):
+def test_a_failed_run_stops_the_chain_and_resume_finishes_it(sandbox, run_playbook, tmp_path):
+    """The phase engine: a failed run_once stops daily before publish; -e resume=true finishes it."""
     family, prefix = private_family(sandbox)
     pointers = copy_seeded_pointers(sandbox, prefix)
     root = tmp_path / "receipts"
-    result = run_playbook("daily.yml", {"jobintel_task_family": family, "jobintel_prefix": prefix, "signalcraft_receipt_root": str(root),
-                                        "jobintel_run_once_environment": {"JOBINTEL_FORCE_FAIL_STAGE": "scrape"}})
+    base = {"jobintel_task_family": family, "jobintel_prefix": prefix, "signalcraft_receipt_root": str(root),
+            "signalcraft_execution_id": "daily-resume-1"}
+    result = run_playbook("daily.yml", dict(base, jobintel_run_once_environment={"JOBINTEL_FORCE_FAIL_STAGE": "scrape"}))
     assert result.rc != 0 and "failure_code=FORCED_FAILURE" in result.stdout
-    [execution_id] = [p.name for p in root.iterdir()]
-    assert sorted(p.name for p in (root / execution_id).iterdir()) == ["deploy.json", "run_once.json", "verify.json"]
-    failed = read_receipt(sandbox, str(root), "run_once", execution_id)
+    assert "daily status=fail reason=task_failed" in result.stdout
+    failed = read_receipt(sandbox, str(root), "run_once", "daily-resume-1")
     assert failed["status"] == "failed" and failed["failure_code"] == "FORCED_FAILURE"
+    for phase in ("publish", "verify_ops", "provenance"):
+        assert read_receipt(sandbox, str(root), phase, "daily-resume-1")["skip_reason"] == "stopped: run_once failed"
     for key, etag in pointers.items():
         assert read_pointer(sandbox, key)[1] == etag
-    runs = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix="%s/runs/" % prefix)
+    s3 = sandbox.boto3_client("s3")
+    runs = s3.list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix="%s/runs/" % prefix)
     assert runs["KeyCount"] == 0
+    verify_before = read_receipt(sandbox, str(root), "verify", "daily-resume-1")
+    revisions_before = revisions(sandbox, family)
+
+    seq = last_request_seq(sandbox)
+    resumed = run_playbook("daily.yml", dict(base, resume=True))
+    assert resumed.rc == 0, resumed.stdout[-3000:]
+    assert "plan status=ok run=run_once,publish,verify_ops,provenance skip=verify,deploy" in resumed.stdout
+    # verify and deploy are done in their receipts: kept as they were, no new revision registered.
+    assert read_receipt(sandbox, str(root), "verify", "daily-resume-1") == verify_before
+    assert revisions(sandbox, family) == revisions_before
+    assert requests_since(sandbox, seq, service="ecs", operation="RegisterTaskDefinition") == []
+    run = read_receipt(sandbox, str(root), "run_once", "daily-resume-1")
+    assert run["status"] == "success"
+    published = s3.list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix="%s/runs/%s/" % (prefix, run["outputs"]["run_id"]))
+    assert published["KeyCount"] > 0
+    assert read_receipt(sandbox, str(root), "publish", "daily-resume-1")["status"] == "success"

@@ -115,7 +115,10 @@ def summarize(runbook, execution_id, phases, receipts_by_phase, receipt_dir=None
                         "finished_at": receipt.get("finished_at")})
         durations += float(receipt.get("duration_s") or 0)
         if receipt["status"] == "failed" and failed is None:
-            failed = {"phase": name, "reason": receipt.get("failure_code")}
+            # The registered token the engine saw (task_failed) over the receipt's more specific code
+            # (a run's FORCED_FAILURE), which stays in the phase entry.
+            seen = ((outcomes or {}).get(name) or {}).get("reason")
+            failed = {"phase": name, "reason": seen or receipt.get("failure_code")}
     status = "fail" if failed else "ok"
     return {
         "schema_version": SUMMARY_SCHEMA_VERSION,
