@@ -224,7 +224,9 @@ class ActionModule(ActionBase):
         module_result = self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
         result.update(module_result)
         receipt = module_result.get("receipt")
-        if isinstance(receipt, dict) and receipt.get("phase") and write_receipts:
+        # A receipt module that refused to build one leaves no file (its refusal is the task's failure).
+        if isinstance(receipt, dict) and receipt.get("phase") and write_receipts and not (
+                short_name == "receipt" and module_result.get("failed")):
             try:
                 result.update(self._store_receipt(receipt, task_vars, connection, destination))
             except (aws_service.AWS_ERRORS + (OSError, ValueError, receipts.ReceiptError)) as exc:

@@ -148,16 +148,37 @@ receipt:
 """
 
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 # Module option -> receipt field ("message" is reserved by AnsibleModule, so the option is "summary").
 _FIELDS = {"operation": "operation", "phase": "phase", "status": "status", "execution_id": "execution_id",
            "started_at": "started_at", "failure_code": "failure_code", "skip_reason": "skip_reason", "summary": "message",
            "attempts": "attempts", "changed": "changed", "inputs": "inputs", "outputs": "outputs"}
+
+ARGUMENT_SPEC = dict(
+    receipt=dict(type="dict"),
+    operation=dict(type="str"),
+    phase=dict(type="str"),
+    status=dict(type="str", choices=list(receipts.STATUSES)),
+    started_at=dict(type="str"),
+    failure_code=dict(type="str"),
+    skip_reason=dict(type="str"),
+    summary=dict(type="str"),
+    attempts=dict(type="int"),
+    changed=dict(type="bool"),
+    inputs=dict(type="dict"),
+    outputs=dict(type="dict"),
+    secret_values=dict(type="list", elements="str", default=[], no_log=True),
+    # Where the action plugin stores it; validated here so a bad name fails before anything is written.
+    receipt_dir=dict(type="path"),
+    filename=dict(type="str"),
+    s3_bucket=dict(type="str"),
+    s3_prefix=dict(type="str"),
+)
 
 
 def merged_receipt(params):
@@ -168,55 +189,37 @@ def merged_receipt(params):
             base[field] = params[option]
     missing = [n for n in ("operation", "phase", "status") if not base.get(n)]
     if missing:
-        raise ValueError("receipt needs %s: pass a receipt from a signalcraft.ops module or set these options." % ", ".join(missing))
+        raise OpsError("receipt_invalid", "the receipt needs %s: pass a receipt from a signalcraft.ops module or set "
+                                          "these options." % ", ".join(missing))
     started = base.get("started_at") or receipts.format_timestamp(receipts.utc_now())
-    return receipts.build(
-        base["operation"], base["phase"], base["status"],
-        base.get("execution_id") or "%s-%s" % (base["operation"], started[:19].replace("-", "").replace(":", "") + "Z"),
-        started, finished_at=base.get("finished_at"), inputs=base.get("inputs"), outputs=base.get("outputs"),
-        failure_code=base.get("failure_code"), skip_reason=base.get("skip_reason"), message=base.get("message"),
-        attempts=base.get("attempts", 1), changed=base.get("changed", False),
-        module=(base.get("producer") or {}).get("module", "signalcraft.ops.receipt"), secret_values=params["secret_values"],
-    )
+    try:
+        return receipts.build(
+            base["operation"], base["phase"], base["status"],
+            base.get("execution_id") or "%s-%s" % (base["operation"], started[:19].replace("-", "").replace(":", "") + "Z"),
+            started, finished_at=base.get("finished_at"), inputs=base.get("inputs"), outputs=base.get("outputs"),
+            failure_code=base.get("failure_code"), skip_reason=base.get("skip_reason"), message=base.get("message"),
+            attempts=base.get("attempts", 1), changed=base.get("changed", False),
+            module=(base.get("producer") or {}).get("module", "signalcraft.ops.receipt"), secret_values=params["secret_values"],
+        )
+    except (ValueError, receipts.ReceiptError) as exc:
+        raise OpsError("receipt_invalid", "cannot build the receipt: %s" % exc)
+
+
+def run(ops):
+    params = ops.params
+    # inputs/outputs are free-form: mask secret-named values in everything Ansible prints (-vvv echoes args).
+    for source in (params["inputs"], params["outputs"], params["receipt"]):
+        ops.add_secret(*secret_values_in(source))
+    filename = params["filename"]
+    if filename is not None and ("/" in filename or filename in ("", ".", "..")):
+        raise OpsError("receipt_invalid", "filename %r must be a plain file name inside the receipt directory." % filename)
+    document = merged_receipt(params)
+    return dict(receipt=document, outputs={"phase": document["phase"], "status": document["status"]},
+                line=[("phase", document["phase"]), ("recorded", document["status"])])
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        receipt=dict(type="dict"),
-        operation=dict(type="str"),
-        phase=dict(type="str"),
-        status=dict(type="str", choices=list(receipts.STATUSES)),
-        execution_id=dict(type="str"),
-        started_at=dict(type="str"),
-        failure_code=dict(type="str"),
-        skip_reason=dict(type="str"),
-        summary=dict(type="str"),
-        attempts=dict(type="int"),
-        changed=dict(type="bool"),
-        inputs=dict(type="dict"),
-        outputs=dict(type="dict"),
-        secret_values=dict(type="list", elements="str", default=[], no_log=True),
-        receipt_dir=dict(type="path"),
-        filename=dict(type="str"),
-        s3_bucket=dict(type="str"),
-        s3_prefix=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    # inputs/outputs are free-form: mask secret-named values in everything Ansible prints (-vvv echoes args).
-    for source in (params["inputs"], params["outputs"], params["receipt"]):
-        module.no_log_values.update(secret_values_in(source))
-    try:
-        document = merged_receipt(params)
-    except (ValueError, receipts.ReceiptError) as exc:
-        module.fail_json(msg="cannot build the receipt: %s" % exc)
-    filename = params["filename"] or receipts.receipt_filename(document)
-    if "/" in filename or filename in (".", ".."):
-        module.fail_json(msg="filename %r must be a plain file name inside receipt_dir." % filename)
-    # Written by the collection's action plugin (plugins/action/ops_module.py), the one place
-    # receipts are stored, locally and in the receipt bucket; nothing is written in check mode.
-    module.exit_json(changed=False, receipt=document)
+    OpsModule(ARGUMENT_SPEC, operation="receipt", phase="receipt", connections=[AwsConnection], receipt_inputs=[]).run(run)
 
 
 if __name__ == "__main__":

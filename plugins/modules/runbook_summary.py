@@ -104,7 +104,7 @@ ARGUMENT_SPEC = dict(
 
 def run(ops):
     params = ops.params
-    # The run's own line: "daily status=ok ...", not "summary status=ok ...".
+    # The run's own line starts with the runbook's name, not with "summary".
     ops.status_key = params["runbook"]
     recorded = engine.read_receipts(params["receipt_dir"], params["phases"])
     summary = engine.summarize(params["runbook"], ops.execution_id, params["phases"], recorded, params["receipt_dir"],

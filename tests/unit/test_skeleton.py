@@ -67,6 +67,8 @@ def test_module_is_built_on_the_skeleton(module):
         (r"\.(fail|exit)_json\(", "OpsModule has the one success and failure path"),
         (r"['\"][a-z_]+ status=", "status lines come from core/status_line.py via line=[...]"),
     ):
+        if module == "receipt" and pattern.startswith(r"receipts"):
+            continue  # recording a receipt for a phase no module ran is this module's whole job
         assert not re.search(pattern, code), "%s: %s (found %s)" % (module, why, pattern)
 
 

@@ -45,7 +45,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction imp
 # Keys of the function's return value the skeleton interprets; everything else is rejected so a
 # module cannot grow a private result shape again.
 _OUTCOME_KEYS = frozenset(("changed", "status", "reason", "line", "outputs", "diff", "message", "attempts",
-                           "phase", "operation", "skip_reason", "warnings"))
+                           "phase", "operation", "skip_reason", "warnings", "receipt"))
 # Statuses that fail the task (the receipt's status is ``failed``).
 FAIL_STATUSES = frozenset(("fail",))
 
@@ -215,6 +215,9 @@ class OpsModule:
                                   message=result_message(token_line, message),
                                   phase=outcome.get("phase"), operation=outcome.get("operation")),
         )
+        if outcome.get("receipt") is not None:
+            # signalcraft.ops.receipt: the receipt it assembled is the one to store, not one about itself.
+            result["receipt"] = receipts.validate(outcome["receipt"])
         if outcome.get("diff") is not None:
             result["diff"] = self._redactor().redact(outcome["diff"])
         for warning in outcome.get("warnings") or ():
