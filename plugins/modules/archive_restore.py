@@ -86,26 +86,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether this run requested a restore (in check mode, whether it would).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The reason token, or null. C(recording_required), C(bucket_unset), C(recording_not_found), C(recording_ambiguous),
-      C(recording_bucket_mismatch), C(recording_deleted), C(archive_key_missing), C(archive_object_missing),
-      C(restore_tier_invalid), C(restore_days_invalid), C(access_denied), C(db_error), C(db_dsn_invalid), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The status line with the outcome.
-  returned: always
-  type: str
-  sample: archive_restore status=ok bucket=author-recordings-prod key=archive/exam-123.webm storage_class=DEEP_ARCHIVE tier=Standard ...
 outputs:
   description: The recording, the request and the restore state before and after.
   returned: always
@@ -155,17 +139,9 @@ outputs:
       description: The same, read back after the request.
       returned: success
       type: dict
-attempts:
-  description: AWS API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The restore state before and after.
   returned: when the object was read
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(archive_restore), phase C(restore)).
-  returned: always
   type: dict
 """
 

@@ -57,23 +57,8 @@ status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - Null, or C(expected_account_unset), C(expected_account_invalid), C(inventory_placeholder),
-      C(account_mismatch), C(region_mismatch), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The status line.
-  returned: always
-  type: str
-  sample: account_guard status=ok account=123456789012 region=us-east-1
 outputs:
   description: C(account), C(arn) and C(region) of the caller, and the expected values.
-  returned: always
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(guard), phase C(account_guard)).
   returned: always
   type: dict
 """

@@ -59,25 +59,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; the check reads only.
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(inventory_placeholder), C(invalid_s3_uri), C(backup_object_missing), C(backup_object_empty),
-      C(backup_metadata_invalid), C(backup_checksum_mismatch), C(backup_checksum_missing), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: dr_contract status=ok backup_id=20260101T000000Z checksums_verified=2
 outputs:
   description: What the check found.
   returned: always
@@ -100,14 +85,6 @@ outputs:
       returned: success
       type: list
       elements: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(dr_contract), phase C(contract)); the action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

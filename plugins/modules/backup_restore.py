@@ -100,28 +100,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the namespace, an object or a state file was (or in check mode would be) written.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(inventory_placeholder), C(invalid_s3_uri), C(backup_object_missing), C(backup_object_empty),
-      C(backup_metadata_invalid), C(backup_checksum_mismatch), C(backup_checksum_missing), C(backup_manifest_invalid),
-      C(unsafe_path), C(unsafe_archive_member), C(archive_corrupt), C(archive_too_large), C(unknown_kind), C(cluster_scoped_object),
-      C(namespace_mismatch), C(namespace_terminating), C(invalid_name), C(state_verify_failed), C(local_write_failed),
-      C(restore_gate_failed), C(kubeconfig_invalid), C(k8s_forbidden), C(k8s_error), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: dr_restore status=ok namespace=jobintel objects=7 changed_objects=7 state_files=3 gate=passed bundle_sha256=0123...
 outputs:
   description: What the restore checked, applied and wrote.
   returned: always
@@ -181,19 +163,11 @@ outputs:
       description: C(object) (C(cronjob.batch/<name>)) and whether it exists (C(passed)).
       returned: success
       type: dict
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: Each changed object before and after (with C(--diff); Secret values masked).
   returned: when diff mode is on and something changed
   type: list
   elements: dict
-receipt:
-  description: A receipt.v1 document (operation C(dr_restore), phase C(restore)); the action plugin writes it.
-  returned: always
-  type: dict
 """
 
 import os

@@ -88,26 +88,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the YAML file, the namespace or a ConfigMap was (or in check mode would be) written.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(bundle_dir_invalid), C(bundle_manifest_invalid), C(bundle_manifest_mismatch),
-      C(unsafe_archive_member), C(configmap_too_large), C(configmap_key_collision), C(configmap_key_invalid), C(invalid_name),
-      C(namespace_terminating), C(unknown_kind), C(local_write_failed), C(kubeconfig_invalid), C(k8s_forbidden), C(k8s_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: apply_bundle status=ok namespace=jobintel render_only=false configmaps=4 changed=4
 outputs:
   description: What the step rendered and applied.
   returned: always
@@ -130,19 +114,11 @@ outputs:
       description: Whether the namespace was (or would be) created.
       returned: unless render_only
       type: bool
-attempts:
-  description: Attempts made.
-  returned: always
-  type: int
 diff:
   description: Each changed ConfigMap before and after (with C(--diff)).
   returned: when diff mode is on and something changed
   type: list
   elements: dict
-receipt:
-  description: A receipt.v1 document (operation C(apply_bundle), phase C(apply) or C(render)); the action plugin writes it.
-  returned: always
-  type: dict
 """
 
 import base64

@@ -66,27 +66,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether files under the bundle directory were (or in check mode would be) written or removed.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(bucket_unset), C(inventory_placeholder), C(invalid_prefix),
-      C(control_plane_pointer_missing), C(control_plane_pointer_invalid), C(invalid_s3_uri), C(bundle_object_missing),
-      C(bundle_hash_mismatch), C(bundle_manifest_mismatch), C(bundle_manifest_invalid), C(unsafe_path), C(unsafe_archive_member),
-      C(archive_corrupt), C(archive_too_large), C(local_write_failed), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: fetch_bundle status=ok bundle_sha256=0123... bundle_dir=/tmp/control-plane-fetch/bundle/control-plane changed_files=12
 outputs:
   description: What the step found and did.
   returned: always
@@ -118,14 +101,6 @@ outputs:
       returned: success
       type: list
       elements: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(fetch_bundle), phase C(fetch)); the action plugin writes it.
-  returned: always
-  type: dict
 """
 
 import os

@@ -81,28 +81,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a bundle was uploaded or C(current.json) moved (or in check mode would be).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(bucket_unset), C(inventory_placeholder), C(invalid_prefix), C(image_ref_not_pinned),
-      C(image_ref_invalid), C(image_not_found), C(image_not_ecr), C(invalid_git_sha), C(bundle_source_invalid), C(unsafe_path),
-      C(pointer_conflict), C(pointer_invalid), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: >-
-    publish_bundle status=ok bundle_uri=s3://jobintel-artifacts/jobintel/control-plane/bundles/20260101T000000Z-0123456789ab.tar.gz
-    bundle_sha256=0123... uploaded=true pointer=moved
 outputs:
   description: What the step found and did.
   returned: always
@@ -141,17 +123,9 @@ outputs:
       description: The bundle's C(manifest.json) (schema C(control_plane_manifest.v1)).
       returned: success
       type: dict
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The pointer document before and after.
   returned: success
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(publish_bundle), phase C(publish)); the action plugin writes it.
-  returned: always
   type: dict
 """
 

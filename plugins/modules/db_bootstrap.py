@@ -112,27 +112,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a migration was (or in check mode would be) applied, or the migrations table created.
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(migrations_dir_missing), C(invalid_migration_name),
-      C(duplicate_migration_version), C(empty_migration), C(transaction_control_in_migration),
-      C(non_transactional_statement), C(missing_dsn), C(db_connect_failed), C(db_dsn_invalid), C(db_query_failed),
-      C(checksum_mismatch), C(out_of_order_migration), C(migration_lock_busy), C(migration_failed), C(invalid_table_name).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line (also the start of the receipt's C(message)).
-  returned: always
-  type: str
-  sample: db_bootstrap status=ok mode=apply_migrations applied=3 skipped=0
 outputs:
   description: What the step found and did.
   returned: always
@@ -191,17 +174,9 @@ outputs:
       description: The version that failed and was rolled back.
       returned: when reason=migration_failed
       type: int
-attempts:
-  description: Attempts made (always 1; migrations are not retried).
-  returned: always
-  type: int
 diff:
   description: The applied versions before and after.
   returned: when mode=apply_migrations read the database
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(db_bootstrap), phase C(db_bootstrap_dry_run) or C(db_bootstrap)).
-  returned: always
   type: dict
 """
 

@@ -86,28 +86,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; nothing is changed.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(fail) or C(not_configured).
   returned: always
   type: str
   sample: ok
-reason:
-  description:
-    - The stable reason token, or null when ok. C(missing_dsn) (not_configured), C(missing_tables),
-      C(pending_migrations), C(db_connect_failed), C(db_dsn_invalid), C(db_query_failed), C(invalid_table_name),
-      C(migrations_dir_missing) and the other migration file checks of M(signalcraft.ops.db_bootstrap).
-  returned: always
-  type: str
-  sample: missing_tables
-token_line:
-  description: The stable status line (also the start of the receipt's C(message)).
-  returned: always
-  type: str
-  sample: db_verify status=ok
 outputs:
   description: What was checked and found.
   returned: always
@@ -138,14 +121,6 @@ outputs:
       description: Whether a DSN was given (the DSN itself is never returned).
       returned: always
       type: bool
-attempts:
-  description: Attempts made (always 1).
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(db_verify), phase C(db_verify)).
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line

@@ -98,26 +98,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the namespace, the Secret or the ServiceAccount was (or in check mode would be) written.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(image_ref_invalid), C(image_ref_missing), C(image_not_found), C(image_not_ecr),
-      C(invalid_registry_id), C(invalid_name), C(namespace_terminating), C(service_account_missing), C(kubeconfig_invalid),
-      C(k8s_forbidden), C(k8s_error), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: ecr_pull_secret status=ok secret=ecr-pull secret_changed=true service_account=jobintel registry=111122223333.dkr.ecr.us-east-1.amazonaws.com
 outputs:
   description: What the step found and wrote (never the token or the Secret's contents).
   returned: always
@@ -151,17 +135,9 @@ outputs:
       description: Whether the namespace was (or would be) created.
       returned: success
       type: bool
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The ServiceAccount's imagePullSecrets names before and after (never the Secret).
   returned: when the ServiceAccount link changed
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(ecr_pull_secret), phase C(pull_secret)); the action plugin writes it.
-  returned: always
   type: dict
 """
 

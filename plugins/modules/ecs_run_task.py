@@ -157,27 +157,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a task was (or in check mode would be) started.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode), C(started) (O(wait=false)) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(task_failed), C(wait_timeout), C(task_not_started), C(network_config_missing),
-      C(cluster_not_found), C(run_id_exists), C(run_id_invalid), C(started_by_invalid), C(task_definition_not_found),
-      C(container_not_found), C(environment_conflicts_with_secret), C(environment_value_invalid), C(inventory_placeholder),
-      C(invalid_input), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: run_once status=ok run_id=20260101T060000Z-1a2b3c4d task=arn:aws:ecs:us-east-1:111122223333:task/jobintel/01 exit_code=0 artifacts=s3://b/p/outbox/r1/
 outputs:
   description: What the step found and did.
   returned: always
@@ -237,14 +220,6 @@ outputs:
       description: DescribeTasks calls made while waiting.
       returned: always
       type: int
-attempts:
-  description: API call attempts, throttling retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation O(operation), phase C(run_once)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule, no_log_values_in

@@ -83,25 +83,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the desired count was (or in check mode would be) changed.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(confirmation_missing), C(cluster_not_found), C(service_not_found),
-      C(service_not_active), C(invalid_desired_count), C(desired_count_above_max), C(scale_timeout), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: scale_workers status=ok desired=6 previous=2 running=6
 outputs:
   description: What the step found and did.
   returned: always
@@ -115,17 +100,9 @@ outputs:
       description: The service's state after the run (arn, status, desired, running and pending counts, rollout state).
       returned: when the service was described
       type: dict
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The desired count before and after.
   returned: when the service was described
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(containment), phase C(scale_workers)).
-  returned: always
   type: dict
 """
 

@@ -89,25 +89,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the service was (or in check mode would be) pointed at O(task_definition).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(invalid_input), C(wait_timeout), C(service_rollout_failed), C(service_not_found),
-      C(cluster_not_found), C(task_definition_not_found), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: service status=ok service=jobintel-dashboard task_definition=arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel:7 stable=true waited_s=42.5
 outputs:
   description: What the step found and did.
   returned: always
@@ -141,17 +126,9 @@ outputs:
       description: The last observed state - counts, deployments (id, status, task definition, counts, rollout state) and recent events.
       returned: when the service was described
       type: dict
-attempts:
-  description: API call attempts, throttling retries included.
-  returned: always
-  type: int
 diff:
   description: The service's task definition before and after.
   returned: when the service was described
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(deploy), phase C(service)); the collection's action plugin writes it.
-  returned: always
   type: dict
 """
 

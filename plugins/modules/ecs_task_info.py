@@ -61,24 +61,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; the module reads only.
-  returned: always
-  type: bool
 status:
   description: The task's last status (C(PROVISIONING), C(PENDING), C(RUNNING), C(STOPPED), ...), or C(fail).
   returned: always
   type: str
   sample: STOPPED
-reason:
-  description: The stable reason token, or null. C(invalid_input), C(task_not_found), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line, C(task status=<last status> exit_code=<code> stop_code=<code>).
-  returned: always
-  type: str
-  sample: task status=STOPPED exit_code=0 stop_code=EssentialContainerExited
 outputs:
   description: The task as ECS describes it.
   returned: always
@@ -141,14 +128,6 @@ outputs:
       description: When the task stopped.
       returned: success
       type: str
-attempts:
-  description: API call attempts, throttling retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(verify_task), phase C(verify_task)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

@@ -113,27 +113,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a revision was (or in check mode would be) registered.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(invalid_input), C(image_ref_not_pinned), C(image_ref_invalid), C(image_not_ecr),
-      C(image_not_found), C(task_definition_not_found), C(container_not_found), C(environment_conflicts_with_secret),
-      C(environment_value_invalid), C(inventory_placeholder), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-  sample: image_ref_not_pinned
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: deploy status=ok task_definition=arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel-daily:7 registered=true changes=1
 outputs:
   description: What the step found and did.
   returned: always
@@ -168,17 +151,9 @@ outputs:
         C(digest), C(tag) (the tag given, if any), C(repository), C(registry_id), C(pushed_at).
       returned: success
       type: dict
-attempts:
-  description: API call attempts, throttling retries included.
-  returned: always
-  type: int
 diff:
   description: The normalised definition before and after (secret values redacted).
   returned: when the latest revision was described
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(deploy), phase C(deploy)); the collection's action plugin writes it.
-  returned: always
   type: dict
 """
 

@@ -58,23 +58,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; the module reads only.
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description: The stable reason token, or null. C(invalid_input), C(task_definition_not_found), C(container_not_found), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: taskdef_env status=ok task_definition=arn:aws:ecs:us-east-1:111122223333:task-definition/jobintel-daily:7 containers=1
 outputs:
   description: The revision's image and environment, secret values redacted.
   returned: always
@@ -106,14 +93,6 @@ outputs:
       returned: success
       type: list
       elements: str
-attempts:
-  description: API call attempts, throttling retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(print_taskdef_env), phase C(taskdef_env)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

@@ -113,29 +113,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; the watchdog reads only.
-  returned: always
-  type: bool
 status:
   description:
     - C(healthy), C(insufficient_data), C(unhealthy), C(not_configured) or C(fail).
     - A strict run that exits 2 is C(fail) with the watchdog's reason; RV(outputs.health) keeps its classification.
   returned: always
   type: str
-reason:
-  description:
-    - The first reason token, or null when healthy. C(delivered_total_0), C(attempted_total_below_min),
-      C(hold_rate_high), C(suppression_rate_high), C(failure_rate_high), C(missing_dsn), C(missing_tables),
-      C(invalid_input), C(invalid_table_name), C(db_connect_failed), C(db_dsn_invalid), C(db_query_failed).
-  returned: always
-  type: str
-  sample: delivered_total_0
-token_line:
-  description: The watchdog's status line (also the start of the receipt's C(message)).
-  returned: always
-  type: str
-  sample: ops_daily_watchdog status=insufficient_data reason=delivered_total_0
 outputs:
   description: The aggregate metrics, the classification and the runbook's lines and exit code.
   returned: always
@@ -185,14 +168,6 @@ outputs:
       description: Whether a DSN was given (the DSN itself is never returned).
       returned: always
       type: bool
-attempts:
-  description: Attempts made (always 1).
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(ops_daily), phase C(ops_daily)).
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line

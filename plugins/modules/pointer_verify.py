@@ -83,24 +83,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; nothing is written.
-  returned: always
-  type: bool
 status:
   description: C(ok) when every check passed, otherwise C(fail) (with O(mode=report), C(warn) and the task does not fail).
-  returned: always
-  type: str
-reason:
-  description:
-    - The first failing check's token, or null. C(pointer_missing), C(access_denied), C(pointer_invalid),
-      C(target_missing), C(target_incomplete), C(latest_mismatch), C(bucket_not_found), C(bucket_unset),
-      C(inventory_placeholder), C(bucket_invalid), C(invalid_input), C(aws_error).
-  returned: always
-  type: str
-  sample: pointer_missing
-token_line:
-  description: C(verify_ops status=ok) or C(verify_ops status=fail reason=<token>).
   returned: always
   type: str
 outputs:
@@ -115,14 +99,6 @@ outputs:
       returned: always
       type: list
       elements: dict
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(verify_ops), phase C(verify_ops)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

@@ -125,28 +125,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; the module reads only.
-  returned: always
-  type: bool
 status:
   description: C(ok) when every check passed, C(fail) when one failed in V(verify) mode, C(warn) when one failed in V(report) mode.
   returned: always
   type: str
   sample: fail
-reason:
-  description:
-    - The failing check's stable reason token, or null. C(redaction_not_enforced), C(missing_config), C(account_mismatch),
-      C(region_mismatch), C(expected_account_unset), C(expected_account_invalid), C(task_definition_not_found),
-      C(container_not_found), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-  sample: redaction_not_enforced
-token_line:
-  description: The stable status line operators grep for.
-  returned: always
-  type: str
-  sample: preflight status=fail reason=redaction_not_enforced
 outputs:
   description: Each check and what it found (names only, never values).
   returned: always
@@ -173,14 +156,6 @@ outputs:
       description: The task definition revision whose environment was read.
       returned: when task_definition is given
       type: str
-attempts:
-  description: API call attempts, throttling retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(preflight), phase C(verify)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

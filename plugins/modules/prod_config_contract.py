@@ -79,23 +79,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; nothing is changed.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(fail) (O(mode=prod_required)) or C(warn) (O(mode=report)) when a name is missing.
   returned: always
   type: str
-reason:
-  description: C(missing_env) when a required name is missing, C(invalid_input) for an entry that is not a name, otherwise null.
-  returned: always
-  type: str
-token_line:
-  description: The stable status line (also the start of the receipt's C(message)).
-  returned: always
-  type: str
-  sample: prod_config status=fail reason=missing_env
 outputs:
   description: What the contract found (names only).
   returned: always
@@ -128,14 +115,6 @@ outputs:
       returned: when the names were valid
       type: dict
       sample: {"DATABASE_URL": ["environment"]}
-attempts:
-  description: Attempts made (always 1).
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(prod_config_contract), phase C(prod_config)).
-  returned: always
-  type: dict
 """
 
 import os

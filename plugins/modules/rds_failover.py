@@ -78,25 +78,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a failover was made (in check mode, whether one would be).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The reason token, or null. C(confirmation_missing), C(cluster_not_found), C(target_not_member),
-      C(no_failover_target), C(cluster_not_available), C(failover_timeout), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: db_failover status=ok writer=author-prod-2 previous_writer=author-prod-1
 outputs:
   description: The cluster's writer before and after, and the candidates.
   returned: always
@@ -119,17 +104,9 @@ outputs:
       description: The cluster's state after the run (status, writer, readers, members).
       returned: when the cluster was described
       type: dict
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The writer before and after (null after when RDS will choose).
   returned: when the cluster was described
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(containment), phase C(db_failover)).
-  returned: always
   type: dict
 """
 

@@ -141,10 +141,6 @@ written:
   description: Whether anything was written (false in check mode and when the identical file existed).
   returned: always
   type: bool
-receipt:
-  description: The validated, redacted receipt.v1 document.
-  returned: always
-  type: dict
 """
 
 

@@ -104,26 +104,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether rows were marked deleted (in check mode with O(apply=true), whether the run would delete).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The reason token, or null. C(retention_buckets_missing), C(bucket_unset), C(inventory_placeholder),
-      C(retention_window_invalid), C(batch_size_invalid), C(access_denied), C(bucket_not_found),
-      C(legal_hold_outstanding), C(delete_errors), C(db_error), C(db_dsn_invalid), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The structured log line.
-  returned: always
-  type: str
-  sample: retention status=ok mode=apply deleted_count=2500 would_delete_count=0 skipped_legal_hold=12 skipped_in_window=40 errors=0
 outputs:
   description: What the sweep found and did.
   returned: always
@@ -204,17 +188,9 @@ outputs:
       description: The same counts after the sweep; C(unexplained) reaches 0 when the sweep converged.
       returned: success
       type: dict
-attempts:
-  description: AWS API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The number of unmarked expired rows in O(buckets) before and after (planned in check mode with O(apply=true)).
   returned: when the run changes (or would change) something
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(retention), phase C(dry_run) or C(apply)).
-  returned: always
   type: dict
 """
 

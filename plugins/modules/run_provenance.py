@@ -69,22 +69,8 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; nothing is written.
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
-  returned: always
-  type: str
-reason:
-  description:
-    - The failure token, or null. C(pointer_missing), C(access_denied), C(pointer_invalid), C(bucket_unset),
-      C(inventory_placeholder), C(bucket_invalid), C(bucket_not_found), C(invalid_input), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: C(provenance status=ok run_id=... git_sha=... image_digest=... ecs_task_arn=...), or C(provenance status=fail reason=...).
   returned: always
   type: str
 outputs:
@@ -133,14 +119,6 @@ outputs:
       description: Version id of the pointer object that was read (for a rollback).
       returned: success
       type: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(provenance), phase C(provenance)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

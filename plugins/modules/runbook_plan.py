@@ -76,14 +76,6 @@ status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description: Null, or C(phase_unknown), C(phase_order_invalid), C(plan_invalid), C(nothing_to_run).
-  returned: always
-  type: str
-token_line:
-  description: The status line, e.g. C(plan status=ok run=deploy,run_once skip=verify).
-  returned: always
-  type: str
 outputs:
   description: The plan.
   returned: always
@@ -98,10 +90,6 @@ outputs:
         - For phases skipped on resume or start_at, C({phase: {status, outputs, receipt_path}}) from their
           receipts; the action plugin merges it into the fact C(signalcraft_results).
       type: dict
-receipt:
-  description: A receipt.v1 document (phase C(plan)); the engine keeps it only for a refusal.
-  returned: always
-  type: dict
 """
 
 import os

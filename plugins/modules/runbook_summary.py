@@ -66,10 +66,6 @@ status:
       fails, so the run ends with that line).
   returned: always
   type: str
-token_line:
-  description: The status line, e.g. C(daily status=ok execution_id=daily-20260101T060000Z ran=6 skipped=0).
-  returned: always
-  type: str
 outputs:
   description: The summary.
   returned: always
@@ -81,10 +77,6 @@ outputs:
     path:
       description: Where it was written (null in check mode).
       type: str
-receipt:
-  description: A receipt.v1 document (phase C(summary)); the engine does not store it.
-  returned: always
-  type: dict
 """
 
 import json

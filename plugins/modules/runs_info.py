@@ -117,26 +117,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false; nothing is written.
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The failure token, or null. C(run_id_invalid), C(invalid_candidate_id), C(invalid_limit), C(invalid_prefix),
-      C(run_not_found), C(run_candidate_mismatch), C(run_artifact_invalid), C(bucket_not_found), C(bucket_unset),
-      C(inventory_placeholder), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line, C(runs status=ok action=<action>) or C(runs status=fail reason=<token>).
-  returned: always
-  type: str
-  sample: runs status=ok action=show
 outputs:
   description: What was found.
   returned: always
@@ -203,14 +187,6 @@ outputs:
       description: V(artifacts) only. Bytes in all objects.
       returned: when action=artifacts
       type: int
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(runs), phase = O(action)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

@@ -267,27 +267,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a setting was written (in check mode with O(apply=true), whether one would be).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The reason token, or null. C(bucket_unset), C(inventory_placeholder), C(lifecycle_rule_invalid),
-      C(encryption_invalid), C(bucket_not_found), C(replication_requires_versioning),
-      C(replication_destination_invalid), C(replication_destination_unversioned), C(replication_role_invalid),
-      C(hardening_not_converged), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The status line.
-  returned: always
-  type: str
-  sample: s3_hardening status=ok mode=plan buckets=5 pending_changes=7
 outputs:
   description: What was planned, written and read back.
   returned: always
@@ -342,17 +325,9 @@ outputs:
       description: The bucket being planned or applied when the run failed.
       returned: on failure after the entries were checked
       type: str
-attempts:
-  description: AWS API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: Per bucket, the normalised documents of the changed settings (when a bucket has changes).
   returned: when something would change
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(s3_hardening), phase C(plan) or C(apply)).
-  returned: always
   type: dict
 """
 

@@ -166,36 +166,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether any object or pointer was (in check mode, would be) written or deleted.
-  returned: always
-  type: bool
 status:
   description:
     - C(ok); C(warn) when a pointer was held because it names a later run (C(reason=pointer_held));
       C(planned) in check mode; C(fail) on failure.
   returned: always
   type: str
-reason:
-  description:
-    - The stable token, or null. C(pointer_held) with C(status=warn); on failure C(publish_disabled), C(bucket_unset),
-      C(inventory_placeholder), C(bucket_invalid), C(bucket_not_found), C(access_denied), C(invalid_prefix),
-      C(run_id_invalid), C(run_dir_missing), C(invalid_name), C(invalid_concurrency), C(source_empty),
-      C(run_summary_missing), C(run_health_missing), C(run_document_invalid), C(run_health_invalid),
-      C(run_id_mismatch), C(run_order_unknown), C(run_object_conflict), C(object_too_large), C(checksum_mismatch),
-      C(upload_failed), C(copy_failed), C(delete_failed), C(pointer_conflict), C(task_metadata_unavailable),
-      C(invalid_input), C(run_failed), C(aws_error).
-  returned: always
-  type: str
-  sample: bucket_not_found
-token_line:
-  description:
-    - C(publish status=ok run_id=... run_status=... written=N skipped=M pointers=moved|unchanged|skipped), or
-      C(publish status=warn reason=pointer_held ... pointers=held pointer_run_id=<run>), or in check mode
-      C(publish status=planned run_id=... would_write=N skipped=M pointers=would_move|unchanged|held|skipped).
-  returned: always
-  type: str
-  sample: publish status=ok run_id=20260201T060000Z run_status=healthy written=6 skipped=0 pointers=moved
 outputs:
   description: What the publish found and did.
   returned: always
@@ -311,17 +287,9 @@ outputs:
       description: The time that orders this run (UTC) and C(run_time_source) where it came from (run_summary, run_id).
       returned: when the source was read
       type: str
-attempts:
-  description: 1 plus the retries the shared retry policy made (throttling, 5xx).
-  returned: always
-  type: int
 diff:
   description: The run id each pointer names before and after.
   returned: when the source was read
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(publish), phase C(publish)); the collection's action plugin writes it.
-  returned: always
   type: dict
 """
 

@@ -181,29 +181,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether a proof file (or its S3 copy) was, or in check mode would be, written.
-  returned: always
-  type: bool
 status:
   description:
     - O(step=start) and O(step=checkpoint) return C(ok). O(step=finish) returns the verdict, C(pass), C(degraded),
       C(incomplete) or C(in_progress), and fails with C(status=fail reason=stability_fail) when a checkpoint failed.
   returned: always
   type: str
-reason:
-  description:
-    - The stable token, or null. On failure C(stability_fail), C(invalid_duration), C(invalid_interval), C(run_id_invalid),
-      C(inventory_placeholder), C(provider_profile_pair), C(harness_params_mismatch), C(harness_not_started),
-      C(invalid_index), C(proof_file_invalid), C(kube_context_invalid), C(invalid_prefix), C(invalid_name),
-      C(access_denied), C(aws_error), C(k8s_forbidden), C(k8s_error).
-  returned: always
-  type: str
-token_line:
-  description: The step's status line.
-  returned: always
-  type: str
-  sample: m21 status=pass run_id=m21-20260301 checkpoints=73/73 missed=0 ok=73 degraded=0 fail=0
 outputs:
   description: What the step found and wrote.
   returned: always
@@ -276,18 +259,10 @@ outputs:
       returned: when proof_bucket is set
       type: list
       elements: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The proof file created or replaced.
   returned: when a proof file is written
   type: raw
-receipt:
-  description: A receipt.v1 document (operation C(stability_harness)); the collection's action plugin writes it.
-  returned: always
-  type: dict
 """
 
 import os

@@ -83,26 +83,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false (the module only reads).
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The reason token, or null. C(bucket_unset), C(inventory_placeholder), C(sample_size_invalid), C(page_size_invalid),
-      C(grace_minutes_invalid), C(bucket_not_found), C(access_denied), C(orphans_found), C(db_error), C(db_dsn_invalid),
-      C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The status line with the counts.
-  returned: always
-  type: str
-  sample: storage_orphans status=ok bucket=author-recordings-prod prefix=recordings/ objects_scanned=1200 rows_scanned=1190 ...
 outputs:
   description: The scan's counts and samples (also returned with C(orphans_found)).
   returned: always
@@ -175,14 +159,6 @@ outputs:
       description: C(objects_without_row) + C(rows_without_object).
       returned: success
       type: int
-attempts:
-  description: AWS API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(storage_orphans), phase C(report)).
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule

@@ -84,25 +84,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether objects were deleted or uploads aborted (in check mode with O(apply=true), whether they would be).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The reason token, or null. C(bucket_unset), C(inventory_placeholder), C(older_than_hours_invalid),
-      C(sample_size_invalid), C(bucket_not_found), C(access_denied), C(delete_errors), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The status line with the counts.
-  returned: always
-  type: str
-  sample: temp_uploads_cleanup status=ok mode=apply bucket=author-temporary-uploads before_count=120 before_bytes=5242880 ...
 outputs:
   description: The cleanup's counts (also returned with C(delete_errors)).
   returned: always
@@ -207,17 +192,9 @@ outputs:
       returned: success
       type: list
       elements: dict
-attempts:
-  description: AWS API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: Object count, bytes and multipart uploads before and after (what an apply would leave, in a dry run).
   returned: when the bucket was listed
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(temp_uploads_cleanup), phase C(dry_run) or C(apply)).
-  returned: always
   type: dict
 """
 
