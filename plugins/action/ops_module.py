@@ -210,10 +210,12 @@ class ActionModule(ActionBase):
         uploads = write_receipts and not _blank(destination.get("s3_bucket", self._var(task_vars, "signalcraft_receipt_bucket")))
 
         facts = {}
-        if is_aws or uploads:
+        # The receipt module talks to AWS only to upload; a local-only receipt needs no guard.
+        if (is_aws and short_name != "receipt") or uploads:
             refusal, facts = self._guard(connection, task_vars)
             if refusal is not None:
-                if refusal.get("receipt") and write_receipts:
+                # A refusal is always recorded (locally), even where a phase engine writes the receipts.
+                if refusal.get("receipt") and not check_mode:
                     # The refusal's own receipt stays local: an unverified account gets no upload.
                     refusal.update(self._store_receipt(refusal["receipt"], task_vars, connection, {"s3_bucket": ""}))
                 refusal.pop("invocation", None)

@@ -23,6 +23,9 @@ description:
     C(SendTaskFailure). The token is read from the execution's history, so only the run id (or execution ARN)
     is needed. Deciding again the same way changes nothing; the opposite decision on a decided gate is refused.
   - V(status) reads the execution only.
+  - The receipt phase is C(approve) for V(approve) and V(reject) (operation C(dr_approve)), C(approval) for V(wait),
+    C(approval_request) for V(request) and C(approval_status) for V(status) (operation C(dr_promote)).
+  - Returns C(<phase> status=ok decision=<decision> run_id=<id>); in check mode C(status=planned).
   - With O(manage_gate=true) the gate state machine O(state_machine_name) is created or updated first (and an SNS
     topic of the same name when O(notification_topic_arn) is not given); otherwise it must exist.
 author:
@@ -82,6 +85,7 @@ options:
     default: 5.0
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -111,128 +115,172 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-execution_arn:
-  description: The run's gate execution.
-  returned: always
-  type: str
-state_machine_arn:
-  description: The gate state machine.
-  returned: always
-  type: str
-status:
-  description: The execution status (C(RUNNING), C(SUCCEEDED), C(FAILED), C(TIMED_OUT), C(ABORTED), or C(NOT_STARTED) in check mode).
-  returned: always
-  type: str
-decision:
-  description: C(pending), C(approved), C(rejected), C(expired) or C(aborted).
-  returned: always
-  type: str
-approver:
-  description: Who approved (from the execution's output).
-  returned: always
-  type: str
-ticket:
-  description: The change ticket of the approval.
-  returned: always
-  type: str
-approved_at:
-  description: When the approval was sent.
-  returned: always
-  type: str
-gate_changed:
-  description: Whether the gate state machine was created or updated.
+changed:
+  description: Whether an execution was started, a decision sent or the gate created or updated (or would be, in check mode).
   returned: always
   type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
+  type: str
+reason:
+  description:
+    - The stable reason token, or null. C(approval_pending), C(approval_rejected), C(approval_expired), C(approval_aborted),
+      C(approval_missing), C(approval_not_waiting), C(approval_already_decided), C(approval_incomplete), C(gate_missing), C(gate_role_unset),
+      C(run_id_invalid), C(access_denied), C(aws_error).
+  returned: always
+  type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: approve status=ok decision=approved run_id=dr-20260101t000000z
+outputs:
+  description: The gate execution.
+  returned: always
+  type: dict
+  contains:
+    execution_arn:
+      description: The run's gate execution.
+      returned: success
+      type: str
+    state_machine_arn:
+      description: The gate state machine.
+      returned: success
+      type: str
+    status:
+      description: The execution status (C(RUNNING), C(SUCCEEDED), C(FAILED), C(TIMED_OUT), C(ABORTED), or C(NOT_STARTED) in check mode).
+      returned: success
+      type: str
+    decision:
+      description: C(pending), C(approved), C(rejected), C(expired) or C(aborted).
+      returned: success
+      type: str
+    approver:
+      description: Who approved (from the execution's output).
+      returned: success
+      type: str
+    ticket:
+      description: The change ticket of the approval.
+      returned: success
+      type: str
+    approved_at:
+      description: When the approval was sent.
+      returned: success
+      type: str
+    gate_changed:
+      description: Whether the gate state machine was created or updated.
+      returned: success
+      type: bool
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The gate definition before and after (O(manage_gate=true)).
+  returned: when manage_gate
+  type: dict
+receipt:
+  description: A receipt.v1 document (see the description for its phase).
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import approval
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import approval
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 _FAILURES = {"pending": "approval_pending", "rejected": "approval_rejected", "expired": "approval_expired", "aborted": "approval_aborted"}
+# action -> (operation, receipt phase)
+_PHASES = {"request": ("dr_promote", "approval_request"), "wait": ("dr_promote", "approval"), "status": ("dr_promote", "approval_status"),
+           "approve": ("dr_approve", "approve"), "reject": ("dr_approve", "approve")}
+
+ARGUMENT_SPEC = dict(
+    action=dict(type="str", required=True, choices=["request", "wait", "approve", "reject", "status"]),
+    state_machine_arn=dict(type="str"),
+    state_machine_name=dict(type="str"),
+    manage_gate=dict(type="bool", default=False),
+    gate_role_arn=dict(type="str"),
+    notification_topic_arn=dict(type="str"),
+    gate_timeout_seconds=dict(type="int", default=86400),
+    run_id=dict(type="str"),
+    execution_arn=dict(type="str"),
+    approver=dict(type="str"),
+    ticket=dict(type="str"),
+    cause=dict(type="str"),
+    requested_by=dict(type="str", default="signalcraft.ops"),
+    timeout=dict(type="int", default=0),
+    poll_interval=dict(type="float", default=5.0),
+)
+REQUIRED_ONE_OF = [("state_machine_arn", "state_machine_name"), ("run_id", "execution_arn")]
+REQUIRED_IF = [("action", "request", ("run_id",)), ("action", "wait", ("run_id",)), ("manage_gate", True, ("state_machine_name",))]
 
 
-def run(module, factory):
-    p = module.params
-    sfn = factory.client("stepfunctions")
-    result = dict(changed=False, gate_changed=False)
+def run(ops):
+    p = ops.params
+    ops.operation, ops.phase = _PHASES[p["action"]]
+    ops.status_key = ops.phase
+    if p["action"] in ("approve", "reject"):
+        missing = [name for name in ("approver", "ticket") if not (p[name] or "").strip()]
+        if missing:
+            raise GuardError("approval_incomplete", "%s needs %s; pass %s." % (
+                p["action"], " and ".join(missing), " ".join("-e %s=<%s>" % (m, "who" if m == "approver" else "change ticket") for m in missing)))
+    if p["run_id"]:
+        phases.validate_run_id(p["run_id"])
+    sfn = ops.client("stepfunctions")
+    outputs = dict(gate_changed=False)
+    changed = False
+    diff = None
     arn = p["state_machine_arn"]
     if p["manage_gate"]:
-        gate = approval.ensure_gate(sfn, factory.client("sns"), p["state_machine_name"], p["gate_role_arn"], p["notification_topic_arn"],
-                                    p["gate_timeout_seconds"], check_mode=module.check_mode)
-        arn = gate["state_machine_arn"] or "arn:aws:states:%s::stateMachine:%s" % (factory.region, p["state_machine_name"])
-        result.update(gate_changed=gate["changed"], changed=gate["changed"], diff={"before": gate["before"] or {}, "after": gate["after"]})
+        gate = approval.ensure_gate(sfn, ops.client("sns"), p["state_machine_name"], p["gate_role_arn"], p["notification_topic_arn"],
+                                    p["gate_timeout_seconds"], check_mode=ops.check_mode)
+        arn = gate["state_machine_arn"] or "arn:aws:states:%s::stateMachine:%s" % (ops.connection("aws").region, p["state_machine_name"])
+        outputs["gate_changed"] = changed = gate["changed"]
+        diff = {"before": gate["before"] or {}, "after": gate["after"]}
     elif not arn:
         arn = approval.find_state_machine(sfn, p["state_machine_name"])
         if not arn:
-            raise GuardError("gate_missing", "gate state machine %s does not exist; create it (manage_gate=true with gate_role_arn) "
-                                             "or set state_machine_arn." % p["state_machine_name"])
-    result["state_machine_arn"] = arn
-    if p["run_id"]:
-        phases.validate_run_id(p["run_id"])
+            raise GuardError("gate_missing", "gate state machine %s does not exist; create it (dr_promote_manage_gate=true with "
+                                             "dr_promote_gate_role_arn) or set dr_promote_gate_arn." % p["state_machine_name"])
+    outputs["state_machine_arn"] = arn
     execution = p["execution_arn"] or approval.execution_arn(arn, p["run_id"])
     if p["action"] in ("request", "wait"):
-        changed, current = approval.request(sfn, arn, p["run_id"], p["requested_by"], check_mode=module.check_mode)
-        result["changed"] = result["changed"] or changed
+        started, current = approval.request(sfn, arn, p["run_id"], p["requested_by"], check_mode=ops.check_mode)
+        changed = changed or started
         if p["action"] == "wait" and current["status"] == "RUNNING":
             current = approval.wait(sfn, current["execution_arn"], p["timeout"], poll=p["poll_interval"])
     elif p["action"] in ("approve", "reject"):
-        changed, current = approval.decide(sfn, execution, p["action"] == "approve", p["approver"], p["ticket"], p["cause"],
-                                           check_mode=module.check_mode)
-        result["changed"] = result["changed"] or changed
+        decided, current = approval.decide(sfn, execution, p["action"] == "approve", p["approver"], p["ticket"], p["cause"],
+                                           check_mode=ops.check_mode)
+        changed = changed or decided
     else:
         current = approval.describe(sfn, execution)
         if current is None:
-            raise GuardError("approval_missing", "gate execution %s does not exist." % execution)
-    result.update(execution_arn=current["execution_arn"], status=current["status"], decision=current["decision"],
-                  approver=current.get("approver"), ticket=current.get("ticket"), approved_at=current.get("approved_at"))
+            raise GuardError("approval_missing", "gate execution %s does not exist; check -e run_id (or -e execution_arn)." % execution)
+    outputs.update(execution_arn=current["execution_arn"], status=current["status"], decision=current["decision"],
+                   approver=current.get("approver"), ticket=current.get("ticket"), approved_at=current.get("approved_at"))
+    line = [("decision", current["decision"])]
+    if p["run_id"]:
+        line.append(("run_id", p["run_id"]))
+    if p["action"] == "wait" and current["decision"] != "approved" and not ops.check_mode:
+        token = _FAILURES.get(current["decision"], "approval_pending")
+        outputs["line"] = line
+        raise OpsError(token, "gate %s is %s; approve with playbooks/dr_approve.yml -e run_id=%s -e approver=<name> -e ticket=<change>, "
+                              "then rerun with -e start_at=promote." % (current["execution_arn"], current["status"], p["run_id"]),
+                       details=outputs, changed_so_far=changed)
+    result = dict(changed=changed, status="planned" if ops.check_mode else "ok", outputs=outputs, line=line)
+    if diff is not None:
+        result["diff"] = diff
     return result
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        action=dict(type="str", required=True, choices=["request", "wait", "approve", "reject", "status"]),
-        state_machine_arn=dict(type="str"),
-        state_machine_name=dict(type="str"),
-        manage_gate=dict(type="bool", default=False),
-        gate_role_arn=dict(type="str"),
-        notification_topic_arn=dict(type="str"),
-        gate_timeout_seconds=dict(type="int", default=86400),
-        run_id=dict(type="str"),
-        execution_arn=dict(type="str"),
-        approver=dict(type="str"),
-        ticket=dict(type="str"),
-        cause=dict(type="str"),
-        requested_by=dict(type="str", default="signalcraft.ops"),
-        timeout=dict(type="int", default=0),
-        poll_interval=dict(type="float", default=5.0),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec, supports_check_mode=True,
-        required_one_of=[("state_machine_arn", "state_machine_name"), ("run_id", "execution_arn")],
-        required_if=[("action", "request", ("run_id",)), ("action", "wait", ("run_id",)),
-                     ("action", "approve", ("approver", "ticket")), ("action", "reject", ("approver", "ticket")),
-                     ("manage_gate", True, ("state_machine_name",))],
-    )
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    try:
-        factory = aws.AwsClientFactory.from_params(module.params)
-        result = run(module, factory)
-    except GuardError as exc:
-        module.fail_json(msg="approval status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg=aws.describe_error(exc, "approval gate %s" % module.params["action"]), reason="aws_error")
-    if module.params["action"] == "wait" and result["decision"] != "approved" and not module.check_mode:
-        token = _FAILURES.get(result["decision"], "approval_pending")
-        module.fail_json(msg="approval status=fail reason=%s: gate %s is %s; approve with playbooks/dr_approve.yml -e run_id=%s "
-                             "-e approver=<name> -e ticket=<change>, then rerun with start_at=promote." % (
-                                 token, result["execution_arn"], result["status"], module.params["run_id"]), reason=token, **result)
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="dr_promote", phase="approval", connections=[AwsConnection],
+              required_one_of=REQUIRED_ONE_OF, required_if=REQUIRED_IF).run(run)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,12 @@ description:
     It must exist in ECR.
   - O(instance_type) must be in O(instance_family) (ARM C(t4g) by default).
   - Reports whether triggers stay disabled (O(enable_triggers=false), the default).
+  - Returns C(guards status=ok account=<id> region=<region> image=pinned|none triggers=disabled|enabled).
 author:
   - signalcraft maintainers (@signalcraft)
 options:
   expected_account_id:
-    description: The 12-digit account the caller must be in.
+    description: The 12-digit account the caller must be in (the inventory's C(signalcraft_expected_account_id)).
     type: str
     required: true
   expected_region:
@@ -48,6 +49,7 @@ options:
     default: false
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -67,69 +69,108 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-identity:
-  description: The caller's account and ARN and the region in use.
+changed:
+  description: Always false (reads only).
   returned: always
-  type: dict
-image:
-  description: What O(image_ref) resolved to in ECR (repository, digest, pinned_ref, pushed_at).
-  returned: when image_ref
-  type: dict
-checks:
-  description: Each guard that ran, with its outcome.
-  returned: always
-  type: list
-  elements: dict
-triggers:
-  description: C(disabled) or C(enabled).
+  type: bool
+status:
+  description: C(ok) or C(fail).
   returned: always
   type: str
+reason:
+  description:
+    - The stable reason token, or null. C(expected_account_unset), C(expected_account_invalid), C(account_mismatch),
+      C(region_mismatch), C(instance_type_not_allowed), C(image_ref_missing), C(image_ref_invalid), C(image_ref_not_pinned),
+      C(image_not_found), C(access_denied), C(aws_error).
+  returned: always
+  type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: guards status=ok account=111122223333 region=us-east-1 image=pinned triggers=disabled
+outputs:
+  description: What the guards established.
+  returned: always
+  type: dict
+  contains:
+    identity:
+      description: The caller's account and ARN and the region in use.
+      returned: when the caller was identified
+      type: dict
+    image:
+      description: What O(image_ref) resolved to in ECR (repository, digest, pinned_ref, pushed_at).
+      returned: when image_ref
+      type: dict
+    checks:
+      description: Each guard that ran, with its outcome.
+      returned: always
+      type: list
+      elements: dict
+    triggers:
+      description: C(disabled) or C(enabled).
+      returned: always
+      type: str
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+receipt:
+  description: A receipt.v1 document (operation C(dr_guards), phase C(guards)).
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+import re
 
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import check_account_region
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import runner
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, check_account_region
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    expected_account_id=dict(type="str", required=True),
+    expected_region=dict(type="str", required=True),
+    image_ref=dict(type="str", default=""),
+    instance_type=dict(type="str", default=""),
+    instance_family=dict(type="str", default="t4g"),
+    enable_triggers=dict(type="bool", default=False),
+)
 
 
-def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        expected_account_id=dict(type="str", required=True),
-        expected_region=dict(type="str", required=True),
-        image_ref=dict(type="str", default=""),
-        instance_type=dict(type="str", default=""),
-        instance_family=dict(type="str", default="t4g"),
-        enable_triggers=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    p = module.params
+def run(ops):
+    p = ops.params
     checks = []
-    result = dict(changed=False, checks=checks, triggers="enabled" if p["enable_triggers"] else "disabled")
+    outputs = dict(checks=checks, triggers="enabled" if p["enable_triggers"] else "disabled")
     try:
-        factory = aws.AwsClientFactory.from_params(p)
-        identity = factory.caller_identity()
-        identity["region"] = factory.region
-        result["identity"] = identity
-        check_account_region(identity["account"], factory.region, p["expected_account_id"], p["expected_region"])
+        if not p["expected_account_id"] or not re.match(r"^[0-9]{12}$", str(p["expected_account_id"])):
+            # Bad input fails before any request (check_account_region words the refusal).
+            check_account_region(None, None, p["expected_account_id"], p["expected_region"])
+        connection = ops.connection("aws")
+        identity = connection.factory.caller_identity()
+        identity["region"] = connection.region
+        outputs["identity"] = identity
+        check_account_region(identity["account"], connection.region, p["expected_account_id"], p["expected_region"])
         checks.append({"name": "account_region", "status": "ok"})
         if p["instance_type"]:
             runner.check_instance_type(p["instance_type"], p["instance_family"])
             checks.append({"name": "instance_family", "status": "ok", "detail": p["instance_type"]})
         if p["image_ref"]:
-            result["image"] = ecr.resolve_image(factory.client("ecr"), p["image_ref"], allow_tags=False, context="the DR drill")
-            checks.append({"name": "image_ref", "status": "ok", "detail": result["image"]["digest"]})
-    except GuardError as exc:
+            outputs["image"] = ecr.resolve_image(ops.client("ecr"), p["image_ref"], allow_tags=False, context="the DR drill")
+            checks.append({"name": "image_ref", "status": "ok", "detail": outputs["image"]["digest"]})
+    except OpsError as exc:
         checks.append({"name": "guard", "status": "fail", "reason": exc.reason})
-        module.fail_json(msg="dr_guards status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason, **result)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg="dr_guards status=fail reason=aws_error: %s" % aws.describe_error(exc, "checking the DR guards"),
-                         reason="aws_error", **result)
-    module.exit_json(**result)
+        exc.details = dict(outputs, **exc.details)
+        raise
+    return dict(changed=False, outputs=outputs,
+                line=[("account", identity["account"]), ("region", connection.region),
+                      ("image", "pinned" if p["image_ref"] else "none"), ("triggers", outputs["triggers"])])
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="dr_guards", phase="guards", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ description:
   - The run id is O(run_id), else the one recorded by earlier phase receipts in O(receipt_dir), else a new
     C(dr-<UTC timestamp>). A run id that differs from the receipts' is refused.
   - Refuses (C(reason) token, nothing has run) a plan that contradicts itself (C(invalid_plan)), a full drill
-    without O(allow_full_drill) (C(full_drill_not_allowed)) and O(auto_promote) without O(allow_promote_bypass)
-    (C(promote_bypass_not_allowed)). A refusal still returns C(run_id) and C(receipt_dir) so the caller can
-    write its receipt.
+    without O(allow_full_drill) (C(full_drill_not_allowed)), O(auto_promote) without O(allow_promote_bypass)
+    (C(promote_bypass_not_allowed)), a malformed run id (C(run_id_invalid)) and a run id other than the one the
+    receipt directory records (C(run_id_mismatch)). A refusal still returns C(outputs.run_id) and
+    C(outputs.receipt_dir) so the caller can write its receipt.
+  - Returns C(dr_plan status=ok run_id=<id> runs=<phase>+<phase>...).
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -73,6 +75,8 @@ options:
     description: Extra validate attempts allowed (E(DR_VALIDATE_MAX_RETRIES)).
     type: int
     default: 2
+extends_documentation_fragment:
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -93,60 +97,107 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-phases:
-  description: Each phase with C(action) (run or skip), C(reason) and C(keep_receipt) (an earlier receipt is kept).
+changed:
+  description: Always false (the plan reads only).
   returned: always
-  type: list
-  elements: dict
-run_id:
-  description: The drill's run id.
-  returned: always
-  type: str
-run_id_source:
-  description: C(given), C(receipt_dir) or C(generated).
-  returned: always
-  type: str
-receipt_dir:
-  description: The drill's receipt directory.
-  returned: always
-  type: str
-kubeconfig:
-  description: Where bringup saves (and later phases read) the DR cluster's kubeconfig.
-  returned: always
-  type: str
-full_drill:
-  description: Whether this is a full drill.
-  returned: success
   type: bool
-validate_retries:
-  description: Extra validate attempts allowed after O(max_attempts) and O(no_retry).
-  returned: success
-  type: int
-existing:
-  description: Phase -> status of the receipts already in the receipt directory.
+status:
+  description: C(ok) or C(fail).
+  returned: always
+  type: str
+reason:
+  description:
+    - The stable reason token, or null. C(invalid_plan), C(full_drill_not_allowed), C(promote_bypass_not_allowed),
+      C(run_id_invalid), C(run_id_mismatch).
+  returned: always
+  type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: dr_plan status=ok run_id=dr-20260101t000000z runs=bringup+restore+validate
+outputs:
+  description: The plan.
   returned: always
   type: dict
-start_at:
-  description: The first phase of the plan (V(validate) with O(validate_only)).
-  returned: success
-  type: str
-stop_after:
-  description: The last phase of the plan, or null for all phases.
-  returned: success
-  type: str
+  contains:
+    phases:
+      description: Each phase with C(action) (run or skip), C(reason) and C(keep_receipt) (an earlier receipt is kept).
+      returned: always
+      type: list
+      elements: dict
+    run_id:
+      description: The drill's run id (null when the run id itself was refused).
+      returned: always
+      type: str
+    run_id_source:
+      description: C(given), C(receipt_dir) or C(generated).
+      returned: success
+      type: str
+    receipt_dir:
+      description: The drill's receipt directory.
+      returned: always
+      type: str
+    kubeconfig:
+      description: Where bringup saves (and later phases read) the DR cluster's kubeconfig.
+      returned: success
+      type: str
+    full_drill:
+      description: Whether this is a full drill.
+      returned: success
+      type: bool
+    validate_retries:
+      description: Extra validate attempts allowed after O(max_attempts) and O(no_retry).
+      returned: success
+      type: int
+    existing:
+      description: Phase -> status of the receipts already in the receipt directory.
+      returned: always
+      type: dict
+    start_at:
+      description: The first phase of the plan (V(validate) with O(validate_only)).
+      returned: success
+      type: str
+    stop_after:
+      description: The last phase of the plan, or null for all phases.
+      returned: success
+      type: str
+attempts:
+  description: Always 1.
+  returned: always
+  type: int
+receipt:
+  description: A receipt.v1 document (operation C(dr_drill), phase C(plan)); the drill records it in its guards receipt instead.
+  returned: always
+  type: dict
 """
 
 import glob
 import json
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
 
 CHOICES = list(phases.DRILL_PHASES)
+
+ARGUMENT_SPEC = dict(
+    start_at=dict(type="str", choices=CHOICES),
+    stop_after=dict(type="str", choices=CHOICES),
+    validate_only=dict(type="bool", default=False),
+    teardown=dict(type="bool", default=True),
+    allow_full_drill=dict(type="bool", default=False),
+    auto_promote=dict(type="bool", default=False),
+    allow_promote_bypass=dict(type="bool", default=False),
+    run_id=dict(type="str"),
+    receipt_dir=dict(type="path"),
+    receipt_root=dict(type="path", required=True),
+    max_attempts=dict(type="int"),
+    no_retry=dict(type="bool", default=False),
+    validate_max_retries=dict(type="int", default=2),
+)
 
 
 def existing_receipts(receipt_dir):
@@ -162,46 +213,36 @@ def existing_receipts(receipt_dir):
     return found
 
 
-def main():
-    module = AnsibleModule(argument_spec=dict(
-        start_at=dict(type="str", choices=CHOICES),
-        stop_after=dict(type="str", choices=CHOICES),
-        validate_only=dict(type="bool", default=False),
-        teardown=dict(type="bool", default=True),
-        allow_full_drill=dict(type="bool", default=False),
-        auto_promote=dict(type="bool", default=False),
-        allow_promote_bypass=dict(type="bool", default=False),
-        run_id=dict(type="str"),
-        receipt_dir=dict(type="path"),
-        receipt_root=dict(type="path", required=True),
-        max_attempts=dict(type="int"),
-        no_retry=dict(type="bool", default=False),
-        validate_max_retries=dict(type="int", default=2),
-    ), supports_check_mode=True)
-    p = module.params
+def run(ops):
+    p = ops.params
     existing = existing_receipts(p["receipt_dir"])
     generated = "dr-%s" % receipts.utc_now().strftime("%Y%m%dt%H%M%Sz")
     existing_status = dict((k, v.get("status")) for k, v in existing.items())
     try:
         run_id, source = phases.resolve_run_id(p["run_id"], [r.get("execution_id") for r in existing.values()], generated)
-    except GuardError as exc:
+    except OpsError as exc:
         # `existing` tells the drill that receipt_dir already holds a run's receipts, which a refusal must not overwrite.
-        module.fail_json(msg="dr_plan status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason,
-                         run_id=None, receipt_dir=p["receipt_dir"], phases=[], existing=existing_status)
+        exc.details.update(run_id=None, receipt_dir=p["receipt_dir"], phases=[], existing=existing_status)
+        raise
     receipt_dir = p["receipt_dir"] or os.path.join(p["receipt_root"], run_id)
-    result = dict(changed=False, run_id=run_id, run_id_source=source, receipt_dir=receipt_dir,
-                  kubeconfig=os.path.join(receipt_dir, "kubeconfig.yaml"),
-                  existing=existing_status, phases=[])
+    outputs = dict(run_id=run_id, run_id_source=source, receipt_dir=receipt_dir,
+                   kubeconfig=os.path.join(receipt_dir, "kubeconfig.yaml"), existing=existing_status, phases=[])
     try:
         plan = phases.plan(p["start_at"], p["stop_after"], p["validate_only"], p["teardown"], p["allow_full_drill"],
                            p["auto_promote"], p["allow_promote_bypass"])
-        result["validate_retries"] = phases.retry_budget(p["validate_max_retries"], p["max_attempts"], p["no_retry"])
-    except GuardError as exc:
-        module.fail_json(msg="dr_plan status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason, **result)
+        outputs["validate_retries"] = phases.retry_budget(p["validate_max_retries"], p["max_attempts"], p["no_retry"])
+    except OpsError as exc:
+        exc.details.update(outputs, line=[("run_id", run_id)])
+        raise
     for entry in plan["phases"]:
-        entry["keep_receipt"] = phases.skipped_receipt_kept(entry, result["existing"].get(entry["phase"]))
-    result.update(phases=plan["phases"], full_drill=plan["full_drill"], start_at=plan["start_at"], stop_after=plan["stop_after"])
-    module.exit_json(**result)
+        entry["keep_receipt"] = phases.skipped_receipt_kept(entry, existing_status.get(entry["phase"]))
+    outputs.update(phases=plan["phases"], full_drill=plan["full_drill"], start_at=plan["start_at"], stop_after=plan["stop_after"])
+    runs = "+".join(e["phase"] for e in plan["phases"] if e["action"] == "run") or "none"
+    return dict(changed=False, outputs=outputs, line=[("run_id", run_id), ("runs", runs)])
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="dr_drill", phase="plan", status_key="dr_plan").run(run)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ description:
     (approver, ticket and gate execution for C(manual); C(bypass) for a rehearsal that skipped the gate).
   - No DNS or endpoint cutover and no traffic switching.
   - Promoting the same run again with the same approval returns C(changed=false) and keeps C(promoted_at).
-  - Refuses a C(manual) promotion without approver and ticket.
+  - Refuses a C(manual) promotion without approver and ticket (C(approval_incomplete)) and a C(bypass) without
+    O(allow_bypass) (C(promote_bypass_not_allowed)), before any request.
+  - Returns C(promote status=ok run_id=<id> approval_mode=manual|bypass pointer=moved|unchanged); check mode says
+    C(status=planned pointer=would_move|unchanged) and shows the pointer document before and after as the diff.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -39,6 +42,11 @@ options:
     type: str
     required: true
     choices: [manual, bypass]
+  allow_bypass:
+    description:
+      - Allow O(approval_mode=bypass) (the drill's C(allow_promote_bypass), rehearsals only).
+    type: bool
+    default: false
   approver:
     description: Who approved (required for V(manual)).
     type: str
@@ -62,6 +70,7 @@ options:
     type: str
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -86,68 +95,113 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-pointer_uri:
-  description: The canonical pointer.
+changed:
+  description: Whether the pointer was (or in check mode would be) moved.
+  returned: always
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-document:
-  description: The pointer's value after the call.
+reason:
+  description:
+    - The stable reason token, or null. C(approval_incomplete), C(promote_bypass_not_allowed), C(pointer_conflict),
+      C(pointer_invalid), C(pointer_error), C(access_denied), C(bucket_not_found), C(aws_error).
   returned: always
-  type: dict
-previous:
-  description: The value it replaced (null when it was created).
-  returned: always
-  type: dict
-version_id:
-  description: The S3 version written (rollback target history).
-  returned: when changed
   type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: promote status=ok run_id=dr-20260101t000000z approval_mode=manual pointer=moved
+outputs:
+  description: The promotion.
+  returned: always
+  type: dict
+  contains:
+    pointer_uri:
+      description: The canonical pointer.
+      returned: success
+      type: str
+    document:
+      description: The pointer's value after the call (what it would be in check mode).
+      returned: success
+      type: dict
+    previous:
+      description: The value it replaced (null when it was created).
+      returned: success
+      type: dict
+    version_id:
+      description: The S3 version written (rollback target history).
+      returned: success
+      type: str
+    approval_mode:
+      description: C(manual) or C(bypass).
+      returned: success
+      type: str
+attempts:
+  description: API attempts made, retries included.
+  returned: always
+  type: int
+diff:
+  description: The pointer document before and after.
+  returned: success
+  type: dict
+receipt:
+  description: A receipt.v1 document (operation C(dr_promote), phase C(promote)).
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import promotion
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import promotion
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+
+ARGUMENT_SPEC = dict(
+    bucket=dict(type="str", required=True),
+    pointer_key=dict(type="str", required=True, no_log=False),
+    run_id=dict(type="str", required=True),
+    approval_mode=dict(type="str", required=True, choices=["manual", "bypass"]),
+    allow_bypass=dict(type="bool", default=False),
+    approver=dict(type="str"),
+    ticket=dict(type="str"),
+    execution_arn=dict(type="str"),
+    image_ref=dict(type="str"),
+    bundle_uri=dict(type="str"),
+    bundle_sha256=dict(type="str"),
+    publish_prefix=dict(type="str"),
+)
+
+
+def run(ops):
+    p = ops.params
+    if p["approval_mode"] == "bypass" and not p["allow_bypass"]:
+        raise GuardError("promote_bypass_not_allowed", "auto_promote=true skips the manual approval gate; it is allowed only in "
+                                                       "rehearsals with -e allow_promote_bypass=true (dr_promote_allow_promote_bypass).")
+    if p["approval_mode"] == "manual" and not (p["approver"] and p["ticket"]):
+        raise GuardError("approval_incomplete", "a manual promotion needs the approver and the ticket from the gate; approve it with "
+                                                "playbooks/dr_approve.yml -e run_id=%s -e approver=<who> -e ticket=<change>." % p["run_id"])
+    document = promotion.canonical_document(
+        p["run_id"], {"mode": p["approval_mode"], "approver": p["approver"], "ticket": p["ticket"], "execution_arn": p["execution_arn"]},
+        image_ref=p["image_ref"], bundle_uri=p["bundle_uri"], bundle_sha256=p["bundle_sha256"], publish_prefix=p["publish_prefix"],
+        promoted_at=receipts.format_timestamp(receipts.utc_now()))
+    moved = promotion.promote(ops.client("s3"), p["bucket"], p["pointer_key"], document, check_mode=ops.check_mode)
+    if ops.check_mode:
+        pointer = "would_move" if moved["changed"] else "unchanged"
+    else:
+        pointer = "moved" if moved["changed"] else "unchanged"
+    return dict(changed=moved["changed"], status="planned" if ops.check_mode else "ok",
+                outputs=dict(pointer_uri=pointers.s3_uri(p["bucket"], p["pointer_key"]), document=moved["document"],
+                             previous=moved["previous"], version_id=moved["version_id"], approval_mode=p["approval_mode"]),
+                line=[("run_id", p["run_id"]), ("approval_mode", p["approval_mode"]), ("pointer", pointer)],
+                diff={"before": moved["previous"] or {}, "after": moved["document"]})
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        bucket=dict(type="str", required=True),
-        pointer_key=dict(type="str", required=True, no_log=False),
-        run_id=dict(type="str", required=True),
-        approval_mode=dict(type="str", required=True, choices=["manual", "bypass"]),
-        approver=dict(type="str"),
-        ticket=dict(type="str"),
-        execution_arn=dict(type="str"),
-        image_ref=dict(type="str"),
-        bundle_uri=dict(type="str"),
-        bundle_sha256=dict(type="str"),
-        publish_prefix=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("approval_mode", "manual", ("approver", "ticket"))])
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    p = module.params
-    try:
-        document = promotion.canonical_document(
-            p["run_id"], {"mode": p["approval_mode"], "approver": p["approver"], "ticket": p["ticket"], "execution_arn": p["execution_arn"]},
-            image_ref=p["image_ref"], bundle_uri=p["bundle_uri"], bundle_sha256=p["bundle_sha256"], publish_prefix=p["publish_prefix"],
-            promoted_at=receipts.format_timestamp(receipts.utc_now()))
-        s3 = aws.AwsClientFactory.from_params(p).client("s3")
-        moved = promotion.promote(s3, p["bucket"], p["pointer_key"], document, check_mode=module.check_mode)
-    except (GuardError, pointers.PointerError) as exc:
-        token = getattr(exc, "reason", "pointer_error")
-        module.fail_json(msg="promote status=fail reason=%s: %s" % (token, getattr(exc, "message", str(exc))), reason=token)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg=aws.describe_error(exc, "promoting the DR pointers"), reason="aws_error")
-    module.exit_json(changed=moved["changed"], pointer_uri=pointers.s3_uri(p["bucket"], p["pointer_key"]), document=moved["document"],
-                     previous=moved["previous"], version_id=moved["version_id"],
-                     diff={"before": moved["previous"] or {}, "after": moved["document"]})
+    OpsModule(ARGUMENT_SPEC, operation="dr_promote", phase="promote", connections=[AwsConnection]).run(run)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ description:
     A given file (O(kubeconfig_source=file)) is copied as is (the sandbox's DR cluster). The kubeconfig's
     contents are never returned or logged.
   - O(state=absent) terminates exactly the runners carrying the run-id tag, then counts them again until none
-    is left (C(remaining=0)) or O(wait_timeout) passes.
+    is left (C(remaining=0)) or O(wait_timeout) passes (C(teardown_incomplete)).
+  - Returns C(bringup status=ok runners=<n> launched=<n> started=<n>) (receipt phase C(bringup), operation C(dr_bringup))
+    or C(teardown status=ok terminated=<n> remaining=<n>) (receipt phase C(teardown), operation C(dr_teardown));
+    check mode says C(status=planned) with what would change.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -110,6 +113,7 @@ options:
     type: path
 extends_documentation_fragment:
   - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -145,146 +149,201 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-instances:
-  description: The run's runners after the change (id, state, type, AMI, subnet, addresses, launch time, run id).
+changed:
+  description: Whether runners were (or in check mode would be) launched, started or terminated, or the kubeconfig written.
   returned: always
-  type: list
-  elements: dict
-launched:
-  description: Ids of instances launched by this call.
+  type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
-  type: list
-  elements: str
-started:
-  description: Ids of stopped runners of the run that were started.
-  returned: when state=present
-  type: list
-  elements: str
-terminated:
-  description: Ids of instances terminated by this call.
-  returned: when state=absent
-  type: list
-  elements: str
-remaining:
-  description: Runners of the run that still exist (0 after a complete teardown).
+  type: str
+reason:
+  description:
+    - The stable reason token, or null. C(run_id_invalid), C(invalid_count), C(instance_type_not_allowed), C(runner_ami_unset),
+      C(runner_ami_not_found), C(runner_ami_architecture), C(runner_wait_timeout), C(runner_no_public_address),
+      C(kubeconfig_not_found), C(kubeconfig_not_ready), C(teardown_incomplete), C(run_id_required), C(access_denied), C(aws_error).
   returned: always
-  type: int
-ami:
-  description: The AMI id, architecture and name used.
-  returned: when state=present
+  type: str
+token_line:
+  description: The stable status line.
+  returned: always
+  type: str
+  sample: bringup status=ok runners=1 launched=1 started=0
+outputs:
+  description: What the step found and did.
+  returned: always
   type: dict
-kubeconfig_path:
-  description: Where the kubeconfig was saved.
-  returned: when kubeconfig_source is not none
-  type: str
-kubeconfig_sha256:
-  description: sha256 of the saved kubeconfig (its contents are never returned).
-  returned: when kubeconfig_source is not none
-  type: str
+  contains:
+    instances:
+      description: The run's runners after the change (id, state, type, AMI, subnet, addresses, launch time, run id).
+      returned: success
+      type: list
+      elements: dict
+    instance_ids:
+      description: Ids of the run's runners after the change.
+      returned: success
+      type: list
+      elements: str
+    launched:
+      description: Ids of instances launched by this call.
+      returned: success
+      type: list
+      elements: str
+    started:
+      description: Ids of stopped runners of the run that were started.
+      returned: when state=present
+      type: list
+      elements: str
+    terminated:
+      description: Ids of instances terminated by this call.
+      returned: when state=absent
+      type: list
+      elements: str
+    remaining:
+      description: Runners of the run that still exist (0 after a complete teardown).
+      returned: success
+      type: int
+    instance_type:
+      description: The runners' instance type.
+      returned: when state=present
+      type: str
+    ami:
+      description: The AMI id, architecture and name used.
+      returned: when state=present
+      type: dict
+    kubeconfig_path:
+      description: Where the kubeconfig was saved.
+      returned: when kubeconfig_source is not none
+      type: str
+    kubeconfig_sha256:
+      description: sha256 of the saved kubeconfig (its contents are never returned).
+      returned: when kubeconfig_source is not none
+      type: str
 attempts:
-  description: AWS calls made including retries (1 + retries), for the receipt.
+  description: AWS calls made including retries (1 + retries).
   returned: always
   type: int
+diff:
+  description: Before/after lists of the run's runner ids.
+  returned: success
+  type: dict
+receipt:
+  description: A receipt.v1 document (phase C(bringup) or C(teardown)).
+  returned: always
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import runner
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import kubeconfig_secret_values
 
+ARGUMENT_SPEC = dict(
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    run_id=dict(type="str", required=True),
+    count=dict(type="int", default=1),
+    instance_type=dict(type="str", default="t4g.medium"),
+    instance_family=dict(type="str", default="t4g"),
+    ami_id=dict(type="str"),
+    ami_ssm_parameter=dict(type="str"),
+    subnet_id=dict(type="str"),
+    security_group_ids=dict(type="list", elements="str", default=[]),
+    key_name=dict(type="str", no_log=False),
+    instance_profile=dict(type="str"),
+    user_data=dict(type="str"),
+    tags=dict(type="dict", default={}),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=600),
+    kubeconfig_source=dict(type="str", choices=["none", "file", "ssm_parameter"], default="none"),
+    kubeconfig_source_path=dict(type="path"),
+    kubeconfig_ssm_parameter=dict(type="str"),
+    kubeconfig_rewrite_server=dict(type="bool", default=True),
+    kubeconfig_dest=dict(type="path"),
+)
+REQUIRED_IF = [("state", "present", ("subnet_id",)), ("state", "present", ("ami_id", "ami_ssm_parameter"), True),
+               ("kubeconfig_source", "file", ("kubeconfig_source_path", "kubeconfig_dest")),
+               ("kubeconfig_source", "ssm_parameter", ("kubeconfig_ssm_parameter", "kubeconfig_dest"))]
 
-def present(module, factory):
-    p = module.params
+
+def present(ops):
+    p = ops.params
+    check_mode = ops.check_mode
     runner.check_instance_type(p["instance_type"], p["instance_family"])
-    ec2 = factory.client("ec2")
-    ami = runner.resolve_ami(ec2, factory.client("ssm"), p["ami_id"], p["ami_ssm_parameter"], p["instance_type"])
+    ec2 = ops.client("ec2")
+    ami = runner.resolve_ami(ec2, ops.client("ssm"), p["ami_id"], p["ami_ssm_parameter"], p["instance_type"])
     before = [i["instance_id"] for i in runner.find_runners(ec2, p["run_id"])]
     spec = dict(instance_type=p["instance_type"], image_id=ami["image_id"], subnet_id=p["subnet_id"],
                 security_group_ids=p["security_group_ids"], key_name=p["key_name"], instance_profile=p["instance_profile"],
                 user_data=p["user_data"], extra_tags=p["tags"])
-    result = runner.ensure_runners(ec2, p["run_id"], p["count"], spec, check_mode=module.check_mode,
+    result = runner.ensure_runners(ec2, p["run_id"], p["count"], spec, check_mode=check_mode,
                                    wait=p["wait"], wait_timeout=p["wait_timeout"])
     after = [i["instance_id"] for i in result["instances"]]
-    out = dict(changed=result["changed"], instances=result["instances"], launched=result["launched"], started=result["started"],
-               remaining=len(result["instances"]) + (result["would_launch"] if module.check_mode else 0), ami=ami,
-               diff={"before": {"runners": before}, "after": {"runners": after + ["(new)"] * (result["would_launch"] if module.check_mode else 0)}})
+    would = result["would_launch"] if check_mode else 0
+    changed = result["changed"]
+    outputs = dict(instances=result["instances"], instance_ids=after, launched=result["launched"], started=result["started"],
+                   remaining=len(result["instances"]) + would, instance_type=p["instance_type"], ami=ami)
     if p["kubeconfig_source"] != "none":
         if p["kubeconfig_source"] == "file":
             text = runner.read_kubeconfig("file", path=p["kubeconfig_source_path"])
-        elif module.check_mode and result["would_launch"]:
+        elif check_mode and result["would_launch"]:
             text = None
         else:
-            text = runner.wait_for_kubeconfig(factory.client("ssm"), p["kubeconfig_ssm_parameter"], timeout=p["wait_timeout"])
+            text = runner.wait_for_kubeconfig(ops.client("ssm"), p["kubeconfig_ssm_parameter"], timeout=p["wait_timeout"])
             if p["kubeconfig_rewrite_server"]:
                 address = next((i["public_ip"] or i["public_dns"] for i in result["instances"] if i["public_ip"] or i["public_dns"]), None)
                 if not address:
                     raise GuardError("runner_no_public_address", "runner of run %s has no public address to put in the kubeconfig; "
-                                                                 "use a subnet that assigns public IPs." % p["run_id"])
+                                                                 "use a subnet that assigns public IPs (dr_bringup_subnet_id)." % p["run_id"])
                 text = runner.rewrite_server(text, address)
         if text is not None:
-            saved = runner.save_kubeconfig(text, p["kubeconfig_dest"], check_mode=module.check_mode)
-            module.no_log_values.update(kubeconfig_secret_values(p["kubeconfig_source_path"] if module.check_mode else p["kubeconfig_dest"]))
-            out.update(kubeconfig_path=saved["path"], kubeconfig_sha256=saved["sha256"], changed=out["changed"] or saved["changed"])
-    return out
+            ops.add_secret(*kubeconfig_secret_values(p["kubeconfig_source_path"] if p["kubeconfig_source"] == "file" else None))
+            saved = runner.save_kubeconfig(text, p["kubeconfig_dest"], check_mode=check_mode)
+            if not check_mode:
+                ops.add_secret(*kubeconfig_secret_values(p["kubeconfig_dest"]))
+            outputs.update(kubeconfig_path=saved["path"], kubeconfig_sha256=saved["sha256"])
+            changed = changed or saved["changed"]
+        else:
+            outputs.update(kubeconfig_path=None, kubeconfig_sha256=None)
+    line = [("runners", len(after) + would)]
+    if check_mode:
+        line += [("would_launch", would), ("would_start", len(result["started"]))]
+    else:
+        line += [("launched", len(result["launched"])), ("started", len(result["started"]))]
+    return dict(changed=changed, status="planned" if check_mode else "ok", outputs=outputs, line=line,
+                diff={"before": {"runners": before}, "after": {"runners": after + ["(new)"] * would}})
 
 
-def absent(module, factory):
-    p = module.params
-    ec2 = factory.client("ec2")
-    result = runner.terminate_runners(ec2, p["run_id"], check_mode=module.check_mode, wait=p["wait"], wait_timeout=p["wait_timeout"])
-    remaining = result["remaining"] if not module.check_mode else result["remaining"] - len(result["terminated"])
-    return dict(changed=result["changed"], terminated=result["terminated"], launched=[], remaining=remaining,
-                instances=runner.find_runners(ec2, p["run_id"], states=runner.LIVE_STATES + ("terminated",)),
-                diff={"before": {"runners": result["terminated"]}, "after": {"runners": [] if not module.check_mode else result["terminated"]}})
+def absent(ops):
+    p = ops.params
+    ec2 = ops.client("ec2")
+    result = runner.terminate_runners(ec2, p["run_id"], check_mode=ops.check_mode, wait=p["wait"], wait_timeout=p["wait_timeout"])
+    remaining = result["remaining"] if not ops.check_mode else result["remaining"] - len(result["terminated"])
+    instances = runner.find_runners(ec2, p["run_id"], states=runner.LIVE_STATES + ("terminated",))
+    outputs = dict(terminated=result["terminated"], launched=[], remaining=remaining, instances=instances,
+                   instance_ids=[i["instance_id"] for i in instances])
+    key = "would_terminate" if ops.check_mode else "terminated"
+    return dict(changed=result["changed"], status="planned" if ops.check_mode else "ok", outputs=outputs,
+                line=[(key, len(result["terminated"])), ("remaining", remaining)],
+                diff={"before": {"runners": result["terminated"]}, "after": {"runners": []}})
+
+
+def run(ops):
+    p = ops.params
+    if p["state"] == "absent":
+        # One module, two receipts: bringup and teardown are separate phases of the drill.
+        ops.operation, ops.phase, ops.status_key = "dr_teardown", "teardown", "teardown"
+    if p["count"] < 1:
+        raise OpsError("invalid_count", "count must be at least 1 (got %d; dr_bringup_count); teardown is state=absent." % p["count"])
+    phases.validate_run_id(p["run_id"])
+    return present(ops) if p["state"] == "present" else absent(ops)
 
 
 def main():
-    argument_spec = aws.aws_argument_spec()
-    argument_spec.update(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        run_id=dict(type="str", required=True),
-        count=dict(type="int", default=1),
-        instance_type=dict(type="str", default="t4g.medium"),
-        instance_family=dict(type="str", default="t4g"),
-        ami_id=dict(type="str"),
-        ami_ssm_parameter=dict(type="str"),
-        subnet_id=dict(type="str"),
-        security_group_ids=dict(type="list", elements="str", default=[]),
-        key_name=dict(type="str", no_log=False),
-        instance_profile=dict(type="str"),
-        user_data=dict(type="str"),
-        tags=dict(type="dict", default={}),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=600),
-        kubeconfig_source=dict(type="str", choices=["none", "file", "ssm_parameter"], default="none"),
-        kubeconfig_source_path=dict(type="path"),
-        kubeconfig_ssm_parameter=dict(type="str"),
-        kubeconfig_rewrite_server=dict(type="bool", default=True),
-        kubeconfig_dest=dict(type="path"),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec, supports_check_mode=True,
-        required_if=[("state", "present", ("subnet_id",)), ("state", "present", ("ami_id", "ami_ssm_parameter"), True),
-                     ("kubeconfig_source", "file", ("kubeconfig_source_path", "kubeconfig_dest")),
-                     ("kubeconfig_source", "ssm_parameter", ("kubeconfig_ssm_parameter", "kubeconfig_dest"))],
-    )
-    if not aws.HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=str(aws.BOTO3_IMPORT_ERROR))
-    if module.params["count"] < 1:
-        module.fail_json(msg="count must be at least 1 (got %d); teardown is state=absent." % module.params["count"], reason="invalid_count")
-    try:
-        phases.validate_run_id(module.params["run_id"])
-        factory = aws.AwsClientFactory.from_params(module.params)
-        result = present(module, factory) if module.params["state"] == "present" else absent(module, factory)
-    except GuardError as exc:
-        module.fail_json(msg="dr_runner status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason)
-    except aws.AWS_ERRORS + (ValueError,) as exc:
-        module.fail_json(msg=aws.describe_error(exc, "dr_runner %s" % module.params["state"]), reason="aws_error")
-    result["attempts"] = 1 + factory.retries
-    module.exit_json(**result)
+    OpsModule(ARGUMENT_SPEC, operation="dr_bringup", phase="bringup", connections=[AwsConnection],
+              required_if=REQUIRED_IF).run(run)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ description:
     the pull secret and backs off) whether another attempt may help.
   - A Job of the same name from an earlier run is replaced. Running a Job is an action, so a successful run always
     reports C(changed=true).
+  - Returns C(validate status=ok attempt=<n> job=<name> outcome=success) (receipt phase C(validate), operation C(dr_validate));
+    a failure is C(validate status=fail reason=<category> attempt=<n> job=<name> outcome=retryable|fatal) with the
+    classification in C(outputs). Check mode (C(status=planned)) runs nothing.
 author:
   - signalcraft maintainers (@signalcraft)
 options:
@@ -108,6 +111,7 @@ seealso:
   - module: signalcraft.ops.dr_runner
 extends_documentation_fragment:
   - signalcraft.ops.k8s
+  - signalcraft.ops.receipt
 """
 
 EXAMPLES = r"""
@@ -125,133 +129,159 @@ EXAMPLES = r"""
 - name: Stop unless another attempt may help
   ansible.builtin.fail:
     msg: "{{ validate.msg }}"
-  when: validate.failed and not validate.retryable
+  when: validate.status == 'fail' and not validate.outputs.retryable | default(false)
 """
 
 RETURN = r"""
-outcome:
-  description: C(success), C(retryable) or C(fatal).
-  returned: always
-  type: str
-  sample: retryable
-category:
-  description: C(succeeded), C(image_pull), C(insufficient_memory), C(unschedulable), C(container_error), C(job_failed), C(validate_timeout).
-  returned: always
-  type: str
-  sample: insufficient_memory
-retryable:
-  description: Whether another attempt may help.
+changed:
+  description: True when a Job ran (a Job run is an action); false in check mode.
   returned: always
   type: bool
+status:
+  description: C(ok), C(planned) (check mode) or C(fail).
+  returned: always
+  type: str
 reason:
-  description: Stable failure token (the category), or null on success.
+  description:
+    - The category of a failure, or null. C(image_pull), C(insufficient_memory), C(unschedulable), C(container_error), C(job_failed),
+      C(job_missing), C(validate_timeout), C(invalid_resources), C(run_id_invalid), C(image_ref_missing), C(image_ref_invalid), C(kubeconfig_invalid),
+      C(k8s_forbidden), C(k8s_error).
   returned: always
   type: str
-pod_reason:
-  description: The pod's or Job's own reason (C(ErrImagePull), C(FailedScheduling), C(Error), ...).
+token_line:
+  description: The stable status line.
   returned: always
   type: str
-detail:
-  description: The pod's or Job's message.
-  returned: always
-  type: str
-job_name:
-  description: The Job's name.
-  returned: always
-  type: str
-pod_name:
-  description: The pod that decided the outcome.
-  returned: always
-  type: str
-exit_code:
-  description: Exit code of a failed container.
-  returned: always
-  type: int
-resources:
-  description: The requests and limits the Job ran with.
+  sample: validate status=fail reason=insufficient_memory attempt=1 job=dr-validate-dr-20260101t000000z-1 outcome=retryable
+outputs:
+  description: The attempt's classification.
   returned: always
   type: dict
-job_deleted:
-  description: True when the Job was still running at O(timeout) and was deleted (with its pods), so it does not outlive the wait.
+  contains:
+    outcome:
+      description: C(success), C(retryable) or C(fatal).
+      returned: when the Job ran or was refused
+      type: str
+      sample: retryable
+    category:
+      description: C(succeeded), C(image_pull), C(insufficient_memory), C(unschedulable), C(container_error), C(job_failed), C(validate_timeout).
+      returned: when the Job ran or was refused
+      type: str
+    retryable:
+      description: Whether another attempt may help.
+      returned: when the Job ran or was refused
+      type: bool
+    pod_reason:
+      description: The pod's or Job's own reason (C(ErrImagePull), C(FailedScheduling), C(Error), ...).
+      returned: when the Job ran
+      type: str
+    detail:
+      description: The pod's or Job's message.
+      returned: when the Job ran
+      type: str
+    job_name:
+      description: The Job's name.
+      returned: when the Job ran
+      type: str
+    pod_name:
+      description: The pod that decided the outcome.
+      returned: when the Job ran
+      type: str
+    exit_code:
+      description: Exit code of a failed container.
+      returned: when the Job ran
+      type: int
+    resources:
+      description: The requests and limits the Job ran with.
+      returned: when the Job ran
+      type: dict
+    job_deleted:
+      description: True when the Job was still running at O(timeout) and was deleted (with its pods), so it does not outlive the wait.
+      returned: when the Job ran
+      type: bool
+    log_tail:
+      description: The last lines of the pod's log (success, a failed container, or a Job stopped at the timeout).
+      returned: when the Job ran
+      type: list
+      elements: str
+    duration_s:
+      description: Seconds from creating the Job to its outcome.
+      returned: when the Job ran
+      type: float
+attempts:
+  description: 1 (one Job attempt per call; the role counts attempts).
   returned: always
-  type: bool
-log_tail:
-  description: The last lines of the pod's log (success, a failed container, or a Job stopped at the timeout).
+  type: int
+receipt:
+  description: A receipt.v1 document (operation C(dr_validate), phase C(validate)).
   returned: always
-  type: list
-  elements: str
-duration_s:
-  description: Seconds from creating the Job to its outcome.
-  returned: always
-  type: float
+  type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s_job
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import parse_image_ref
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, parse_image_ref
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s_job
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+
+ARGUMENT_SPEC = dict(
+    namespace=dict(type="str", default="jobintel"),
+    run_id=dict(type="str", required=True),
+    attempt=dict(type="int", default=1),
+    name_prefix=dict(type="str", default="dr-validate"),
+    image=dict(type="str", required=True),
+    service_account=dict(type="str", default="jobintel"),
+    command=dict(type="list", elements="str", default=[]),
+    args=dict(type="list", elements="str", default=[]),
+    env=dict(type="dict", default={}),
+    request_cpu=dict(type="str", default="250m"),
+    request_memory=dict(type="str", default="512Mi"),
+    limit_cpu=dict(type="str", default="1"),
+    limit_memory=dict(type="str", default="2Gi"),
+    timeout=dict(type="int", default=900),
+    poll_interval=dict(type="float", default=2.0),
+    active_deadline_seconds=dict(type="int", default=0),
+    ttl_seconds_after_finished=dict(type="int", default=86400),
+)
 
 
-def main():
-    argument_spec = k8s.k8s_argument_spec()
-    argument_spec.update(
-        namespace=dict(type="str", default="jobintel"),
-        run_id=dict(type="str", required=True),
-        attempt=dict(type="int", default=1),
-        name_prefix=dict(type="str", default="dr-validate"),
-        image=dict(type="str", required=True),
-        service_account=dict(type="str", default="jobintel"),
-        command=dict(type="list", elements="str", default=[]),
-        args=dict(type="list", elements="str", default=[]),
-        env=dict(type="dict", default={}),
-        request_cpu=dict(type="str", default="250m"),
-        request_memory=dict(type="str", default="512Mi"),
-        limit_cpu=dict(type="str", default="1"),
-        limit_memory=dict(type="str", default="2Gi"),
-        timeout=dict(type="int", default=900),
-        poll_interval=dict(type="float", default=2.0),
-        active_deadline_seconds=dict(type="int", default=0),
-        ttl_seconds_after_finished=dict(type="int", default=86400),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not k8s.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.KUBERNETES_IMPORT_ERROR))
-    p = module.params
-    module.no_log_values.update(k8s.kubeconfig_secret_values(p["kubeconfig"]))
+def run(ops):
+    p = ops.params
+    refused = dict(outcome="fatal", retryable=False)
     try:
         phases.validate_run_id(p["run_id"])
         parse_image_ref(p["image"])
         spec = k8s_job.resources(p["request_cpu"], p["request_memory"], p["limit_cpu"], p["limit_memory"])
-        name = k8s_job.job_name(p["name_prefix"], p["run_id"], p["attempt"])
-        manifest = k8s_job.job_manifest(name, p["namespace"], p["image"], p["run_id"], p["attempt"], spec,
-                                        service_account=p["service_account"], command=p["command"], args=p["args"], env=p["env"],
-                                        active_deadline_seconds=p["active_deadline_seconds"] or None,
-                                        ttl_seconds_after_finished=p["ttl_seconds_after_finished"])
+    except OpsError as exc:
+        exc.details.update(refused, category=exc.reason)
+        raise
+    name = k8s_job.job_name(p["name_prefix"], p["run_id"], p["attempt"])
+    manifest = k8s_job.job_manifest(name, p["namespace"], p["image"], p["run_id"], p["attempt"], spec,
+                                    service_account=p["service_account"], command=p["command"], args=p["args"], env=p["env"],
+                                    active_deadline_seconds=p["active_deadline_seconds"] or None,
+                                    ttl_seconds_after_finished=p["ttl_seconds_after_finished"])
+    ops.connection("k8s").api()  # a missing or broken kubeconfig is kubeconfig_invalid before anything is sent
+    try:
         runner = k8s_job.JobRunner(p["kubeconfig"], p["context"])
-        found = runner.run(manifest, timeout=p["timeout"], poll=p["poll_interval"], dry_run=module.check_mode)
-    except GuardError as exc:
-        module.fail_json(msg="validate status=fail reason=%s: %s" % (exc.reason, exc.message), reason=exc.reason, retryable=False,
-                         outcome="fatal", category=exc.reason)
-    # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
-    except k8s.K8S_ERRORS as exc:
-        error = k8s.api_error(exc)
-        module.fail_json(msg="validate status=fail reason=k8s_error: %s %s" % (error["code"], error["message"]), reason="k8s_error",
-                         retryable=False, outcome="fatal", category="k8s_error")
     except ValueError as exc:
-        module.fail_json(msg="validate status=fail reason=kubeconfig_invalid: %s" % exc, reason="kubeconfig_invalid",
-                         retryable=False, outcome="fatal", category="kubeconfig_invalid")
+        raise OpsError("kubeconfig_invalid", "%s (dr_validate_kubeconfig)" % exc, details=dict(refused, category="kubeconfig_invalid"))
+    found = runner.run(manifest, timeout=p["timeout"], poll=p["poll_interval"], dry_run=ops.check_mode)
     success = found["outcome"] == "success"
-    result = dict(changed=not module.check_mode, outcome=found["outcome"], category=found["category"],
-                  retryable=found["outcome"] == "retryable", reason=None if success else found["category"],
-                  pod_reason=found["pod_reason"], detail=found["message"], job_name=found["job_name"], pod_name=found["pod_name"],
-                  exit_code=found["exit_code"], resources=spec, log_tail=found["log_tail"], duration_s=found["duration_s"],
-                  job_deleted=bool(found.get("deleted")))
+    outputs = dict(outcome=found["outcome"], category=found["category"], retryable=found["outcome"] == "retryable",
+                   pod_reason=found["pod_reason"], detail=found["message"], job_name=found["job_name"], pod_name=found["pod_name"],
+                   exit_code=found["exit_code"], resources=spec, log_tail=found["log_tail"], duration_s=found["duration_s"],
+                   job_deleted=bool(found.get("deleted")))
+    line = [("attempt", p["attempt"]), ("job", found["job_name"]), ("outcome", found["outcome"])]
     if not success:
-        module.fail_json(msg="validate status=fail reason=%s: attempt %d (%s): %s" % (
-            found["category"], p["attempt"], found["pod_reason"], found["message"]), **result)
-    module.exit_json(**result)
+        outputs["line"] = line
+        raise OpsError(found["category"], "attempt %d (%s): %s" % (p["attempt"], found["pod_reason"], found["message"]),
+                       details=outputs, changed_so_far=True)
+    return dict(changed=not ops.check_mode, status="planned" if ops.check_mode else "ok", outputs=outputs, line=line)
+
+
+def main():
+    OpsModule(ARGUMENT_SPEC, operation="dr_validate", phase="validate", connections=[K8sConnection]).run(run)
 
 
 if __name__ == "__main__":

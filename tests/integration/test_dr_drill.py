@@ -301,7 +301,10 @@ def test_check_mode_writes_nothing(sandbox, run_playbook, tmp_path):
     run = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), run_id=run_id, stop_after="restore", dr_namespace=namespace,
                                             jobintel_prefix=prefix), check=True)
     assert run.rc == 0, run.stdout
-    assert "publish_bundle status=ok" in run.stdout
+    assert "publish_bundle status=" in run.stdout
+    # Check mode says what it would do and names no file it did not write (issue 14).
+    assert "dr_drill status=planned run_id=%s" % run_id in run.stdout
+    assert "summary=" not in run.stdout
     artifacts = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_ARTIFACT_BUCKET"], Prefix=prefix + "/")
     assert artifacts.get("KeyCount", 0) == 0
     core, batch = apis(sandbox)
@@ -332,14 +335,21 @@ def backup_missing_state(sandbox):
     return "s3://%s/%s" % (bucket, target)
 
 
-@pytest.mark.parametrize("case", ["tag_image", "wrong_account_full_drill_allowed", "full_drill_not_allowed", "bypass_not_allowed",
-                                  "tampered_bundle", "missing_backup_object"])
+def last_seq(sandbox):
+    entries = sandbox.control("aws", "requests?limit=1")
+    return entries[-1]["seq"] if entries else 0
+
+
+def aws_requests_since(sandbox, seq):
+    return [(e["service"], e["operation"]) for e in sandbox.control("aws", "requests?limit=5000") if e["seq"] > seq]
+
+
+@pytest.mark.parametrize("case", ["tag_image", "full_drill_not_allowed", "bypass_not_allowed", "tampered_bundle", "missing_backup_object"])
 def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
     run_id, receipt_dir, namespace = "test-refused-%s" % uid(), tmp_path / "refused", "dr-refused-%s" % uid()
     values, envvars = {"run_id": run_id, "dr_namespace": namespace}, None
     expected = {
         "tag_image": "image_ref_not_pinned",
-        "wrong_account_full_drill_allowed": "account_mismatch",
         "full_drill_not_allowed": "full_drill_not_allowed",
         "bypass_not_allowed": "promote_bypass_not_allowed",
         "tampered_bundle": "bundle_hash_mismatch",
@@ -347,10 +357,6 @@ def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
     }[case]
     if case == "tag_image":
         values.update(stop_after="validate", image_ref=sandbox["SANDBOX_IMAGE_TAG_REF"])
-    elif case == "wrong_account_full_drill_allowed":
-        # A full drill with ALLOW_FULL_DRILL=1 passes the plan and is stopped by the account guard instead.
-        values.update(signalcraft_expected_account_id="999999999999")
-        envvars = {"ALLOW_FULL_DRILL": "1"}
     elif case == "full_drill_not_allowed":
         values.update(teardown=True)
     elif case == "bypass_not_allowed":
@@ -362,6 +368,11 @@ def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
     core, batch = apis(sandbox)
     run = drill(run_playbook, receipt_dir, envvars=envvars, **values)
     assert run.rc != 0 and "status=fail" in run.stdout
+    # The drill's line names the token itself (issue 14: never "reason=guards failed: ...").
+    assert "dr_drill status=fail reason=%s run_id=%s failed_phase=guards" % (expected, run_id) in run.stdout, run.stdout
+    assert "reason=guards failed" not in run.stdout
+    if case in ("full_drill_not_allowed", "bypass_not_allowed"):
+        assert "dr_plan status=fail reason=%s" % expected in run.stdout
     found = phase_receipts(receipt_dir)
     assert found["guards"]["status"] == "failed" and found["guards"]["failure_code"] == expected, found["guards"]
     assert s3_receipt(sandbox, run_id, "guards")["failure_code"] == expected
@@ -369,9 +380,30 @@ def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
     assert {found[p]["status"] for p in PHASES if p in found} <= {"skipped"}
     planned = [p for p in PHASES if p in found and not found[p]["skip_reason"].startswith(("stop_after=", "start_at=", "teardown="))]
     assert all(found[p]["skip_reason"].startswith("stopped: guards failed") for p in planned)
-    assert len(planned) == {"full_drill_not_allowed": 0, "bypass_not_allowed": 0, "wrong_account_full_drill_allowed": 5}.get(case, 3)
+    assert len(planned) == {"full_drill_not_allowed": 0, "bypass_not_allowed": 0}.get(case, 3)
     assert summary(receipt_dir)["status"] == "failed"
     # ... and nothing changed: no runner with the run id, no namespace, no Job.
+    assert runners(sandbox, run_id) == []
+    assert not namespace_exists(core, namespace)
+    assert batch.list_job_for_all_namespaces(label_selector="signalcraft.io/dr-run-id=%s" % run_id).items == []
+
+
+def test_wrong_account_full_drill_allowed_is_refused_before_any_write(sandbox, run_playbook, tmp_path):
+    """A full drill with ALLOW_FULL_DRILL=1 passes the plan and is stopped by the account guard: no write request, nothing uploaded."""
+    run_id, receipt_dir, namespace = "test-account-%s" % uid(), tmp_path / "account", "dr-account-%s" % uid()
+    core, batch = apis(sandbox)
+    mark = last_seq(sandbox)
+    run = drill(run_playbook, receipt_dir, envvars={"ALLOW_FULL_DRILL": "1"}, run_id=run_id, dr_namespace=namespace,
+                signalcraft_expected_account_id="999999999999")
+    assert run.rc != 0 and "account_guard status=fail reason=account_mismatch" in run.stdout, run.stdout
+    # The refusal is recorded locally; an unverified account gets no upload, and no phase ran.
+    refusal = json.load(open(str(receipt_dir / "account_guard.json")))
+    assert (refusal["status"], refusal["failure_code"]) == ("failed", "account_mismatch")
+    assert not (receipt_dir / "phases").exists() and not (receipt_dir / "drill.summary.json").exists()
+    listed = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/%s/" % run_id)
+    assert listed.get("KeyCount", 0) == 0
+    made = aws_requests_since(sandbox, mark)
+    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _, op in made), made
     assert runners(sandbox, run_id) == []
     assert not namespace_exists(core, namespace)
     assert batch.list_job_for_all_namespaces(label_selector="signalcraft.io/dr-run-id=%s" % run_id).items == []
@@ -381,38 +413,71 @@ ALONE = """
 - name: Tear down a run alone
   hosts: localhost
   gather_facts: false
-  module_defaults: &aws
-    group/signalcraft.ops.aws:
-      region: "{{ signalcraft_aws_region }}"
-      endpoint_url: "{{ signalcraft_aws_endpoint_url }}"
-      access_key: "{{ signalcraft_aws_access_key }}"
-      secret_key: "{{ signalcraft_aws_secret_key }}"
   roles:
     - role: signalcraft.ops.dr_teardown
-      vars: {dr_teardown_run_id: "{{ run_id }}", dr_teardown_receipt_root: "{{ root }}", dr_teardown_receipt_bucket: "{{ signalcraft_receipt_bucket }}"}
 
 - name: Guard alone with the wrong account
   hosts: localhost
   gather_facts: false
-  module_defaults: *aws
   roles:
     - role: signalcraft.ops.dr_guards
-      vars: {dr_guards_run_id: "{{ run_id }}", dr_guards_receipt_root: "{{ root }}", dr_guards_expected_account_id: "999999999999",
-             dr_guards_expected_region: "{{ signalcraft_aws_region }}", dr_guards_image_ref: "{{ dr_image_ref }}"}
+      vars: {dr_guards_expected_account_id: "999999999999"}
 """
 
 
 def test_phase_roles_alone_write_their_own_receipts(sandbox, run_playbook, tmp_path):
+    """Alone, a phase role's modules are receipted by the action plugin under the suite's execution id."""
     run_id, root = "test-alone-%s" % uid(), tmp_path / "receipts"
     playbook = tmp_path / "alone.yml"
     playbook.write_text(ALONE)
-    run = run_playbook(str(playbook), {"run_id": run_id, "root": str(root)})
+    run = run_playbook(str(playbook), {"signalcraft_execution_id": run_id, "signalcraft_receipt_root": str(root)})
     assert run.rc != 0  # the guards play fails, after the teardown play succeeded
-    found = phase_receipts(root / run_id)
-    assert (found["teardown"]["status"], found["teardown"]["outputs"]["remaining"]) == ("success", 0)
+    assert "teardown status=ok terminated=0 remaining=0" in run.stdout
+    teardown = json.load(open(str(root / run_id / "teardown.json")))
+    assert (teardown["status"], teardown["operation"], teardown["outputs"]["remaining"]) == ("success", "dr_teardown", 0)
     assert s3_receipt(sandbox, run_id, "teardown")["status"] == "success"
-    assert (found["guards"]["status"], found["guards"]["failure_code"]) == ("failed", "account_mismatch")
+    guards = json.load(open(str(root / run_id / "guards.json")))
+    assert (guards["status"], guards["failure_code"]) == ("failed", "account_mismatch")
+    assert "guards status=fail reason=account_mismatch" in run.stdout
     assert runners(sandbox, run_id) == []
+
+
+def approve(sandbox, run_id, extravars=None):
+    env = sandbox.process_env()
+    env.update(ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO_ROOT, "collections"),
+               ANSIBLE_NOCOLOR="1")
+    command = ["ansible-playbook", "-i", os.path.join(REPO_ROOT, "inventories", "local"), os.path.join(REPO_ROOT, "playbooks", "dr_approve.yml"),
+               "-e", "run_id=%s" % run_id]
+    for name, value in (extravars or {}).items():
+        command += ["-e", "%s=%s" % (name, value)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300, check=False)
+
+
+# What approval_gate asks of Step Functions and SNS (none of it may happen before the guard and the input checks).
+SFN_OPERATIONS = ("ListStateMachines", "DescribeStateMachine", "CreateStateMachine", "UpdateStateMachine", "CreateTopic",
+                  "DescribeExecution", "StartExecution", "GetExecutionHistory", "SendTaskSuccess", "SendTaskFailure")
+
+
+def test_dr_approve_checks_the_account_and_names_the_missing_requirement(sandbox, tmp_path):
+    run_id = "test-approve-%s" % uid()
+    # The expected account is the inventory's; a wrong one is refused before any Step Functions call.
+    mark = last_seq(sandbox)
+    done = approve(sandbox, run_id, {"approver": "alice", "ticket": "CHG-1", "signalcraft_expected_account_id": "999999999999",
+                                     "signalcraft_receipt_root": str(tmp_path), "signalcraft_execution_id": "approve-guard"})
+    assert done.returncode != 0 and "account_guard status=fail reason=account_mismatch" in done.stdout, done.stdout
+    made = aws_requests_since(sandbox, mark)
+    assert [op for _, op in made if op in SFN_OPERATIONS] == [], made
+    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _, op in made), made
+    refusal = json.load(open(str(tmp_path / "approve-guard" / "account_guard.json")))
+    assert refusal["failure_code"] == "account_mismatch"
+    # Without a ticket it says that the ticket is what is missing (issue 14), and asks nothing of AWS.
+    mark = last_seq(sandbox)
+    done = approve(sandbox, run_id, {"approver": "alice"})
+    assert done.returncode != 0
+    assert "reason=approval_incomplete missing=ticket" in done.stdout and "missing=approver" not in done.stdout, done.stdout
+    made = aws_requests_since(sandbox, mark)
+    assert [op for _, op in made if op in SFN_OPERATIONS] == [], made
+    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _, op in made), made
 
 
 @pytest.mark.parametrize("case", ["invalid_plan", "run_id_mismatch"])

@@ -37,7 +37,7 @@ def parse_quantity(value, option):
     """A Kubernetes resource quantity as a Decimal (``250m`` -> 0.25, ``512Mi`` -> 536870912)."""
     match = _QUANTITY.match(str(value).strip()) if value is not None else None
     if not match:
-        raise GuardError("invalid_resources", "%s=%r is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi)." % (option, value))
+        raise GuardError("invalid_resources", "dr_validate_%s=%r is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi)." % (option, value))
     return decimal.Decimal(match.group(1)) * _FACTORS[match.group(2)]
 
 
@@ -45,7 +45,7 @@ def resources(request_cpu="250m", request_memory="512Mi", limit_cpu="1", limit_m
     """The validate Job's pinned resources; refuses a request above its limit before anything is sent."""
     for name, request, limit in (("cpu", request_cpu, limit_cpu), ("memory", request_memory, limit_memory)):
         if parse_quantity(request, "request_%s" % name) > parse_quantity(limit, "limit_%s" % name):
-            raise GuardError("invalid_resources", "request_%s=%s is above limit_%s=%s; lower the request or raise the limit." % (
+            raise GuardError("invalid_resources", "dr_validate_request_%s=%s is above dr_validate_limit_%s=%s; lower the request or raise the limit." % (
                 name, request, name, limit))
     return {"requests": {"cpu": str(request_cpu), "memory": str(request_memory)},
             "limits": {"cpu": str(limit_cpu), "memory": str(limit_memory)}}

@@ -120,7 +120,7 @@ def test_run_id_resolution():
     assert reason(phases.resolve_run_id, "dr-2", ["dr-1"], "gen") == "run_id_mismatch"
     assert reason(phases.resolve_run_id, None, ["dr-1", "dr-2"], "gen") == "run_id_mismatch"
     for bad in ("DR-1", "-x", "a" * 64, "dr_1", "dr 1", ""):
-        assert reason(phases.validate_run_id, bad) == "invalid_run_id"
+        assert reason(phases.validate_run_id, bad) == "run_id_invalid"
 
 
 def test_receipts_of_phases_before_start_at_are_kept():

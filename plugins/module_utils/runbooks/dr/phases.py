@@ -98,7 +98,7 @@ def retry_budget(max_retries, max_attempts=None, no_retry=False):
 def validate_run_id(run_id):
     """Run ids name EC2 tags, Step Functions executions and Kubernetes Jobs: lowercase, digits, '-'."""
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise GuardError("invalid_run_id", "run_id %r must be 1-63 lowercase letters, digits or '-', starting with a letter "
+        raise GuardError("run_id_invalid", "run_id %r must be 1-63 lowercase letters, digits or '-', starting with a letter "
                                            "or digit (it becomes an EC2 tag, a Job name and an execution name)." % (run_id,))
     return run_id
 

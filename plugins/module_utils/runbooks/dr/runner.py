@@ -78,14 +78,14 @@ def resolve_ami(ec2, ssm=None, image_id=None, ssm_parameter=None, instance_type=
     Refuses an AMI that does not exist or whose architecture cannot run on ``instance_type``.
     """
     if not image_id and not ssm_parameter:
-        raise GuardError("runner_ami_unset", "set the runner AMI (ami_id) or the SSM parameter naming it (ami_ssm_parameter).")
+        raise GuardError("runner_ami_unset", "set the runner AMI (dr_bringup_ami_id) or the SSM parameter naming it (dr_bringup_ami_ssm_parameter).")
     if not image_id:
         try:
             image_id = ssm.get_parameter(Name=ssm_parameter)["Parameter"]["Value"]
         except Exception as exc:  # botocore ClientError
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code == "ParameterNotFound":
-                raise GuardError("runner_ami_not_found", "SSM parameter %s does not exist in this region; fix ami_ssm_parameter." % ssm_parameter)
+                raise GuardError("runner_ami_not_found", "SSM parameter %s does not exist in this region; fix dr_bringup_ami_ssm_parameter." % ssm_parameter)
             raise
     try:
         images = ec2.describe_images(ImageIds=[image_id])["Images"]
@@ -96,7 +96,7 @@ def resolve_ami(ec2, ssm=None, image_id=None, ssm_parameter=None, instance_type=
         else:
             raise
     if not images:
-        raise GuardError("runner_ami_not_found", "AMI %s does not exist in this region; fix ami_id/ami_ssm_parameter." % image_id)
+        raise GuardError("runner_ami_not_found", "AMI %s does not exist in this region; fix dr_bringup_ami_id/dr_bringup_ami_ssm_parameter." % image_id)
     architecture = images[0].get("Architecture")
     wanted = instance_architecture(instance_type) if instance_type else None
     if wanted and architecture and architecture != wanted:
@@ -186,7 +186,8 @@ def terminate_runners(ec2, run_id, check_mode=False, wait=True, wait_timeout=300
     Returns ``{"changed", "terminated": [ids], "remaining": n}``.
     """
     if not run_id:
-        raise GuardError("run_id_required", "teardown needs the drill's run_id (or its receipt_dir); runners are found by that tag only.")
+        raise GuardError("run_id_required", "teardown needs the drill's run id (-e run_id, or -e receipt_dir of the drill); "
+                                            "runners are found by that tag only.")
     live = find_runners(ec2, run_id)
     ids = [i["instance_id"] for i in live if i["state"] != "shutting-down"]
     result = {"changed": bool(ids), "terminated": ids, "remaining": len(live)}
@@ -221,7 +222,7 @@ def read_kubeconfig(source, path=None, ssm=None, ssm_parameter=None):
     """
     if source == "file":
         if not path or not os.path.isfile(path):
-            raise GuardError("kubeconfig_not_found", "kubeconfig source file %r does not exist; fix kubeconfig_source_path." % (path,))
+            raise GuardError("kubeconfig_not_found", "kubeconfig source file %r does not exist; fix dr_bringup_kubeconfig_source_path." % (path,))
         with open(path) as handle:
             return handle.read()
     try:
