@@ -115,26 +115,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether an execution was started, a decision sent or the gate created or updated (or would be, in check mode).
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(approval_pending), C(approval_rejected), C(approval_expired), C(approval_aborted),
-      C(approval_missing), C(approval_not_waiting), C(approval_already_decided), C(approval_incomplete), C(gate_missing), C(gate_role_unset),
-      C(run_id_invalid), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: approve status=ok decision=approved run_id=dr-20260101t000000z
 outputs:
   description: The gate execution.
   returned: always
@@ -172,17 +156,9 @@ outputs:
       description: Whether the gate state machine was created or updated.
       returned: success
       type: bool
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The gate definition before and after (O(manage_gate=true)).
   returned: when manage_gate
-  type: dict
-receipt:
-  description: A receipt.v1 document (see the description for its phase).
-  returned: always
   type: dict
 """
 

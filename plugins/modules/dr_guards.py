@@ -69,26 +69,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false (reads only).
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(expected_account_unset), C(expected_account_invalid), C(account_mismatch),
-      C(region_mismatch), C(instance_type_not_allowed), C(image_ref_missing), C(image_ref_invalid), C(image_ref_not_pinned),
-      C(image_not_found), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: guards status=ok account=111122223333 region=us-east-1 image=pinned triggers=disabled
 outputs:
   description: What the guards established.
   returned: always
@@ -111,14 +95,6 @@ outputs:
       description: C(disabled) or C(enabled).
       returned: always
       type: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(dr_guards), phase C(guards)).
-  returned: always
-  type: dict
 """
 
 import re

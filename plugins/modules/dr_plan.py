@@ -97,25 +97,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Always false (the plan reads only).
-  returned: always
-  type: bool
 status:
   description: C(ok) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(invalid_plan), C(full_drill_not_allowed), C(promote_bypass_not_allowed),
-      C(run_id_invalid), C(run_id_mismatch).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: dr_plan status=ok run_id=dr-20260101t000000z runs=bringup+restore+validate
 outputs:
   description: The plan.
   returned: always
@@ -162,14 +147,6 @@ outputs:
       description: The last phase of the plan, or null for all phases.
       returned: success
       type: str
-attempts:
-  description: Always 1.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(dr_drill), phase C(plan)); the drill records it in its guards receipt instead.
-  returned: always
-  type: dict
 """
 
 import glob

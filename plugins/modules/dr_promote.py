@@ -95,25 +95,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the pointer was (or in check mode would be) moved.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(approval_incomplete), C(promote_bypass_not_allowed), C(pointer_conflict),
-      C(pointer_invalid), C(pointer_error), C(access_denied), C(bucket_not_found), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: promote status=ok run_id=dr-20260101t000000z approval_mode=manual pointer=moved
 outputs:
   description: The promotion.
   returned: always
@@ -139,17 +124,9 @@ outputs:
       description: C(manual) or C(bypass).
       returned: success
       type: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
 diff:
   description: The pointer document before and after.
   returned: success
-  type: dict
-receipt:
-  description: A receipt.v1 document (operation C(dr_promote), phase C(promote)).
-  returned: always
   type: dict
 """
 

@@ -149,26 +149,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether runners were (or in check mode would be) launched, started or terminated, or the kubeconfig written.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The stable reason token, or null. C(run_id_invalid), C(invalid_count), C(instance_type_not_allowed), C(runner_ami_unset),
-      C(runner_ami_not_found), C(runner_ami_architecture), C(runner_wait_timeout), C(runner_no_public_address),
-      C(kubeconfig_not_found), C(kubeconfig_not_ready), C(teardown_incomplete), C(run_id_required), C(access_denied), C(aws_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: bringup status=ok runners=1 launched=1 started=0
 outputs:
   description: What the step found and did.
   returned: always
@@ -219,17 +203,9 @@ outputs:
       description: sha256 of the saved kubeconfig (its contents are never returned).
       returned: when kubeconfig_source is not none
       type: str
-attempts:
-  description: AWS calls made including retries (1 + retries).
-  returned: always
-  type: int
 diff:
   description: Before/after lists of the run's runner ids.
   returned: success
-  type: dict
-receipt:
-  description: A receipt.v1 document (phase C(bringup) or C(teardown)).
-  returned: always
   type: dict
 """
 

@@ -59,24 +59,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: Whether the summary (or its S3 copy) was written.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail) (a phase failed, or a receipt is invalid).
   returned: always
   type: str
-reason:
-  description:
-    - The failed phase's failure code, C(receipt_invalid), C(access_denied) or C(aws_error); null when the drill succeeded.
-  returned: always
-  type: str
-token_line:
-  description: The drill's status line.
-  returned: always
-  type: str
-  sample: dr_drill status=ok run_id=dr-20260101t000000z summary=/var/lib/signalcraft/receipts/dr-20260101t000000z/drill.summary.json
 outputs:
   description: The summary and where it is.
   returned: always
@@ -94,14 +80,6 @@ outputs:
       description: The S3 copy.
       returned: when s3_bucket and not check mode
       type: str
-attempts:
-  description: API attempts made, retries included.
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(dr_drill), phase C(summary)); the drill does not write it (the summary is derived).
-  returned: always
-  type: dict
 """
 
 import glob

@@ -133,26 +133,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-changed:
-  description: True when a Job ran (a Job run is an action); false in check mode.
-  returned: always
-  type: bool
 status:
   description: C(ok), C(planned) (check mode) or C(fail).
   returned: always
   type: str
-reason:
-  description:
-    - The category of a failure, or null. C(image_pull), C(insufficient_memory), C(unschedulable), C(container_error), C(job_failed),
-      C(job_missing), C(validate_timeout), C(invalid_resources), C(run_id_invalid), C(image_ref_missing), C(image_ref_invalid), C(kubeconfig_invalid),
-      C(k8s_forbidden), C(k8s_error).
-  returned: always
-  type: str
-token_line:
-  description: The stable status line.
-  returned: always
-  type: str
-  sample: validate status=fail reason=insufficient_memory attempt=1 job=dr-validate-dr-20260101t000000z-1 outcome=retryable
 outputs:
   description: The attempt's classification.
   returned: always
@@ -208,14 +192,6 @@ outputs:
       description: Seconds from creating the Job to its outcome.
       returned: when the Job ran
       type: float
-attempts:
-  description: 1 (one Job attempt per call; the role counts attempts).
-  returned: always
-  type: int
-receipt:
-  description: A receipt.v1 document (operation C(dr_validate), phase C(validate)).
-  returned: always
-  type: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
