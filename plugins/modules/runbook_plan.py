@@ -87,8 +87,8 @@ outputs:
       elements: dict
     handoff:
       description:
-        - For phases skipped on resume or start_at, C({phase: {status, outputs, receipt_path}}) from their
-          receipts; the action plugin merges it into the fact C(signalcraft_results).
+        - "For phases skipped on resume or start_at, C({phase: {status, outputs, receipt_path}}) from their
+          receipts; the action plugin merges it into the fact C(signalcraft_results)."
       type: dict
 """
 
