@@ -1,6 +1,6 @@
 """The account/region guard is a property of the skeleton: every playbook is refused before any write.
 
-One parametrized test over tests/playbooks.yml (every playbook): each runs with a wrong expected
+One parametrized test over tests/integration/playbooks.yml (every playbook): each runs with a wrong expected
 account and with a region the inventory does not expect, and the sandbox's own records prove that no
 AWS write request reached the emulator and no Kubernetes object changed. The refusal is receipted
 locally (never uploaded: the account was not verified).
@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 
-with open(os.path.join(REPO_ROOT, "tests", "playbooks.yml")) as _handle:
+with open(os.path.join(REPO_ROOT, "tests", "integration", "playbooks.yml")) as _handle:
     PLAYBOOKS = yaml.safe_load(_handle)
 
 # API operations that only read. Anything else in the request log is a write.
@@ -38,7 +38,7 @@ def k8s_versions(sandbox):
 
 def test_catalog_lists_every_playbook():
     on_disk = sorted(f for f in os.listdir(os.path.join(REPO_ROOT, "playbooks")) if f.endswith(".yml"))
-    assert sorted(PLAYBOOKS) == on_disk, "add new playbooks to tests/playbooks.yml (and remove deleted ones)"
+    assert sorted(PLAYBOOKS) == on_disk, "add new playbooks to tests/integration/playbooks.yml (and remove deleted ones)"
 
 
 @pytest.mark.parametrize("wrong", ["account", "region"])
