@@ -258,7 +258,9 @@ class ActionModule(ActionBase):
         if isinstance(receipt, dict) and receipt.get("phase") and receipt.get("status") == "success" and not result.get("failed"):
             results[receipt["phase"]] = {k: result.get(k) for k in ("status", "reason", "changed", "token_line",
                                                                     "receipt_path", "receipt_s3_uri")}
-            results[receipt["phase"]]["outputs"] = result.get("outputs", receipt.get("outputs") or {})
+            # The receipt module's own outputs describe the recording; what it recorded is the receipt's.
+            results[receipt["phase"]]["outputs"] = (receipt.get("outputs") or {}) if short_name == "receipt" else result.get(
+                "outputs", receipt.get("outputs") or {})
             facts[RESULTS_FACT] = results
         if facts:
             result.setdefault("ansible_facts", {}).update(facts)
