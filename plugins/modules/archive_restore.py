@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: archive_restore
-short_description: Restore an archived recording found by recordings.archive_key and report its restore status
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Restore an archived recording found by recordings.archive_key and report its restore status
 description:
   - The storage runbook's "Restoring archived assets". Looks the recording up in PostgreSQL by
     O(recording_id) or O(object_key) (its C(object_key) or C(archive_key), within O(bucket)) and
@@ -29,13 +31,7 @@ description:
   - Prints C(archive_restore status=ok bucket=<b> key=<k> storage_class=<c> tier=<t> days=<n> result=<r> ongoing=<bool>
     expiry_date=<UTC time or ->) (C(status=planned result=would_restore) in check mode) and returns one receipt
     (operation C(archive_restore), phase C(restore)).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  dsn:
-    description: PostgreSQL connection string of the recordings metadata. Never logged.
-    type: str
-    required: true
   recording_id:
     description: The C(recordings.id) of the recording to restore.
     type: int
@@ -57,9 +53,6 @@ options:
     type: str
     choices: [Standard, Bulk, Expedited]
     default: Standard
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -67,6 +60,10 @@ attributes:
   diff_mode:
     support: full
     description: The restore state before and after.
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.postgres.recordings
 """
 
 EXAMPLES = r"""

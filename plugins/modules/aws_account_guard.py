@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: aws_account_guard
-short_description: Refuse to go on unless the AWS caller is in the expected account and region
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Refuse to go on unless the AWS caller is in the expected account and region
 description:
   - Calls C(sts:GetCallerIdentity) and compares the caller's account with O(expected_account_id) and
     the configured region with O(expected_region). Fails closed - an unset, malformed or placeholder
@@ -21,8 +23,6 @@ description:
     C(signalcraft_expected_account_id) and C(signalcraft_expected_region) (default
     C(signalcraft_aws_region)); playbooks need not call it themselves.
   - Read-only; runs the same way in check mode.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   expected_account_id:
     description:
@@ -36,13 +36,7 @@ options:
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; the same call in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes.
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: backup_contract
-short_description: Check the DR backup contract at a backup URI
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Check the DR backup contract at a backup URI
 description:
   - Checks that C(metadata.json), C(state.tar.zst) and C(manifests.tar.zst) exist under O(backup_uri) and are
     not empty, that C(metadata.json) is a JSON object, and (with O(verify_checksums)) that the archives match
@@ -22,8 +24,6 @@ description:
   - A C(REPLACE_) placeholder in O(backup_uri) fails with C(inventory_placeholder) before any AWS call.
   - Prints C(dr_contract status=ok backup_id=<id> checksums_verified=<n>).
   - Reads only. Replaces C(scripts/ops/dr_contract.py).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   backup_uri:
     description: C(s3://<bucket>/<prefix>/backups/<backup_id>) (a trailing slash is fine).
@@ -37,18 +37,12 @@ options:
     description: Fail when C(metadata.json) lists no sha256 for an archive.
     type: bool
     default: false
+seealso:
+  - module: signalcraft.ops.backup_restore
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; the same checks run in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-seealso:
-  - module: signalcraft.ops.backup_restore
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: backup_restore
-short_description: Restore a DR backup's workloads into a namespace and its state archive to disk
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Restore a DR backup's workloads into a namespace and its state archive to disk
 description:
   - Checks the backup contract (see M(signalcraft.ops.backup_contract)), reads every manifest in
     C(manifests.tar.zst) and every member of C(state.tar.zst) (absolute paths, C(..), links and device files
@@ -24,8 +26,6 @@ description:
   - A second run with the same backup changes nothing.
   - Prints C(dr_restore status=ok namespace=<ns> objects=<n> changed_objects=<n> state_files=<n> gate=passed bundle_sha256=<sha>);
     in check mode C(status=planned) and C(would_change=<n>).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   backup_uri:
     description: C(s3://<bucket>/<prefix>/backups/<backup_id>).
@@ -55,10 +55,6 @@ options:
     description: Fail when C(metadata.json) lists no sha256 for an archive.
     type: bool
     default: false
-  create_namespace:
-    description: Create the namespace when it does not exist.
-    type: bool
-    default: true
   force_conflicts:
     description: Take over fields another field manager owns (server-side apply C(force)).
     type: bool
@@ -71,13 +67,6 @@ options:
   bundle_sha256:
     description: The sha256 of that bundle, recorded in RV(outputs.bundle_sha256).
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-requirements:
-  - kubernetes >= 30.1.0
-  - zstandard
 attributes:
   check_mode:
     support: full
@@ -85,9 +74,17 @@ attributes:
   diff_mode:
     support: full
     description: Each changed object before and after (Secret values masked).
+requirements:
+  - kubernetes >= 30.1.0
+  - zstandard
 seealso:
   - module: signalcraft.ops.backup_contract
   - module: signalcraft.ops.ecr_pull_secret
+extends_documentation_fragment:
+  - signalcraft.ops.k8s
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.k8s_namespace
 """
 
 EXAMPLES = r"""
@@ -97,6 +94,7 @@ EXAMPLES = r"""
     namespace: jobintel
     state_dir: /var/lib/signalcraft/receipts/dr-drill-1/state
     kubeconfig: /var/lib/signalcraft/receipts/dr-drill-1/kubeconfig.yaml
+  register: restored
 """
 
 RETURN = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: bundle_configmaps
-short_description: Render the control-plane bundle as ConfigMaps and apply them to a namespace
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Render the control-plane bundle as ConfigMaps and apply them to a namespace
 description:
   - Reads an extracted bundle (M(signalcraft.ops.bundle_fetch)'s C(bundle_dir)), verifies every file against
     its C(manifest.json) again, and renders one ConfigMap per section (C(<name_prefix>-candidates),
@@ -25,8 +27,6 @@ description:
   - Prints C(apply_bundle status=ok namespace=<ns> render_only=<bool> configmaps=4 changed=<n> output_yaml=<file>); in check
     mode C(status=planned) and C(would_change=<n>).
   - Replaces C(scripts/control_plane/apply_bundle_k8s.sh).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   bundle_dir:
     description: The extracted bundle directory (holds C(manifest.json)).
@@ -47,17 +47,10 @@ options:
   output_yaml:
     description: Also write the rendered YAML to this file (written only when it differs).
     type: path
-  create_namespace:
-    description: Create the namespace when it does not exist.
-    type: bool
-    default: true
   force_conflicts:
     description: Take over fields another field manager owns (server-side apply C(force)).
     type: bool
     default: false
-requirements:
-  - kubernetes >= 30.1.0
-  - PyYAML
 attributes:
   check_mode:
     support: full
@@ -65,11 +58,15 @@ attributes:
   diff_mode:
     support: full
     description: Each changed ConfigMap before and after (and in RV(outputs.configmaps)).
+requirements:
+  - kubernetes >= 30.1.0
+  - PyYAML
 seealso:
   - module: signalcraft.ops.bundle_fetch
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.receipt
+  - signalcraft.ops.k8s_namespace
 """
 
 EXAMPLES = r"""
@@ -85,6 +82,8 @@ EXAMPLES = r"""
     bundle_dir: /tmp/control-plane-fetch/bundle/control-plane
     namespace: jobintel
     kubeconfig: /tmp/dr/kubeconfig.yaml
+
+  register: configmaps
 """
 
 RETURN = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: bundle_fetch
-short_description: Fetch the control-plane bundle named by current.json, verify it and extract it
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Fetch the control-plane bundle named by current.json, verify it and extract it
 description:
   - Reads C(<prefix>/control-plane/current.json), downloads the bundle it names, checks the archive's sha256
     against C(bundle_sha256), refuses absolute paths, C(..), links, device files and FIFOs in the archive and
@@ -24,26 +26,11 @@ description:
   - Prints C(fetch_bundle status=ok bundle_sha256=<sha> bundle_dir=<dir> changed_files=<n>); in check mode
     C(status=planned) and C(would_change=<n>).
   - Replaces C(scripts/control_plane/fetch_bundle.sh).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  bucket:
-    description:
-      - Bucket holding C(current.json) and the bundles. Empty fails with C(bucket_unset), a C(REPLACE_) placeholder
-        with C(inventory_placeholder).
-    type: str
-    required: true
-  prefix:
-    description: Key prefix in front of C(control-plane/) (empty for the bucket root).
-    type: str
-    default: ""
   dest_dir:
     description: The bundle is extracted to C(<dest_dir>/bundle/control-plane/).
     type: path
     required: true
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -54,6 +41,10 @@ attributes:
 seealso:
   - module: signalcraft.ops.bundle_publish
   - module: signalcraft.ops.bundle_configmaps
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.s3_location.control_plane
 """
 
 EXAMPLES = r"""
@@ -71,7 +62,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The bundle that C(current.json) names, its verified manifest, and the files written or removed under O(dest_dir).
   returned: always
   type: dict
   contains:

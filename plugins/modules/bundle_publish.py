@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: bundle_publish
-short_description: Publish the control-plane bundle to S3 and move control-plane/current.json to it
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Publish the control-plane bundle to S3 and move control-plane/current.json to it
 description:
   - Builds a deterministic C(tar.gz) of C(candidates/ alerts/ providers/ scoring/) from O(source_dir) plus
     C(manifest.json) (per-file sha256 and size) under C(control-plane/) -- sorted members, fixed mtime,
@@ -25,23 +27,11 @@ description:
   - Prints C(publish_bundle status=ok bundle_uri=<uri> bundle_sha256=<sha> uploaded=<bool> pointer=moved|unchanged);
     in check mode C(status=planned) with C(would_upload) and C(pointer=would_move|unchanged).
   - Replaces C(scripts/control_plane/publish_bundle.sh).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   source_dir:
     description: Directory holding the C(candidates), C(alerts), C(providers) and C(scoring) directories.
     type: path
     required: true
-  bucket:
-    description:
-      - Bucket of the bundles and of C(current.json). Empty fails with C(bucket_unset), a C(REPLACE_) placeholder with
-        C(inventory_placeholder).
-    type: str
-    required: true
-  prefix:
-    description: Key prefix in front of C(control-plane/) (empty for the bucket root).
-    type: str
-    default: ""
   image_ref_digest:
     description: The digest-pinned image (C(<repo>@sha256:<digest>)) this control plane goes with.
     type: str
@@ -55,9 +45,6 @@ options:
       - Commit of the control-plane sources. When omitted, read from the git checkout holding O(source_dir),
         or C(unknown) outside a checkout.
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -68,6 +55,10 @@ attributes:
 seealso:
   - module: signalcraft.ops.bundle_fetch
   - module: signalcraft.ops.bundle_configmaps
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.s3_location.control_plane
 """
 
 EXAMPLES = r"""
@@ -86,7 +77,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The bundle uploaded (or reused), its manifest, and the C(current.json) pointer before and after.
   returned: always
   type: dict
   contains:

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: db_bootstrap
-short_description: Validate the migration plan or apply pending schema migrations in order
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Validate the migration plan or apply pending schema migrations in order
 description:
   - Replaces C(python -m tools.db_bootstrap --dry-run) and C(... apply_migrations) of the DB-backed
     service runbook.
@@ -30,10 +32,6 @@ description:
   - The receipt has operation C(db_bootstrap) and phase C(db_bootstrap_dry_run) (O(mode=dry_run), or
     check mode) or C(db_bootstrap) (O(mode=apply_migrations)); the collection's action plugin writes it.
   - Idempotent; a second run applies nothing (C(applied=0), C(changed=false)).
-author:
-  - signalcraft maintainers (@signalcraft)
-requirements:
-  - psycopg >= 3 (C(psycopg[binary]))
 options:
   mode:
     description:
@@ -69,17 +67,11 @@ options:
       - Seconds to wait for another run's migration lock before failing with C(migration_lock_busy).
     type: float
     default: 30
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
   statement_timeout_ms:
     description:
       - Statement timeout applied to each migration's transaction in milliseconds; 0 for none.
     type: int
     default: 0
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -89,8 +81,13 @@ attributes:
   diff_mode:
     support: full
     description: Shows the applied versions before and after.
+requirements:
+  - psycopg >= 3 (C(psycopg[binary]))
 seealso:
   - module: signalcraft.ops.db_verify
+extends_documentation_fragment:
+  - signalcraft.ops.receipt
+  - signalcraft.ops.postgres
 """
 
 EXAMPLES = r"""
@@ -117,7 +114,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The migration plan, the versions applied or already present, and the runbook's exit code.
   returned: always
   type: dict
   contains:

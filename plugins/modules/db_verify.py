@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: db_verify
-short_description: Verify that the service database is reachable and has its tables
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Verify that the service database is reachable and has its tables
 description:
   - Replaces C(python -m tools.db_verify) of the DB-backed service runbook.
   - Connects with O(dsn) and checks that every table in O(required_tables) exists (resolved with
@@ -24,10 +26,6 @@ description:
   - Fails the task exactly when the exit code is not 0; the failed result still carries
     C(token_line), RV(outputs) and the C(receipt) (operation and phase C(db_verify)).
   - Reads only; runs fully in check mode. The DSN is never returned, logged or recorded.
-author:
-  - signalcraft maintainers (@signalcraft)
-requirements:
-  - psycopg >= 3 (C(psycopg[binary]))
 options:
   dsn:
     description:
@@ -51,25 +49,14 @@ options:
       - The table that records applied migrations (see M(signalcraft.ops.db_bootstrap)).
     type: str
     default: ops_schema_migrations
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
-  statement_timeout_ms:
-    description: Statement timeout for this session in milliseconds; 0 for none.
-    type: int
-    default: 60000
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; every check runs in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
+requirements:
+  - psycopg >= 3 (C(psycopg[binary]))
 seealso:
   - module: signalcraft.ops.db_bootstrap
+extends_documentation_fragment:
+  - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
+  - signalcraft.ops.postgres
 """
 
 EXAMPLES = r"""

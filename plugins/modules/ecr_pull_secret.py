@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecr_pull_secret
-short_description: Create or refresh the ECR image-pull Secret and link it to a ServiceAccount
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Create or refresh the ECR image-pull Secret and link it to a ServiceAccount
 description:
   - Builds a C(kubernetes.io/dockerconfigjson) Secret from ECR's authorization token for the registry of
     O(image_ref) (or O(registry_id), or the caller's account) and server-side applies it to O(namespace).
@@ -25,8 +27,6 @@ description:
   - Prints C(ecr_pull_secret status=ok secret=<name> secret_changed=<bool> service_account=<name> registry=<host>); in check
     mode C(status=planned) with C(would_write) instead of C(secret_changed).
   - Replaces C(scripts/ops/dr_ensure_ecr_pull_secret.sh); its C(--dry-run) is check mode (C(dryRun=All)).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   namespace:
     description: Namespace of the Secret and the ServiceAccount.
@@ -57,20 +57,10 @@ options:
     description: With O(refresh=auto), rewrite a Secret written longer ago than this (ECR tokens last 12 hours).
     type: float
     default: 6.0
-  create_namespace:
-    description: Create the namespace when it does not exist.
-    type: bool
-    default: true
   create_service_account:
     description: Create O(service_account) when it does not exist (otherwise fail).
     type: bool
     default: true
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-requirements:
-  - kubernetes >= 30.1.0
 attributes:
   check_mode:
     support: full
@@ -78,8 +68,15 @@ attributes:
   diff_mode:
     support: partial
     description: The ServiceAccount's imagePullSecrets names before and after; the Secret's content is never shown.
+requirements:
+  - kubernetes >= 30.1.0
 seealso:
   - module: signalcraft.ops.backup_restore
+extends_documentation_fragment:
+  - signalcraft.ops.k8s
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.k8s_namespace
 """
 
 EXAMPLES = r"""
@@ -95,6 +92,7 @@ EXAMPLES = r"""
     image_ref: "{{ image_ref }}"
     refresh: always
     kubeconfig: /tmp/dr/kubeconfig.yaml
+  register: pull_secret
 """
 
 RETURN = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecs_run_task
-short_description: Run one ECS task from a task-definition revision and wait for its exit code
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Run one ECS task from a task-definition revision and wait for its exit code
 description:
   - Starts one task of O(task_definition) (RunTask) with environment overrides on one container,
     waits until it is C(STOPPED) (bounded polling with exponential backoff) and returns the task ARN,
@@ -24,17 +26,10 @@ description:
     the artifact paths to inspect, in the order the failure playbook reads them.
   - A timeout fails with reason C(wait_timeout); the task is left running unless O(stop_on_timeout=true).
   - The receipt's C(failure_code) of a failed run is the run's own failure code (C(FORCED_FAILURE), ...), so
-    receipts can be grouped by what broke; the result's RV(reason) stays the registered token C(task_failed).
+    receipts can be grouped by what broke; the result's C(reason) stays the registered token C(task_failed).
   - Check mode resolves the revision, the run id and the artifact location and prints
     C(run_once status=planned run_id=<id> task_definition=<arn> artifacts=<uri>); it starts nothing.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  cluster:
-    description:
-      - The cluster name or ARN.
-    type: str
-    required: true
   task_definition:
     description:
       - The revision to run, as C(family:revision), ARN, or C(family) for the latest ACTIVE revision.
@@ -104,11 +99,6 @@ options:
       - Seconds between the first polls; grows by half each poll.
     type: float
     default: 5
-  wait_max_delay:
-    description:
-      - Longest pause between polls, in seconds.
-    type: float
-    default: 30
   stop_on_timeout:
     description:
       - Stop the task (StopTask) when O(wait_timeout) passes.
@@ -119,9 +109,6 @@ options:
       - The receipt's operation name (C(run_once), C(force_fail_demo)).
     type: str
     default: run_once
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -132,6 +119,11 @@ attributes:
 seealso:
   - module: signalcraft.ops.ecs_task_info
   - module: signalcraft.ops.ecs_taskdef_deploy
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.ecs_cluster
+  - signalcraft.ops.wait
 """
 
 EXAMPLES = r"""
@@ -162,7 +154,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The task that ran, with its ARNs, run id, exit code, containers, stop reason and artifacts.
   returned: always
   type: dict
   contains:
@@ -225,6 +217,7 @@ outputs:
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule, no_log_values_in
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
@@ -291,14 +284,14 @@ def run(ops):
     overrides = dict((k, ecs.env_value(k, v)) for k, v in params["environment"].items())
     overrides[ecs.RUN_ID_ENV] = run_id
     container, environment = ecs.effective_environment(described, params["container_name"], overrides)
-    location = ecs.artifact_location(environment, run_id)
+    location = layout.artifact_location(environment, run_id)
     outputs.update(run_id=run_id, task_definition_arn=described["taskDefinitionArn"], artifacts=location)
     if described.get("networkMode") == "awsvpc" and not params["subnets"]:
         raise GuardError("network_config_missing", "task definition %s uses awsvpc: set jobintel_ecs_subnets (and jobintel_ecs_security_groups) "
                                                    "in the inventory." % described["taskDefinitionArn"], details=outputs)
     if params["run_id"]:
         try:
-            ecs.require_new_run(ops.client("s3"), location, run_id)
+            layout.require_new_run(ops.client("s3"), location, run_id)
         except GuardError as exc:
             raise _fail(exc, outputs, False)
     if ops.check_mode:
@@ -329,7 +322,7 @@ def run(ops):
     outputs.update(waited_s=waited, polls=polls)
     outcome = ecs.task_outcome(task, container)
     outputs.update((k, v) for k, v in outcome.items() if k in _OUTPUTS)
-    outputs["run_health"] = ecs.read_run_health(ops.client("s3"), location)
+    outputs["run_health"] = layout.read_run_health(ops.client("s3"), location)
     if outcome["exit_code"] != 0:
         code = ecs.failure_code(outcome, outputs["run_health"])
         outputs["failure_code"] = code

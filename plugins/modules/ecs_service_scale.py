@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecs_service_scale
-short_description: Scale an ECS service's workers to a desired count behind a typed confirmation
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Scale an ECS service's workers to a desired count behind a typed confirmation
 description:
   - Incident containment (queue saturation) - replaces C(pnpm worker:scale --replicas N).
   - Describes the service (fails with C(cluster_not_found), C(service_not_found) or
@@ -22,13 +24,7 @@ description:
   - Already at the desired count is C(changed=false) and needs no write.
   - Returns C(scale_workers status=ok desired=<n> previous=<n> running=<n>), the before/after
     diff and a receipt.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  cluster:
-    description: The ECS cluster name or ARN.
-    type: str
-    required: true
   service:
     description: The ECS service name.
     type: str
@@ -37,11 +33,6 @@ options:
     description: The number of tasks the service should run.
     type: int
     required: true
-  confirm:
-    description:
-      - Must be exactly O(service) for anything to change (the operator types the service name).
-      - Not needed in check mode, which only plans.
-    type: str
   max_desired_count:
     description: Refuse a O(desired_count) above this ceiling (a typo guard from the inventory).
     type: int
@@ -53,13 +44,6 @@ options:
     description: Seconds to wait before failing with C(scale_timeout).
     type: int
     default: 600
-  poll_interval:
-    description: Seconds between describe calls while waiting.
-    type: float
-    default: 10
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -69,6 +53,11 @@ attributes:
     description: The desired count before and after.
 seealso:
   - module: signalcraft.ops.rds_failover
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.ecs_cluster
+  - signalcraft.ops.containment
 """
 
 EXAMPLES = r"""
@@ -80,6 +69,7 @@ EXAMPLES = r"""
     confirm: "{{ containment_confirm }}"
     max_desired_count: 20
     wait_timeout: 900
+  register: scaled
 """
 
 RETURN = r"""
@@ -88,7 +78,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The service after the change and its desired count before it.
   returned: always
   type: dict
   contains:

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecs_service_update
-short_description: Roll an ECS service to a task-definition revision and wait until it is stable
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Roll an ECS service to a task-definition revision and wait until it is stable
 description:
   - Points an existing ECS service at O(task_definition) (UpdateService) unless it already runs that
     revision, then, with O(wait=true), polls until the service is stable as the AWS
@@ -22,14 +24,7 @@ description:
     Fails at once with C(service_rollout_failed) when the deployment circuit breaker marks the
     rollout FAILED, and with C(service_not_found) when the service is missing, DRAINING or INACTIVE.
   - Never creates or deletes services, and changes nothing but the task definition.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  cluster:
-    description:
-      - The cluster name or ARN.
-    type: str
-    required: true
   service:
     description:
       - The service name or ARN.
@@ -60,14 +55,6 @@ options:
       - Seconds between the first polls; grows by half each poll.
     type: float
     default: 15
-  wait_max_delay:
-    description:
-      - Longest pause between polls, in seconds.
-    type: float
-    default: 30
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -77,6 +64,11 @@ attributes:
     description: Shows the service's task definition before and after.
 seealso:
   - module: signalcraft.ops.ecs_taskdef_deploy
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.ecs_cluster
+  - signalcraft.ops.wait
 """
 
 EXAMPLES = r"""
@@ -86,6 +78,7 @@ EXAMPLES = r"""
     service: jobintel-dashboard
     task_definition: "{{ deployed.task_definition_arn }}"
     wait_timeout: 600
+  register: updated
 """
 
 RETURN = r"""
@@ -94,7 +87,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The service's task definition before and after, and how long it took to become stable.
   returned: always
   type: dict
   contains:

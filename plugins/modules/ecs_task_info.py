@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecs_task_info
-short_description: Report the runtime status of one ECS task
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Report the runtime status of one ECS task
 description:
   - Describes one task (DescribeTasks) and returns its last and desired status, stop code and
     reason, and each container's status and exit code. Replaces C(ecs_verify_task.sh).
@@ -20,14 +22,7 @@ description:
   - Prints the status line C(task status=<last status> exit_code=<code> stop_code=<code>); its RV(status) is the
     task's last status (C(PROVISIONING) ... C(RUNNING) ... C(STOPPED)), not C(ok), so the line reads as before.
   - Reads only.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  cluster:
-    description:
-      - The cluster name or ARN.
-    type: str
-    required: true
   task_arn:
     description:
       - The task ARN or id.
@@ -38,18 +33,13 @@ options:
       - The container whose exit code is reported as RV(outputs.exit_code). Default is the first container
         with a non-zero exit code, else the first.
     type: str
+seealso:
+  - module: signalcraft.ops.ecs_run_task
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-seealso:
-  - module: signalcraft.ops.ecs_run_task
+  - signalcraft.ops.read_only
+  - signalcraft.ops.ecs_cluster
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecs_taskdef_deploy
-short_description: Register a new ECS task-definition revision from the current one with a new image and environment
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Register a new ECS task-definition revision from the current one with a new image and environment
 description:
   - Derives the next revision of O(family) from its latest ACTIVE revision (or O(base_revision)),
     sets the image of one container to O(image_ref) and overlays O(environment) on its environment,
@@ -26,8 +28,6 @@ description:
     reference.
   - Tags of the base revision (except AWS-reserved C(aws:) ones) are copied to the new revision.
   - Replaces C(deploy_ecs_rev.sh).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   family:
     description:
@@ -78,9 +78,6 @@ options:
       - The environment being deployed to; named in the refusal message when a tag is given.
     type: str
     default: this environment
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -91,6 +88,9 @@ attributes:
 seealso:
   - module: signalcraft.ops.ecs_service_update
   - module: signalcraft.ops.ecs_run_task
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 """
 
 EXAMPLES = r"""
@@ -118,7 +118,7 @@ status:
   returned: always
   type: str
 outputs:
-  description: What the step found and did.
+  description: The task-definition revision registered (or the current one when nothing changed), its image and the changes from the previous one.
   returned: always
   type: dict
   contains:

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ecs_taskdef_env
-short_description: Show the image and environment of an ECS task-definition revision, secrets redacted
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Show the image and environment of an ECS task-definition revision, secrets redacted
 description:
   - Describes a task-definition revision and returns each container's image, environment and
     secret references. Replaces C(print_taskdef_env.sh TASKDEF_REV=<rev>).
@@ -20,8 +22,6 @@ description:
     masked in everything Ansible prints.
   - Prints C(taskdef_env status=ok task_definition=<arn> containers=<n>).
   - Reads only.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   task_definition:
     description:
@@ -32,18 +32,12 @@ options:
     description:
       - Only this container. Default is every container.
     type: str
+seealso:
+  - module: signalcraft.ops.ecs_taskdef_deploy
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-seealso:
-  - module: signalcraft.ops.ecs_taskdef_deploy
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: ops_daily
-short_description: The ops_daily watchdog - healthy, insufficient_data or unhealthy from aggregate delivery metrics
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: The ops_daily watchdog - healthy, insufficient_data or unhealthy from aggregate delivery metrics
 description:
   - Replaces the scheduled C(ops_daily) job of the DB-backed service runbook.
   - Sums the delivery counts (delivered, held, suppressed, failed) of O(metrics_table) over
@@ -32,10 +34,6 @@ description:
   - No O(dsn) gives C(ops_daily_watchdog status=not_configured reason=missing_dsn) (exit 0), or
     C(status=fail reason=missing_dsn) (exit 1) when O(strict=true).
   - The receipt has operation and phase C(ops_daily); the collection's action plugin writes it.
-author:
-  - signalcraft maintainers (@signalcraft)
-requirements:
-  - psycopg >= 3 (C(psycopg[binary]))
 options:
   dsn:
     description: The PostgreSQL connection string (the role sets it from C(db_ops_dsn)). Never logged or recorded.
@@ -79,23 +77,12 @@ options:
     description: The daily second-touch summary table; skipped when it does not exist.
     type: str
     default: second_touch_summaries
-  connect_timeout:
-    description: Seconds to wait for the connection.
-    type: int
-    default: 10
-  statement_timeout_ms:
-    description: Statement timeout for this session in milliseconds; 0 for none.
-    type: int
-    default: 60000
+requirements:
+  - psycopg >= 3 (C(psycopg[binary]))
 extends_documentation_fragment:
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs fully in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
+  - signalcraft.ops.read_only
+  - signalcraft.ops.postgres
 """
 
 EXAMPLES = r"""

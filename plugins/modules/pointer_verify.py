@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: pointer_verify
-short_description: Verify the last_success pointers of published runs and the objects they name
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Verify the last_success pointers of published runs and the objects they name
 description:
   - The checks of C(verify_ops.sh) as a module. Reads C(<prefix>/state/last_success.json) and, for every provider and
     profile, C(<prefix>/state/<provider>/<profile>/last_success.json).
@@ -23,17 +25,7 @@ description:
     C(inventory_placeholder), and returns
     C(verify_ops status=ok) or C(verify_ops status=fail reason=<token>) (the first failing check's token).
   - Reads only.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  bucket:
-    description: The artifact bucket.
-    type: str
-    required: true
-  prefix:
-    description: Key prefix inside O(bucket), without leading or trailing C(/).
-    type: str
-    default: ""
   providers:
     description: Providers whose pointers are checked, crossed with O(profiles). Empty checks only C(last_success).
     type: list
@@ -57,19 +49,14 @@ options:
     description: Threads for the checksum reads of the C(latest/) comparison.
     type: int
     default: 8
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; every check runs in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
 seealso:
   - module: signalcraft.ops.s3_publish_run
   - module: signalcraft.ops.run_provenance
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
+  - signalcraft.ops.s3_location
 """
 
 EXAMPLES = r"""

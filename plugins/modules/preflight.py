@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: preflight
-short_description: Verify the prod redaction contract, the AWS account and region, and the config contract
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Verify the prod redaction contract, the AWS account and region, and the config contract
 description:
   - Runs the checks an operator runs before deploying or running a workload
     (C(preflight_env.py --mode verify --deployment-env prod)).
@@ -29,8 +31,6 @@ description:
   - The collection's action plugin also runs M(signalcraft.ops.aws_account_guard) before the first AWS module of a
     play, so a wrong account may be refused there first (C(account_guard status=fail reason=account_mismatch)).
   - Reads only; never changes anything, so check mode runs every check.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   mode:
     description:
@@ -85,18 +85,12 @@ options:
     description:
       - The region the caller must be using. Defaults to O(region).
     type: str
+seealso:
+  - module: signalcraft.ops.aws_account_guard
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; every check runs in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is nothing to diff.
-seealso:
-  - module: signalcraft.ops.aws_account_guard
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: prod_config_contract
-short_description: Check that the prod config contract's required names are set, by name only
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Check that the prod config contract's required names are set, by name only
 description:
   - Replaces C(python -m tools.prod_config_contract --mode=prod_required) of the DB-backed service runbook.
   - A required name is present when the environment the module runs in has it with a non-empty
@@ -26,8 +28,6 @@ description:
   - The receipt has operation C(prod_config_contract) and phase C(prod_config); the collection's
     action plugin writes it.
   - Reads only; runs fully in check mode.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   mode:
     description:
@@ -54,17 +54,11 @@ options:
     description: Count names set (non-empty) in the environment the module runs in.
     type: bool
     default: true
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
 seealso:
   - module: signalcraft.ops.preflight
+extends_documentation_fragment:
+  - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: rds_failover
-short_description: Fail over an RDS (Aurora) DB cluster to a reader behind a typed confirmation
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Fail over an RDS (Aurora) DB cluster to a reader behind a typed confirmation
 description:
   - Incident containment (database connectivity) - replaces
     C(aws rds failover-db-cluster --db-cluster-identifier <cluster>).
@@ -27,8 +29,6 @@ description:
     C(containment), phase C(db_failover)). Check mode returns
     C(db_failover status=planned writer=<current> candidates=<reader>+<reader>) (readers in promotion order, or the
     target) and writes nothing.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   db_cluster_identifier:
     description: The DB cluster to fail over.
@@ -36,12 +36,6 @@ options:
     required: true
   target_instance:
     description: The reader instance to promote. Default lets RDS choose by promotion tier.
-    type: str
-  confirm:
-    description:
-      - Must be exactly O(db_cluster_identifier) for the failover to run (the operator types the cluster name,
-        C(-e containment_confirm=<cluster>) in the playbook).
-      - Not needed in check mode, which only plans.
     type: str
   wait:
     description: Wait until the cluster is available with its new writer.
@@ -51,13 +45,6 @@ options:
     description: Seconds to wait before failing with C(failover_timeout).
     type: int
     default: 900
-  poll_interval:
-    description: Seconds between describe calls while waiting.
-    type: float
-    default: 10
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -67,6 +54,10 @@ attributes:
     description: The writer before and after (null after when RDS will choose).
 seealso:
   - module: signalcraft.ops.ecs_service_scale
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.containment
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: receipt
-short_description: Record a receipt.v1 audit record for a phase no module receipted
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Record a receipt.v1 audit record for a phase no module receipted
 description:
   - Builds one C(receipt.v1) document (one phase of one runbook execution); the collection's action
     plugin writes it, as it writes every module's receipt, atomically to
@@ -25,8 +27,6 @@ description:
   - Inputs, outputs and message are redacted again before writing (values of secret-looking names,
     every value in O(secret_values), and passwords in URLs).
   - The document is validated against the receipt.v1 schema before anything is written.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   receipt:
     description:
@@ -88,8 +88,6 @@ options:
   s3_prefix:
     description: Key prefix for the S3 copy instead of C(signalcraft_receipt_prefix).
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.aws
 attributes:
   check_mode:
     support: full
@@ -101,6 +99,8 @@ notes:
   - Roles mark this task C(changed_when=false) because an audit record is not a change to the managed system.
 seealso:
   - module: signalcraft.ops.preflight
+extends_documentation_fragment:
+  - signalcraft.ops.aws
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: retention_sweep
-short_description: Delete expired recordings from S3 and mark their PostgreSQL rows, honouring legal holds
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Delete expired recordings from S3 and mark their PostgreSQL rows, honouring legal holds
 description:
   - The retention job of the recordings runbook. Runs the pre-flight checks first (database
     privileges, S3 read access to each bucket, outstanding legal holds) and fails before any write
@@ -31,13 +33,7 @@ description:
     skipped_in_window=<n> errors=<n>) (C(status=planned) in check mode) and returns one receipt (operation
     C(retention), phase C(dry_run) or C(apply)). Objects that could not be deleted fail the run with
     C(delete_errors) after the sweep; their rows stay unmarked and the next run retries them.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  dsn:
-    description: PostgreSQL connection string of the recordings metadata. Never logged.
-    type: str
-    required: true
   buckets:
     description: Buckets the sweep may delete from; rows of other buckets are left alone.
     type: list
@@ -73,9 +69,6 @@ options:
   progress_file:
     description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps); not written in check mode.
     type: path
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -84,6 +77,10 @@ attributes:
   diff_mode:
     support: partial
     description: The number of unmarked expired rows in O(buckets) before and after (planned in check mode with O(apply=true)).
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.postgres.recordings
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: run_provenance
-short_description: Show the build provenance of the last successful run from its pointer
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Show the build provenance of the last successful run from its pointer
 description:
   - C(show_run_provenance.sh) as a module. Reads C(<prefix>/state/last_success.json), or
     C(<prefix>/state/<provider>/<profile>/last_success.json) when O(provider) and O(run_profile) are given, and returns
@@ -20,17 +22,7 @@ description:
   - Fails with C(provenance status=fail reason=<token>), C(pointer_missing), C(access_denied), C(pointer_invalid),
     C(bucket_unset), C(inventory_placeholder) or C(bucket_not_found).
   - Reads only.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  bucket:
-    description: The artifact bucket.
-    type: str
-    required: true
-  prefix:
-    description: Key prefix inside O(bucket), without leading or trailing C(/).
-    type: str
-    default: ""
   provider:
     description: With O(run_profile), read this provider/profile's pointer instead of C(last_success).
     type: str
@@ -39,19 +31,14 @@ options:
       - With O(provider), read this provider/profile's pointer instead of C(last_success).
       - Named C(run_profile) because C(profile) is the AWS config profile option.
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
 seealso:
   - module: signalcraft.ops.s3_publish_run
   - module: signalcraft.ops.pointer_verify
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
+  - signalcraft.ops.s3_location
 """
 
 EXAMPLES = r"""
@@ -123,6 +110,7 @@ outputs:
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import provenance
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
@@ -142,7 +130,7 @@ def run(ops):
     bad = [n for n in (params["provider"], params["run_profile"]) if n is not None and not run_pointers.valid_name(n)]
     if bad:
         raise OpsError("invalid_input", "provenance_provider/provenance_profile %s must be lowercase tokens." % bad)
-    key = run_pointers.pointer_key(params["prefix"], params["provider"], params["run_profile"])
+    key = layout.pointer_key(params["prefix"], params["provider"], params["run_profile"])
     found = {"pointer_uri": pointers.s3_uri(params["bucket"], key)}
     try:
         run_publish.check_bucket_name(params["bucket"])

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: runbook_plan
-short_description: Plan which phases of a runbook run, from start_at, stop_after, resume and earlier receipts
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Plan which phases of a runbook run, from start_at, stop_after, resume and earlier receipts
 description:
   - The first step of the phase engine (role C(signalcraft.ops.runbook)). A pure decision from the
     runbook's ordered phases, the operator's O(start_at), O(stop_after) and O(resume), and the
@@ -21,18 +23,7 @@ description:
     original run; the first phase that did not succeed runs again.
   - Refuses (C(phase_unknown), C(phase_order_invalid), C(plan_invalid), C(nothing_to_run)) before
     anything runs. Reads only local files; the same in check mode.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  runbook:
-    description: The runbook's name (the receipts' operation), e.g. C(daily).
-    type: str
-    required: true
-  phases:
-    description: The runbook's phases in order.
-    type: list
-    elements: str
-    required: true
   start_at:
     description: Start at this phase; earlier phases are skipped and keep their receipts.
     type: str
@@ -47,19 +38,14 @@ options:
     description: Phase -> why it cannot run in check mode (it needs what an earlier phase would create).
     type: dict
     default: {}
-  receipt_dir:
-    description: The execution's receipt directory (C(<signalcraft_receipt_root>/<execution_id>)).
-    type: path
-    required: true
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
     description: Read-only; phases listed in O(check_mode_skips) are planned as skipped.
-  diff_mode:
-    support: none
-    description: Nothing changes.
+extends_documentation_fragment:
+  - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
+  - signalcraft.ops.runbook
 """
 
 EXAMPLES = r"""

@@ -10,38 +10,23 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: runbook_summary
-short_description: Derive a runbook execution's summary from its phase receipts
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Derive a runbook execution's summary from its phase receipts
 description:
   - The last step of the phase engine (role C(signalcraft.ops.runbook)). Reads the phase receipts in
     O(receipt_dir) and writes C(<receipt_dir>/<runbook>.summary.json) - status per phase, what was
     skipped and why, the failed phase and its token, durations. The summary is derived, never kept
     separately, so a resumed run's summary tells the whole execution.
   - Writes nothing in check mode.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  runbook:
-    description: The runbook's name, e.g. C(daily).
-    type: str
-    required: true
-  phases:
-    description: The runbook's phases in order.
-    type: list
-    elements: str
-    required: true
-  receipt_dir:
-    description: The execution's receipt directory.
-    type: path
-    required: true
   outcomes:
     description:
       - Phase -> C({status, reason}) as the engine saw it, standing in for receipts that were not
         written (check mode writes none).
     type: dict
     default: {}
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -49,6 +34,9 @@ attributes:
   diff_mode:
     support: none
     description: The summary is a derived record, not managed state.
+extends_documentation_fragment:
+  - signalcraft.ops.receipt
+  - signalcraft.ops.runbook
 """
 
 EXAMPLES = r"""

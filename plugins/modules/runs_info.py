@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: runs_info
-short_description: List a candidate's runs, show one run's health and provider availability, list its artifacts
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: List a candidate's runs, show one run's health and provider availability, list its artifacts
 description:
   - Replaces C(python -m jobintel.cli runs list|show|artifacts --candidate-id <id>).
   - Runs are read from the artifact bucket, under C(<prefix>/runs/<run_id>/) (published) and
@@ -27,8 +29,6 @@ description:
   - V(artifacts) lists the run's objects and what is missing from them.
   - Reads only. Inspecting a failed run succeeds; the module fails only when it cannot inspect
     (unknown run id, wrong candidate, unreadable bucket, corrupt JSON).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   action:
     description:
@@ -71,18 +71,12 @@ options:
     elements: str
     choices: [published, outbox]
     default: [published, outbox]
+seealso:
+  - module: signalcraft.ops.receipt
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; check mode returns the same data.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-seealso:
-  - module: signalcraft.ops.receipt
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""
@@ -192,6 +186,7 @@ outputs:
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
@@ -222,7 +217,7 @@ def inspect(params, s3):
     if params["action"] == "list":
         result = runs.list_runs(s3, bucket, prefix, candidate, params["limit"], sources)
         try:
-            pointer = pointers.read_pointer(s3, bucket, runs.pointer_key(prefix))
+            pointer = pointers.read_pointer(s3, bucket, layout.pointer_key(prefix))
         except pointers.PointerError:
             pointer = None  # verify_ops reports pointer problems; listing runs does not depend on it
         document = (pointer or {}).get("document") or {}

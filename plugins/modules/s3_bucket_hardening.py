@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: s3_bucket_hardening
-short_description: Plan and apply S3 buckets' versioning, lifecycle, public access block, encryption and replication
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Plan and apply S3 buckets' versioning, lifecycle, public access block, encryption and replication
 description:
   - Takes the desired state of each bucket's controls (O(buckets), in order), reads the current
     state and returns a plan (one line per change in RV(outputs.lines), the documents in
@@ -35,8 +37,6 @@ description:
     C(s3_hardening), phase C(plan) or C(apply)).
   - Unlike M(amazon.aws.s3_bucket) and M(community.aws.s3_lifecycle), it has a full check mode and
     manages replication.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   buckets:
     description:
@@ -123,7 +123,7 @@ options:
                 description: Days after creation.
                 type: int
                 required: true
-              storage_class:
+              storage_class: &storage_class
                 description: Target storage class.
                 type: str
                 required: true
@@ -151,11 +151,7 @@ options:
                 description: Days after becoming noncurrent.
                 type: int
                 required: true
-              storage_class:
-                description: Target storage class.
-                type: str
-                required: true
-                choices: [STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE]
+              storage_class: *storage_class
           abort_incomplete_multipart_upload_days:
             description: Abort multipart uploads not completed this many days after they started.
             type: int
@@ -216,9 +212,6 @@ options:
     description: Remove lifecycle rules a bucket has that its rules do not name.
     type: bool
     default: true
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -229,6 +222,9 @@ attributes:
 seealso:
   - module: amazon.aws.s3_bucket
   - module: community.aws.s3_lifecycle
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 """
 
 EXAMPLES = r"""

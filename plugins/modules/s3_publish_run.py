@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: s3_publish_run
-short_description: Publish a run to S3 with verified SHA-256 checksums, then move latest/ and the last_success pointers
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Publish a run to S3 with verified SHA-256 checksums, then move latest/ and the last_success pointers
 description:
   - Publishes one run (C(PUBLISH_S3=1 run_daily.py) as a module) to C(s3://<bucket>/<prefix>/runs/<run_id>/), keeping
     the source's inner layout (C(run_summary.v1.json), C(run_health.v1.json), C(artifacts/...),
@@ -43,8 +45,6 @@ description:
   - A pointer is not moved back to an older run unless O(allow_rewind=true). A publish whose pointers were held
     that way returns C(publish status=warn reason=pointer_held ... pointer_run_id=<the run the pointer names>).
     Republishing the run a pointer already names leaves the pointer (and its C(published_at)) as it is.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   enabled:
     description:
@@ -58,10 +58,6 @@ options:
         Either way nothing is written.
     type: str
     required: true
-  prefix:
-    description: Key prefix inside O(bucket), without leading or trailing C(/).
-    type: str
-    default: ""
   run_id:
     description:
       - The run id. Defaults to C(run_id) in the source's C(run_summary.v1.json); when both are known they must agree.
@@ -128,9 +124,6 @@ options:
       - ECS task metadata v4 base URI, read only when the image digest or task ARN is not known otherwise.
       - Inside an ECS task the agent sets C(ECS_CONTAINER_METADATA_URI_V4), which is the default.
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -146,6 +139,10 @@ notes:
 seealso:
   - module: signalcraft.ops.pointer_verify
   - module: signalcraft.ops.run_provenance
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
+  - signalcraft.ops.s3_location
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: stability_harness
-short_description: Start, checkpoint and summarize the M21 stability harness (resumable)
 version_added: "0.1.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Start, checkpoint and summarize the M21 stability harness (resumable)
 description:
   - Replaces C(make m21-stability-harness M21_DURATION_HOURS=... M21_INTERVAL_MINUTES=...).
   - Writes under C(<proof_root>/<run_id>/) the start receipt C(start_receipt.json) (receipt.v1),
@@ -36,8 +38,6 @@ description:
     The finish step fails with C(reason=stability_fail) when a checkpoint failed.
   - Each checkpoint is one short module call, so a playbook loop streams progress and AWX job
     timeouts or a killed process lose at most the checkpoint being taken.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   step:
     description:
@@ -134,10 +134,6 @@ options:
       - How many of the newest Jobs each checkpoint records.
     type: int
     default: 5
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -148,6 +144,10 @@ attributes:
 seealso:
   - module: signalcraft.ops.runs_info
   - module: signalcraft.ops.receipt
+extends_documentation_fragment:
+  - signalcraft.ops.k8s
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 """
 
 EXAMPLES = r"""

@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: storage_orphans
-short_description: List recordings objects without a metadata row and rows without an object (read-only)
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: List recordings objects without a metadata row and rows without an object (read-only)
 description:
   - The storage runbook's weekly orphan check (C(scripts/storage/list_orphans.py)). Reads only.
   - Lists the objects of O(bucket) under O(prefix) (ListObjectsV2, paginated) and the C(recordings)
@@ -25,13 +27,7 @@ description:
   - Prints C(storage_orphans status=ok bucket=<b> prefix=<p> objects_scanned=<n> rows_scanned=<n> objects_without_row=<n> ...)
     and returns one receipt (operation C(storage_orphans), phase C(report)); with O(fail_on_orphans) any orphan
     fails the run with C(storage_orphans status=fail reason=orphans_found ...) and the same counts.
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
-  dsn:
-    description: PostgreSQL connection string of the recordings metadata. Never logged.
-    type: str
-    required: true
   bucket:
     description: The recordings bucket.
     type: str
@@ -59,13 +55,8 @@ options:
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode runs it unchanged.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
+  - signalcraft.ops.read_only
+  - signalcraft.ops.postgres.recordings
 """
 
 EXAMPLES = r"""

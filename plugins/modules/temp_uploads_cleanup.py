@@ -10,8 +10,10 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: temp_uploads_cleanup
-short_description: Delete temporary uploads older than a threshold and abort stale multipart uploads
 version_added: "0.2.0"
+author:
+  - signalcraft maintainers (@signalcraft)
+short_description: Delete temporary uploads older than a threshold and abort stale multipart uploads
 description:
   - The storage runbook's "empty the temporary-uploads bucket every 24 hours" (the scheduled cleanup
     Lambda), run on demand.
@@ -27,8 +29,6 @@ description:
   - Prints C(temp_uploads_cleanup status=ok mode=dry_run|apply bucket=<b> before_count=<n> ... errors=<n>)
     (C(status=planned) in check mode) and returns one receipt (operation C(temp_uploads_cleanup), phase
     C(dry_run) or C(apply)). Objects or uploads that could not be removed fail the run with C(delete_errors).
-author:
-  - signalcraft maintainers (@signalcraft)
 options:
   bucket:
     description: The temporary-uploads bucket.
@@ -54,9 +54,6 @@ options:
     description: Backlog size above which C(backlog_over_threshold) is true.
     type: int
     default: 1073741824
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -69,6 +66,9 @@ notes:
     bucket is for temporary uploads only, which makes that acceptable.
   - On a versioned bucket deletes leave noncurrent versions (a warning says so) until the lifecycle
     rule's noncurrent-version expiration removes them.
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 """
 
 EXAMPLES = r"""

@@ -16,13 +16,13 @@ import base64
 import json
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 # ECR answers these when the repository or image is not there (not an access problem).
 _NOT_FOUND_CODES = ("ImageNotFoundException", "RepositoryNotFoundException")
 
 
-def _error_code(exc):
-    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+_error_code = error_code
 
 
 def resolve_image(ecr, image_ref, allow_tags=False, context="this environment"):

@@ -27,6 +27,7 @@ import uuid
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED, Redactor, is_secret_name
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code as _error_code
 
 # What DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
 READ_ONLY_FIELDS = frozenset((
@@ -51,8 +52,6 @@ INVENTORY_PLACEHOLDER = "REPLACE_WITH_"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 # RunTask's startedBy: "up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)".
 _STARTED_BY = re.compile(r"^[A-Za-z0-9/_-]{1,128}$")
-# Files a jobintel task writes under <prefix>/outbox/<run_id>/ (the failure playbook reads them in this order).
-RUN_ARTIFACTS = ("run_health.v1.json", "run_summary.v1.json", "artifacts/provider_availability_v1.json")
 
 
 class EcsWaitTimeout(OpsError):
@@ -64,10 +63,6 @@ class EcsWaitTimeout(OpsError):
         super(EcsWaitTimeout, self).__init__("wait_timeout", message)
         self.last = last
         self.waited = waited
-
-
-def _error_code(exc):
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _error_message(exc):
@@ -534,17 +529,6 @@ def effective_environment(described, container, overrides_env):
     return target.get("name"), env
 
 
-def artifact_location(environment, run_id):
-    """``{"bucket", "prefix", "uri", "paths"}`` where the workload writes this run's files, or None."""
-    bucket = environment.get("JOBINTEL_S3_BUCKET")
-    if not bucket:
-        return None
-    parts = [p for p in (environment.get("JOBINTEL_S3_PREFIX", "").strip("/"), "outbox", run_id) if p]
-    prefix = "/".join(parts) + "/"
-    return {"bucket": bucket, "prefix": prefix, "uri": "s3://%s/%s" % (bucket, prefix),
-            "paths": ["s3://%s/%s%s" % (bucket, prefix, name) for name in RUN_ARTIFACTS]}
-
-
 def run_task_request(cluster, task_definition_arn, container, overrides_env, launch_type=None, capacity_provider_strategy=None,
                      network=None, started_by=None, platform_version=None, propagate_tags=True):
     """RunTask arguments for one task with environment overrides on ``container``."""
@@ -648,39 +632,6 @@ def wait_task_stopped(ecs, cluster, task_arn, timeout=3600, delay=5.0, max_delay
             raise EcsWaitTimeout(
                 "task %s was still %s after %ss; it keeps running (stop it with ecs StopTask, or raise jobintel_run_once_wait_timeout; "
                 "run_once_stop_on_timeout=true stops it)." % (task_arn, task.get("lastStatus"), timeout), last=task, waited=backoff.waited)
-
-
-def require_new_run(s3, location, run_id):
-    """Refuse a run id whose outbox already holds a run: a second task would overwrite its artifacts."""
-    if not location:
-        return
-    key = location["prefix"] + RUN_ARTIFACTS[1]
-    try:
-        s3.head_object(Bucket=location["bucket"], Key=key)
-    except Exception as exc:
-        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return
-        raise
-    raise GuardError("run_id_exists", "run_id %r already has artifacts at %s; give a new -e run_id (or none, to generate one) "
-                                      "instead of overwriting a finished run." % (run_id, location["uri"]))
-
-
-def read_run_health(s3, location):
-    """``run_health.v1.json`` of a run (failed_stage, failure_codes, status), or None when absent."""
-    if not location:
-        return None
-    try:
-        body = s3.get_object(Bucket=location["bucket"], Key=location["prefix"] + RUN_ARTIFACTS[0])["Body"].read()
-    except Exception as exc:
-        if _error_code(exc) in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403", "NoSuchBucket"):
-            return None
-        raise
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except ValueError:
-        return {"status": "unreadable", "failed_stage": None, "failure_codes": []}
-    return {"status": document.get("status"), "failed_stage": document.get("failed_stage"),
-            "failure_codes": list(document.get("failure_codes") or []), "run_id": document.get("run_id")}
 
 
 def failure_code(outcome, health):

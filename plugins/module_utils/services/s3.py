@@ -1,7 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: signalcraft.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Checksum-verified, concurrent S3 transfers that skip what is already there.
+"""The one S3 helper of the collection: listing, existence, batched deletes, keys/URIs, bucket checks,
+and checksum-verified, concurrent transfers that skip what is already there.
+
+Listing (``list_objects``/``list_keys``/``list_prefix``) always uses the ListObjectsV2 paginator;
+``delete_keys``/``delete_objects`` send DeleteObjects in batches of at most 1,000 keys and treat the
+codes in ``ALREADY_GONE`` as deleted; ``check_bucket`` maps a missing bucket to ``bucket_not_found``
+and a refusal to ``access_denied``.
 
 One call moves a whole set of objects (local files uploaded with PutObject, or S3 objects copied
 server-side with CopyObject) through a thread pool sharing one client, instead of one file at a
@@ -20,19 +26,27 @@ import base64
 import hashlib
 import mimetypes
 import os
+import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.concurrency import MAX_WORKERS_LIMIT, bounded_map
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 # S3's single-request limit for PutObject and CopyObject; above it a multipart transfer is needed,
 # which this module does not do (run artifacts are small).
 MAX_SINGLE_REQUEST_BYTES = 5 * 1024 ** 3
 _CHUNK = 1024 * 1024
-_MISSING = ("404", "NoSuchKey", "NotFound")
-_DENIED = ("403", "AccessDenied", "Forbidden", "AllAccessDisabled")
+MAX_DELETE_KEYS = 1000  # S3 DeleteObjects accepts at most 1,000 keys per request
+# An object (or version) that is not there: a HEAD's 404, a GET's NoSuchKey, a version's NoSuchVersion.
+ALREADY_GONE = frozenset(("404", "NoSuchKey", "NotFound", "NoSuchVersion"))
+DENIED = frozenset(("403", "AccessDenied", "Forbidden", "AllAccessDisabled"))
+BUCKET_MISSING = frozenset(("404", "NoSuchBucket", "NotFound"))
+_MISSING = tuple(sorted(ALREADY_GONE))
+_DENIED = tuple(sorted(DENIED))
 _NO_BUCKET = ("NoSuchBucket",)
+_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/?(?P<key>.*)$")
 
 
 class TransferError(OpsError):
@@ -43,9 +57,144 @@ class TransferError(OpsError):
         self.keys = list(keys or [])
 
 
-def error_code(exc):
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
+class BucketError(OpsError):
+    """A bucket check failed: ``reason`` is ``bucket_not_found`` or ``access_denied``, ``code`` the AWS code."""
+
+    def __init__(self, reason, message, bucket=None, code=None):
+        super(BucketError, self).__init__(reason, message)
+        self.bucket = bucket
+        self.code = code
+
+
+# --- keys and URIs ---------------------------------------------------------------------------
+
+def join_key(*parts):
+    """Join key parts with ``/``, dropping empty parts and stray slashes (``join_key("a/", "", "/b")`` is ``a/b``)."""
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def format_uri(bucket, key=""):
+    """``s3://bucket/key``."""
+    return "s3://%s/%s" % (bucket, key or "")
+
+
+def parse_uri(uri):
+    """``(bucket, key)`` of ``s3://bucket/key``; ValueError for anything else."""
+    match = _URI.match(uri or "") if isinstance(uri, str) else None
+    if not match:
+        raise ValueError("not an s3:// URI: %r" % (uri,))
+    return match.group("bucket"), match.group("key")
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+def list_objects(s3, bucket, prefix="", page_size=None, **extra):
+    """Every object under ``prefix`` (ListObjectsV2 dicts: Key, Size, ETag, LastModified, ...), lazily, in key order."""
+    kwargs = dict(Bucket=bucket, Prefix=prefix or "")
+    if page_size:
+        kwargs["PaginationConfig"] = {"PageSize": int(page_size)}
+    kwargs.update(extra)
+    for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
+        yield from page.get("Contents", [])
+
+
+def list_keys(s3, bucket, prefix="", page_size=None):
+    """The keys under ``prefix``, in S3's key order."""
+    return [item["Key"] for item in list_objects(s3, bucket, prefix, page_size)]
+
+
+def has_objects(s3, bucket, prefix=""):
+    """True when at least one object is under ``prefix`` (one ListObjectsV2 request, MaxKeys=1)."""
+    page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix or "", MaxKeys=1)
+    return bool(page.get("KeyCount", len(page.get("Contents", []))))
+
+
+def list_common_prefixes(s3, bucket, prefix="", delimiter="/"):
+    """The ``CommonPrefixes`` under ``prefix`` (the "folders" one level down), in key order."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix or "", Delimiter=delimiter):
+        found.extend(common["Prefix"] for common in page.get("CommonPrefixes", []))
+    return found
+
+
+def head(s3, bucket, key, **extra):
+    """HeadObject's response, or None when the object is not there (a code in ALREADY_GONE)."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key, **extra)
+    except Exception as exc:  # botocore ClientError
+        if error_code(exc) in ALREADY_GONE:
+            return None
+        raise
+
+
+def exists(s3, bucket, key):
+    """True when ``key`` exists (HeadObject)."""
+    return head(s3, bucket, key) is not None
+
+
+def check_bucket(s3, bucket, request="head"):
+    """Prove the bucket exists and can be read, with HeadBucket (``request="head"``) or a one-key
+    ListObjectsV2 (``request="list"``). Raises BucketError ``bucket_not_found`` or ``access_denied``;
+    any other error is re-raised as it is.
+    """
+    try:
+        if request == "list":
+            s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+        else:
+            s3.head_bucket(Bucket=bucket)
+    except Exception as exc:  # botocore ClientError
+        code = error_code(exc)
+        if code in BUCKET_MISSING:
+            raise BucketError("bucket_not_found", "bucket %r does not exist (%s)." % (bucket, code), bucket, code)
+        if code in DENIED:
+            raise BucketError("access_denied", "access denied to bucket %r (%s)." % (bucket, code), bucket, code)
+        raise
+
+
+# --- deletes ---------------------------------------------------------------------------------
+
+def _delete_entry(entry):
+    """What DeleteObjects accepts of an entry: its Key and, when set, its VersionId."""
+    if entry.get("VersionId"):
+        return {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+    return {"Key": entry["Key"]}
+
+
+def delete_objects(s3, bucket, entries, batch_size=MAX_DELETE_KEYS, on_batch=None, raise_request_errors=False):
+    """DeleteObjects for ``entries`` (dicts with ``Key`` and optionally ``VersionId`` -- other fields such
+    as a listing's ``Size`` stay on the entry but are not sent -- or plain keys), at most 1,000 per request.
+
+    Returns ``(deleted, failed)``: ``deleted`` the entries S3 did not report (or reported with a code
+    in ALREADY_GONE), ``failed`` ``[{"Key", "VersionId"?, "Code", "Message"}]``. A request that fails
+    as a whole adds every entry of its batch to ``failed`` with the request's code (``Request`` true,
+    ``Error`` the exception) and the next batch is tried -- or, with ``raise_request_errors``, its
+    exception is raised at once. ``on_batch(size)`` is called before each request.
+    """
+    size = max(1, min(int(batch_size), MAX_DELETE_KEYS))
+    objects = [e if isinstance(e, dict) else {"Key": e} for e in entries]
+    deleted, failed = [], []
+    for start in range(0, len(objects), size):
+        chunk = objects[start:start + size]
+        if on_batch is not None:
+            on_batch(len(chunk))
+        try:
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": [_delete_entry(e) for e in chunk], "Quiet": True})
+        except Exception as exc:  # botocore ClientError: the whole request failed
+            if raise_request_errors:
+                raise
+            code = error_code(exc) or "error"
+            failed.extend(dict(_delete_entry(entry), Code=code, Message=str(exc), Request=True, Error=exc) for entry in chunk)
+            continue
+        refused = {}
+        for err in response.get("Errors", []):
+            if str(err.get("Code")) in ALREADY_GONE:
+                continue
+            refused[(err.get("Key"), err.get("VersionId"))] = err
+            failed.append(dict(err))
+        for entry in chunk:
+            if (entry["Key"], entry.get("VersionId")) not in refused and (entry["Key"], None) not in refused:
+                deleted.append(entry)
+    return deleted, failed
 
 
 def classify_error(exc):
@@ -135,24 +284,13 @@ def parallel(function, items, concurrency, stop_on_error=True):
 
     if not items:
         return results, errors
-    workers = max(1, min(int(concurrency), len(items)))
-    if workers == 1:
-        for index in range(len(items)):
-            run(index)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, range(len(items))))
+    bounded_map(run, range(len(items)), max(1, min(int(concurrency), len(items), MAX_WORKERS_LIMIT)))
     return results, errors
 
 
 def list_prefix(s3, bucket, prefix):
     """``{key: {"size", "etag"}}`` of every object under ``prefix`` (ListObjectsV2, paginated)."""
-    found = {}
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            found[item["Key"]] = {"size": item["Size"], "etag": item.get("ETag")}
-    return found
+    return dict((item["Key"], {"size": item["Size"], "etag": item.get("ETag")}) for item in list_objects(s3, bucket, prefix))
 
 
 def head_checksum(s3, bucket, key):
@@ -161,12 +299,9 @@ def head_checksum(s3, bucket, key):
     ``sha256`` is None when the object was stored without a SHA-256 checksum (or with a composite,
     multipart one, which is not comparable with a whole-object digest).
     """
-    try:
-        response = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    except Exception as exc:  # botocore ClientError
-        if error_code(exc) in _MISSING:
-            return None
-        raise
+    response = head(s3, bucket, key, ChecksumMode="ENABLED")
+    if response is None:
+        return None
     sha = response.get("ChecksumSHA256")
     if sha and "-" in sha:
         sha = None
@@ -400,18 +535,18 @@ def verify(s3, bucket, objects, concurrency, known=None):
 
 
 def delete_keys(s3, bucket, keys):
-    """DeleteObjects in batches of 1,000 (S3's limit); raises TransferError when any key fails."""
+    """Delete ``keys`` (sorted, batches of 1,000); raises TransferError when any key fails, else returns the keys.
+
+    A key S3 reports with a code in ALREADY_GONE counts as deleted.
+    """
     keys = sorted(keys)
-    for start in range(0, len(keys), 1000):
-        batch = keys[start:start + 1000]
-        response = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-        failed = response.get("Errors", [])
-        if failed:
-            codes = set(str(e.get("Code")) for e in failed)
-            reason = "access_denied" if codes & set(_DENIED) else "delete_failed"
-            raise TransferError(reason, "could not delete %d key(s) from s3://%s: %s" % (
-                len(failed), bucket, ", ".join("%s (%s)" % (e.get("Key"), e.get("Code")) for e in failed[:10])),
-                [e.get("Key") for e in failed])
+    _deleted, failed = delete_objects(s3, bucket, keys, raise_request_errors=True)
+    if failed:
+        codes = set(str(e.get("Code")) for e in failed)
+        reason = "access_denied" if codes & DENIED else "delete_failed"
+        raise TransferError(reason, "could not delete %d key(s) from s3://%s: %s" % (
+            len(failed), bucket, ", ".join("%s (%s)" % (e.get("Key"), e.get("Code")) for e in failed[:10])),
+            [e.get("Key") for e in failed])
     return keys
 
 

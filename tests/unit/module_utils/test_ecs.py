@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED
 
@@ -123,10 +124,10 @@ def test_backoff_grows_is_capped_and_never_sleeps_past_the_deadline():
 
 
 def test_artifact_location_failure_code_and_run_ids():
-    location = ecs.artifact_location({"JOBINTEL_S3_BUCKET": "b", "JOBINTEL_S3_PREFIX": "jobintel/"}, "r1")
+    location = layout.artifact_location({"JOBINTEL_S3_BUCKET": "b", "JOBINTEL_S3_PREFIX": "jobintel/"}, "r1")
     assert location["uri"] == "s3://b/jobintel/outbox/r1/" and location["paths"][0] == "s3://b/jobintel/outbox/r1/run_health.v1.json"
-    assert ecs.artifact_location({"JOBINTEL_S3_BUCKET": "b"}, "r1")["prefix"] == "outbox/r1/"
-    assert ecs.artifact_location({}, "r1") is None
+    assert layout.artifact_location({"JOBINTEL_S3_BUCKET": "b"}, "r1")["prefix"] == "outbox/r1/"
+    assert layout.artifact_location({}, "r1") is None
     assert ecs.failure_code({"exit_code": 1}, {"failure_codes": ["FORCED_FAILURE"]}) == "FORCED_FAILURE"
     assert ecs.failure_code({"exit_code": None, "stop_code": "TaskFailedToStart"}, None) == "task_failed_to_start"
     assert ecs.failure_code({"exit_code": 137, "stop_code": "EssentialContainerExited"}, {"failure_codes": []}) == "task_exit_nonzero"
@@ -226,14 +227,14 @@ def test_service_update_is_idempotent_and_the_wait_follows_the_waiter_rule(sandb
 
 def test_a_run_id_with_artifacts_is_refused(sandbox):
     s3 = sandbox.boto3_client("s3")
-    location = ecs.artifact_location({"JOBINTEL_S3_BUCKET": sandbox["SANDBOX_ARTIFACT_BUCKET"],
+    location = layout.artifact_location({"JOBINTEL_S3_BUCKET": sandbox["SANDBOX_ARTIFACT_BUCKET"],
                                       "JOBINTEL_S3_PREFIX": "ecs-unit/%s" % uuid.uuid4().hex[:8]}, "r1")
-    ecs.require_new_run(s3, location, "r1")  # nothing there yet
+    layout.require_new_run(s3, location, "r1")  # nothing there yet
     s3.put_object(Bucket=location["bucket"], Key=location["prefix"] + "run_summary.v1.json", Body=b"{}")
     with pytest.raises(GuardError) as refused:
-        ecs.require_new_run(s3, location, "r1")
+        layout.require_new_run(s3, location, "r1")
     assert refused.value.reason == "run_id_exists" and location["uri"] in refused.value.message
-    ecs.require_new_run(s3, None, "r1")  # no bucket, no artifacts to protect
+    layout.require_new_run(s3, None, "r1")  # no bucket, no artifacts to protect
 
 
 class RolledBackService:

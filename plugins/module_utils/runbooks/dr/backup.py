@@ -19,6 +19,7 @@ import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 METADATA = "metadata.json"
 STATE_ARCHIVE = "state.tar.zst"
@@ -34,8 +35,7 @@ _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedField
                     "deletionGracePeriodSeconds", "ownerReferences")
 
 
-def _code(exc):
-    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
+_code = error_code
 
 
 def parse_s3_uri(uri, option_name="uri", want_key=False):

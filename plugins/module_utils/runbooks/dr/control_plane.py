@@ -18,6 +18,8 @@ import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr.backup import parse_s3_uri
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
@@ -30,12 +32,10 @@ _META_SHA = "sha256"
 _META_CREATED = "created-at"
 
 
-def _code(exc):
-    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
+_code = error_code
 
 
-def _join(*parts):
-    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+_join = s3_helpers.join_key
 
 
 def require_bucket(bucket, variable="dr_bundle_bucket"):
@@ -67,9 +67,7 @@ def bundle_key(prefix, timestamp, sha256):
 def find_bundle(s3, bucket, prefix, sha256):
     """An already uploaded bundle with this sha256: ``{"key", "created_at"}`` or None."""
     suffix = "-%s.tar.gz" % sha256[:SHORT_SHA_LEN]
-    candidates = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=bundles_prefix(prefix)):
-        candidates.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"].endswith(suffix))
+    candidates = [key for key in s3_helpers.list_keys(s3, bucket, bundles_prefix(prefix)) if key.endswith(suffix)]
     for key in sorted(candidates):
         metadata = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {})
         if metadata.get(_META_SHA) == sha256:

@@ -46,6 +46,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.services import aw
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import safe_relative_path, validate_k8s_name, validate_s3_prefix
@@ -293,11 +294,7 @@ class ProofMirror:
 
     def remote(self):
         """The relative paths of every file in the copy."""
-        found = set()
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.base):
-            for item in page.get("Contents", []):
-                found.add(item["Key"][len(self.base):])
-        return found
+        return set(key[len(self.base):] for key in s3_transfer.list_keys(self.s3, self.bucket, self.base))
 
     def upload(self, proof, relative, create_only=False):
         """Copy one local file unless the copy holds the same bytes; True when written.
@@ -508,8 +505,8 @@ def observe_pipeline(s3, bucket, prefix, candidate_id, provider, profile, now, m
     problems = []
     names = []
     if provider and profile:
-        names.append(("provider_profile", runs.pointer_key(prefix, provider, profile)))
-    names.append(("last_success", runs.pointer_key(prefix)))
+        names.append(("provider_profile", layout.pointer_key(prefix, provider, profile)))
+    names.append(("last_success", layout.pointer_key(prefix)))
     observed = []
     for name, key in names:
         entry = {"name": name, "uri": pointers.s3_uri(bucket, key), "present": False, "run_id": None, "published_at": None,

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, check_account_region
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 REDACTION_FLAG = "REDACTION_ENFORCE"
 DEPLOYMENT_ENVS = ("local", "dev", "staging", "prod")
@@ -25,8 +26,8 @@ def task_definition_env(ecs, task_definition, container_name=None):
     try:
         described = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
     except Exception as exc:  # botocore ClientError; its class lives on the client
-        error = getattr(exc, "response", {}).get("Error", {})
-        if error.get("Code") not in ("ClientException", "InvalidParameterException"):
+        error = (getattr(exc, "response", None) or {}).get("Error", {})
+        if error_code(exc) not in ("ClientException", "InvalidParameterException"):
             raise
         raise GuardError("task_definition_not_found",
                          "task definition %r could not be described (%s: %s); set jobintel_task_family to an existing "

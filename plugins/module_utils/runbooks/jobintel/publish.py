@@ -36,10 +36,11 @@ import re
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import provenance
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.run_pointers import RUN_HEALTH, RUN_SUMMARY
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.layout import RUN_HEALTH, RUN_SUMMARY
 
 SUCCESS_STATUSES = ("healthy", "degraded")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -102,7 +103,7 @@ def run_time(run_id, summary=None):
 def read_run_summary(s3, bucket, prefix, run_id):
     """The published ``run_summary.v1.json`` of ``run_id`` (None when absent or unreadable)."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=run_pointers.run_prefix(prefix, run_id) + RUN_SUMMARY)["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=layout.run_prefix(prefix, run_id) + RUN_SUMMARY)["Body"].read()
         document = json.loads(body.decode("utf-8"))
     except Exception:  # pylint: disable=broad-except  # absent, forbidden or corrupt: fall back to the pointer
         return None
@@ -135,16 +136,13 @@ def check_bucket_exists(s3, bucket, option="bucket"):
     """HeadBucket: ``bucket_not_found`` (404) or ``access_denied`` (403), named, before any write."""
     variable = _variable(option)
     try:
-        s3.head_bucket(Bucket=bucket)
-    except Exception as exc:  # botocore ClientError
-        code = s3_transfer.error_code(exc)
-        if code in ("404", "NoSuchBucket", "NotFound"):
+        s3_transfer.check_bucket(s3, bucket)
+    except s3_transfer.BucketError as exc:
+        if exc.reason == "bucket_not_found":
             raise PublishError("bucket_not_found", "%s %r does not exist (HeadBucket 404); create it or fix %s in the "
                                "inventory. Nothing was written." % (variable, bucket, variable))
-        if code in ("403", "AccessDenied", "Forbidden"):
-            raise PublishError("access_denied", "access denied to %s %r (HeadBucket 403); the caller needs s3:ListBucket "
-                               "on it. Nothing was written." % (variable, bucket))
-        raise
+        raise PublishError("access_denied", "access denied to %s %r (HeadBucket 403); the caller needs s3:ListBucket "
+                           "on it. Nothing was written." % (variable, bucket))
 
 
 def validate(params):
@@ -313,7 +311,7 @@ class Publisher:
             check_bucket_exists(self.s3, source_bucket, "source_bucket")
         prefix = params.get("source_prefix")
         if prefix in (None, "") and params.get("run_id"):
-            prefix = run_pointers.outbox_prefix(self.prefix, params["run_id"])
+            prefix = layout.outbox_prefix(self.prefix, params["run_id"])
         return load_s3_source(self.s3, source_bucket, prefix, self.concurrency)
 
     def pairs(self, source, run_id):
@@ -335,8 +333,8 @@ class Publisher:
         return chosen, skipped
 
     def desired_pointer(self, run_id, object_count, prov, published_at, provider=None, profile=None):
-        key_prefix = run_pointers.pair_run_prefix(self.prefix, run_id, provider, profile) if provider else \
-            run_pointers.run_prefix(self.prefix, run_id)
+        key_prefix = layout.pair_run_prefix(self.prefix, run_id, provider, profile) if provider else \
+            layout.run_prefix(self.prefix, run_id)
         return run_pointers.pointer_document(run_id, pointers.s3_uri(self.bucket, key_prefix), object_count, prov,
                                              published_at, provider, profile)
 
@@ -381,8 +379,8 @@ class Publisher:
 
     def move_latest(self, provider, profile, run_id, verified):
         """Copy the pair's verified run objects to latest/<provider>/<profile>/, verify, then delete stale keys."""
-        latest = run_pointers.latest_prefix(self.prefix, provider, profile)
-        pair_prefix = run_pointers.pair_run_prefix(self.prefix, run_id, provider, profile)
+        latest = layout.latest_prefix(self.prefix, provider, profile)
+        pair_prefix = layout.pair_run_prefix(self.prefix, run_id, provider, profile)
         wanted = []
         for key, obj in verified:
             if key.startswith(pair_prefix):
@@ -414,7 +412,7 @@ class Publisher:
         self.new_time, self.new_time_source = run_time(run_id, source.summary)
         if status in SUCCESS_STATUSES:
             self.check_orderable(run_id)
-        base = run_pointers.run_prefix(self.prefix, run_id)
+        base = layout.run_prefix(self.prefix, run_id)
         objects = [s3_transfer.SourceObject(o.rel, base + o.rel, o.sha256, o.size, path=o.path, source_bucket=o.source_bucket,
                                             source_key=o.source_key, source_etag=o.source_etag) for o in source.objects]
         result = self.result
@@ -464,7 +462,7 @@ class Publisher:
         verified = [(o.key, o) for o in objects]
         for provider, profile, pair_objects in pairs:
             desired = self.desired_pointer(run_id, len(pair_objects), prov, published_at, provider, profile)
-            key = run_pointers.pointer_key(self.prefix, provider, profile)
+            key = layout.pointer_key(self.prefix, provider, profile)
             preview = self.plan_pointer(key, desired)
             if preview["action"] == "held":
                 result["latest"].append({"provider": provider, "profile": profile, "held_reason": preview.get("held_reason")})
@@ -475,7 +473,7 @@ class Publisher:
             result["changed"] = result["changed"] or bool(latest["copy"] or latest["delete"])
             result["pointers"].append(self.move_pointer(key, desired))
         desired = self.desired_pointer(run_id, len(objects), prov, published_at)
-        result["pointers"].append(self.move_pointer(run_pointers.pointer_key(self.prefix), desired))
+        result["pointers"].append(self.move_pointer(layout.pointer_key(self.prefix), desired))
         for moved in result["pointers"]:
             result["changed"] = result["changed"] or bool(moved.get("changed"))
         result["pointers_moved"] = any(p.get("action") == "moved" and p.get("changed") for p in result["pointers"])
@@ -488,14 +486,14 @@ class Publisher:
         verified = [(o.key, o) for o in objects]
         for provider, profile, pair_objects in pairs:
             desired = self.desired_pointer(run_id, len(pair_objects), prov, published_at, provider, profile)
-            preview = self.plan_pointer(run_pointers.pointer_key(self.prefix, provider, profile), desired)
+            preview = self.plan_pointer(layout.pointer_key(self.prefix, provider, profile), desired)
             result["pointers"].append(dict(preview, changed=preview["action"] == "moved"))
             if preview["action"] != "held":
                 latest = self.move_latest(provider, profile, run_id, verified)
                 result["latest"].append(latest)
                 result["changed"] = result["changed"] or bool(latest["copy"] or latest["delete"])
         desired = self.desired_pointer(run_id, len(objects), prov, published_at)
-        preview = self.plan_pointer(run_pointers.pointer_key(self.prefix), desired)
+        preview = self.plan_pointer(layout.pointer_key(self.prefix), desired)
         result["pointers"].append(dict(preview, changed=preview["action"] == "moved"))
         result["changed"] = result["changed"] or any(p["changed"] for p in result["pointers"])
         result["pointers_moved"] = any(p["changed"] for p in result["pointers"])
@@ -520,7 +518,7 @@ class Publisher:
         result["pointers_word"] = pointer_word
         if held:
             # The pointer that decides what readers see: last_success (moved last), else the first held pair.
-            top = [p for p in held if p["key"] == run_pointers.pointer_key(self.prefix)]
+            top = [p for p in held if p["key"] == layout.pointer_key(self.prefix)]
             result["pointers_held"] = [p["key"] for p in held]
             result["pointer_run_id"] = (top or held)[0].get("before_run_id")
         result["written_count"] = result["uploaded_count"] + result["copied_count"]

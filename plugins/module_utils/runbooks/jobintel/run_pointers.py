@@ -23,44 +23,17 @@ __metaclass__ = type
 
 import re
 
+# The layout's names, kept here for callers that import them from run_pointers.
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.layout import (  # noqa: F401 pylint: disable=unused-import
+    LATEST, OUTBOX, POINTER_NAME, RUN_HEALTH, RUN_SUMMARY, RUNS, STATE, join, latest_prefix, outbox_prefix, pair_run_prefix,
+    pointer_key, run_prefix)
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
 
-RUNS, LATEST, STATE, OUTBOX = "runs", "latest", "state", "outbox"
-POINTER_NAME = "last_success.json"
-RUN_SUMMARY, RUN_HEALTH = "run_summary.v1.json", "run_health.v1.json"
 POINTER_FIELDS = ("schema_version", "run_id", "provider", "profile", "target", "published_at", "object_count", "provenance")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _TARGET = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.*)$")
-
-
-def join(*parts):
-    """Join key parts with ``/``, dropping empty parts and stray slashes."""
-    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
-
-
-def run_prefix(prefix, run_id):
-    return join(prefix, RUNS, run_id) + "/"
-
-
-def pair_run_prefix(prefix, run_id, provider, profile):
-    return join(prefix, RUNS, run_id, provider, profile) + "/"
-
-
-def latest_prefix(prefix, provider, profile):
-    return join(prefix, LATEST, provider, profile) + "/"
-
-
-def outbox_prefix(prefix, run_id):
-    return join(prefix, OUTBOX, run_id) + "/"
-
-
-def pointer_key(prefix, provider=None, profile=None):
-    """``<prefix>/state/last_success.json`` or ``<prefix>/state/<provider>/<profile>/last_success.json``."""
-    if provider and profile:
-        return join(prefix, STATE, provider, profile, POINTER_NAME)
-    return join(prefix, STATE, POINTER_NAME)
 
 
 def pair_label(provider=None, profile=None):

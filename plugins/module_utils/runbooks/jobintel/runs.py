@@ -30,13 +30,15 @@ import json
 import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
-SUMMARY_FILE = "run_summary.v1.json"
-HEALTH_FILE = "run_health.v1.json"
-AVAILABILITY_FILE = "artifacts/provider_availability_v1.json"
+SUMMARY_FILE = layout.RUN_SUMMARY
+HEALTH_FILE = layout.RUN_HEALTH
+AVAILABILITY_FILE = layout.PROVIDER_AVAILABILITY
 REQUIRED_FILES = (SUMMARY_FILE, HEALTH_FILE, AVAILABILITY_FILE)
-# Where each source keeps its runs, relative to the prefix; published runs win over the outbox copy.
-SOURCE_DIRS = (("published", "runs"), ("outbox", "outbox"))
+SOURCE_DIRS = layout.SOURCE_DIRS  # published runs win over the outbox copy
 SOURCES = tuple(name for name, _dir in SOURCE_DIRS)
 STAGES = ("startup", "scrape", "classify", "score", "publish")
 EARLY_STAGES = ("startup", "scrape", "classify")
@@ -83,8 +85,8 @@ FAILURE_CODES = {
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _CANDIDATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_MISSING_CODES = ("NoSuchKey", "404", "NotFound")
-_DENIED_CODES = ("AccessDenied", "403", "Forbidden", "AllAccessDisabled")
+_MISSING_CODES = s3_helpers.ALREADY_GONE
+_DENIED_CODES = s3_helpers.DENIED
 
 
 class RunsError(OpsError):
@@ -341,22 +343,10 @@ def artifact_kind(relative_key):
 # S3 access
 # ---------------------------------------------------------------------------------------------
 
-def _code(exc):
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _join(*parts):
-    return "/".join(part.strip("/") for part in parts if part and part.strip("/"))
-
-
-def source_dir(source):
-    return dict(SOURCE_DIRS)[source]
-
-
-def run_base(prefix, source, run_id):
-    """``<prefix>/runs/<run_id>/`` (published) or ``<prefix>/outbox/<run_id>/``."""
-    return _join(prefix, source_dir(source), run_id) + "/"
+_code = error_code
+source_dir = layout.source_dir
+run_base = layout.run_base
+pointer_key = layout.pointer_key
 
 
 def _denied(exc, what):
@@ -384,36 +374,32 @@ def read_json(s3, bucket, key):
     return document
 
 
-def _list(s3, **kwargs):
+def _listed(s3, bucket, prefix, listing):
+    """``listing()`` (a ListObjectsV2 walk) with access_denied / bucket_not_found named for the operator."""
     try:
-        yield from s3.get_paginator("list_objects_v2").paginate(**kwargs)
-    except Exception as exc:
+        return listing()
+    except Exception as exc:  # botocore ClientError
         if _code(exc) in _DENIED_CODES:
-            raise _denied(exc, "listing s3://%s/%s" % (kwargs["Bucket"], kwargs.get("Prefix", "")))
+            raise _denied(exc, "listing s3://%s/%s" % (bucket, prefix or ""))
         if _code(exc) == "NoSuchBucket":
             raise RunsError("bucket_not_found", "bucket %s does not exist; set the artifact bucket (jobintel_bucket) "
-                                                "in the inventory." % kwargs["Bucket"])
+                                                "in the inventory." % bucket)
         raise
 
 
 def list_run_ids(s3, bucket, prefix, source):
     """Run ids under one source, from the ``<run_id>/`` common prefixes (no object listing)."""
-    base = _join(prefix, source_dir(source)) + "/"
+    base = layout.source_prefix(prefix, source)
     ids = []
-    for page in _list(s3, Bucket=bucket, Prefix=base, Delimiter="/"):
-        for common in page.get("CommonPrefixes", []):
-            run_id = common["Prefix"][len(base):].strip("/")
-            if _RUN_ID.match(run_id):
-                ids.append(run_id)
+    for common in _listed(s3, bucket, base, lambda: s3_helpers.list_common_prefixes(s3, bucket, base)):
+        run_id = common[len(base):].strip("/")
+        if _RUN_ID.match(run_id):
+            ids.append(run_id)
     return ids
 
 
 def list_objects(s3, bucket, base):
-    objects = []
-    for page in _list(s3, Bucket=bucket, Prefix=base):
-        for item in page.get("Contents", []):
-            objects.append(item)
-    return objects
+    return _listed(s3, bucket, base, lambda: list(s3_helpers.list_objects(s3, bucket, base)))
 
 
 def locate_run(s3, bucket, prefix, run_id, sources=SOURCES):
@@ -423,10 +409,8 @@ def locate_run(s3, bucket, prefix, run_id, sources=SOURCES):
     for source in sources:
         base = run_base(prefix, source, run_id)
         looked.append("s3://%s/%s" % (bucket, base))
-        for page in _list(s3, Bucket=bucket, Prefix=base, MaxKeys=1):
-            if page.get("KeyCount", len(page.get("Contents", []))):
-                return source, base
-            break
+        if _listed(s3, bucket, base, lambda: s3_helpers.has_objects(s3, bucket, base)):
+            return source, base
     raise RunsError("run_not_found", "run %s not found (looked in %s); list the candidate's runs with action=list and "
                                      "pass one of their run ids." % (run_id, ", ".join(looked)))
 
@@ -536,13 +520,6 @@ def list_runs(s3, bucket, prefix, candidate_id=None, limit=5, sources=SOURCES):
             "uri": "s3://%s/%s" % (bucket, base),
         })
     return {"runs": runs, "unattributed": unattributed, "scanned": scanned, "total_run_ids": len(ordered)}
-
-
-def pointer_key(prefix, provider=None, profile=None):
-    """``<prefix>/state/last_success.json`` or ``<prefix>/state/<provider>/<profile>/last_success.json``."""
-    if provider and profile:
-        return _join(prefix, "state", provider, profile, "last_success.json")
-    return _join(prefix, "state", "last_success.json")
 
 
 def list_line(run):

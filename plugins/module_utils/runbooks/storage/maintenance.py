@@ -23,19 +23,20 @@ __metaclass__ = type
 
 import datetime
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.concurrency import MAX_WORKERS_LIMIT, bounded_map
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import describe_error, error_code
 
-MAX_DELETE_KEYS = 1000  # S3 DeleteObjects accepts at most 1,000 keys per request
+MAX_DELETE_KEYS = s3_helpers.MAX_DELETE_KEYS
 MAX_SAMPLE = 1000
 ARCHIVE_STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 RESTORE_TIERS = ("Standard", "Bulk", "Expedited")
 # The runbook: "trigger it manually if backlog > 1 GB".
 DEFAULT_BACKLOG_THRESHOLD_BYTES = 1024 ** 3
-_GONE_CODES = ("404", "NoSuchKey", "NotFound")
+_GONE_CODES = s3_helpers.ALREADY_GONE
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_.:/+-]")
 _RESTORE_RE = re.compile(r'ongoing-request\s*=\s*"(?P<ongoing>true|false)"(?:\s*,\s*expiry-date\s*=\s*"(?P<expiry>[^"]+)")?', re.IGNORECASE)
 
@@ -75,38 +76,24 @@ def line_value(value):
 def _check_bucket(s3, bucket):
     """Prove the bucket exists and can be listed; GuardError with a token otherwise."""
     try:
-        s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
-    except Exception as exc:
-        code = error_code(exc)
-        if code in ("NoSuchBucket", "404"):
+        s3_helpers.check_bucket(s3, bucket, request="list")
+    except s3_helpers.BucketError as exc:
+        if exc.reason == "bucket_not_found":
             raise GuardError("bucket_not_found", "Bucket %r does not exist; fix the bucket in the inventory." % bucket)
-        if code in ("AccessDenied", "403", "AllAccessDisabled"):
-            raise GuardError("access_denied", "The AWS role cannot list bucket %r (%s); it needs s3:ListBucket." % (bucket, code))
-        raise
+        raise GuardError("access_denied", "The AWS role cannot list bucket %r (%s); it needs s3:ListBucket." % (bucket, exc.code))
 
 
 def iter_objects(s3, bucket, prefix="", page_size=1000):
     """Every object under ``prefix`` (dicts with Key, Size, LastModified), in S3's key order, page by page."""
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix or "", PaginationConfig={"PageSize": int(page_size)}):
-        yield from page.get("Contents", [])
+    return s3_helpers.list_objects(s3, bucket, prefix, page_size=page_size)
 
 
 def _pool_map(func, items, concurrency=16):
-    if len(items) <= 1:
-        return [func(i) for i in items]
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(func, items))
+    return bounded_map(func, items, max(1, min(int(concurrency), MAX_WORKERS_LIMIT)))
 
 
 def _exists(s3, bucket, key):
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return True
-    except Exception as exc:
-        if error_code(exc) in _GONE_CODES:
-            return False
-        raise
+    return s3_helpers.exists(s3, bucket, key)
 
 
 def _sample(target, item, limit):
@@ -310,19 +297,17 @@ class _BatchDeleter:
             return
         report = self.report
         report["delete_requests"].append(len(chunk))
-        try:
-            resp = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": o["Key"]} for o in chunk], "Quiet": True})
-        except Exception as exc:
-            _error(report, chunk[0]["Key"], error_code(exc) or "error", "DeleteObjects of %d keys failed: %s" % (len(chunk), describe_error(exc)))
+        deleted, failed = s3_helpers.delete_objects(self.s3, self.bucket, chunk)
+        whole = [f for f in failed if f.get("Request")]
+        if whole:
+            _error(report, chunk[0]["Key"], whole[0]["Code"], "DeleteObjects of %d keys failed: %s" % (
+                len(chunk), describe_error(whole[0]["Error"])))
             return
-        failed = set()
-        for err in resp.get("Errors", []):
-            failed.add(err["Key"])
+        for err in failed:
             _error(report, err["Key"], err.get("Code", "error"), err.get("Message", ""))
-        for obj in chunk:
-            if obj["Key"] not in failed:
-                report["deleted_count"] += 1
-                report["deleted_bytes"] += int(obj.get("Size", 0))
+        for obj in deleted:
+            report["deleted_count"] += 1
+            report["deleted_bytes"] += int(obj.get("Size", 0))
 
 
 def validate_temp_cleanup(bucket, older_than_hours, sample_size=20):

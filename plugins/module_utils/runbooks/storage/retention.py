@@ -25,16 +25,17 @@ __metaclass__ = type
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.concurrency import MAX_WORKERS_LIMIT, bounded_map
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import describe_error, error_code
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbError
 
-MAX_DELETE_KEYS = 1000  # S3 DeleteObjects accepts at most 1,000 keys per request
-_GONE_CODES = ("404", "NoSuchKey", "NotFound", "NoSuchVersion")
+MAX_DELETE_KEYS = s3_helpers.MAX_DELETE_KEYS
+_GONE_CODES = s3_helpers.ALREADY_GONE
 _DENIED_CODES = ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch")
 _MAX_ERRORS_LISTED = 50
 
@@ -146,10 +147,7 @@ def breakdown(database, buckets, window_days):
 
 
 def _pool_map(func, items, concurrency):
-    if len(items) <= 1 or concurrency <= 1:
-        return [func(i) for i in items]
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(func, items))
+    return bounded_map(func, items, max(1, min(int(concurrency), MAX_WORKERS_LIMIT)))
 
 
 def _versions(s3, bucket, key):
@@ -180,13 +178,7 @@ def _s3_held(s3, bucket, key, version_ids):
 
 
 def _gone(s3, bucket, key):
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return False
-    except Exception as exc:
-        if error_code(exc) in _GONE_CODES:
-            return True
-        raise
+    return not s3_helpers.exists(s3, bucket, key)
 
 
 class Sweep:
@@ -287,22 +279,20 @@ class Sweep:
                     entries.append({"Key": row["object_key"]})
                 else:
                     entries.extend({"Key": row["object_key"], "VersionId": v} for v in versions)
-            for start in range(0, len(entries), MAX_DELETE_KEYS):
-                chunk = entries[start:start + MAX_DELETE_KEYS]
-                self.result["delete_requests"].append(len(chunk))
-                try:
-                    resp = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
-                except Exception as exc:
-                    for entry in chunk:
-                        failed.add((bucket, entry["Key"]))
-                    self._error(bucket, chunk[0]["Key"], error_code(exc) or "error",
-                                "DeleteObjects of %d keys failed: %s" % (len(chunk), describe_error(exc)))
-                    stats["errors"] += 1
-                    continue
-                for err in resp.get("Errors", []):
-                    failed.add((bucket, err["Key"]))
+            _deleted, refused = s3_helpers.delete_objects(self.s3, bucket, entries, on_batch=self.result["delete_requests"].append)
+            reported = set()
+            for err in refused:
+                failed.add((bucket, err["Key"]))
+                if err.get("Request"):
+                    request = id(err["Error"])
+                    if request in reported:
+                        continue
+                    reported.add(request)
+                    size = len([f for f in refused if f.get("Error") is err["Error"]])
+                    self._error(bucket, err["Key"], err["Code"], "DeleteObjects of %d keys failed: %s" % (size, describe_error(err["Error"])))
+                else:
                     self._error(bucket, err["Key"], err.get("Code", "error"), err.get("Message", ""))
-                    stats["errors"] += 1
+                stats["errors"] += 1
 
         # 3. Confirm gone.
         pending = [row for row, _v in keep if (row["bucket"], row["object_key"]) not in failed]
