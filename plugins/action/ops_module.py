@@ -265,4 +265,3 @@ class ActionModule(ActionBase):
         if facts:
             result.setdefault("ansible_facts", {}).update(facts)
         return result
-

@@ -403,7 +403,7 @@ def test_wrong_account_full_drill_allowed_is_refused_before_any_write(sandbox, r
     listed = sandbox.boto3_client("s3").list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/%s/" % run_id)
     assert listed.get("KeyCount", 0) == 0
     made = aws_requests_since(sandbox, mark)
-    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _, op in made), made
+    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _service, op in made), made
     assert runners(sandbox, run_id) == []
     assert not namespace_exists(core, namespace)
     assert batch.list_job_for_all_namespaces(label_selector="signalcraft.io/dr-run-id=%s" % run_id).items == []
@@ -466,8 +466,8 @@ def test_dr_approve_checks_the_account_and_names_the_missing_requirement(sandbox
                                      "signalcraft_receipt_root": str(tmp_path), "signalcraft_execution_id": "approve-guard"})
     assert done.returncode != 0 and "account_guard status=fail reason=account_mismatch" in done.stdout, done.stdout
     made = aws_requests_since(sandbox, mark)
-    assert [op for _, op in made if op in SFN_OPERATIONS] == [], made
-    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _, op in made), made
+    assert [op for _service, op in made if op in SFN_OPERATIONS] == [], made
+    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _service, op in made), made
     refusal = json.load(open(str(tmp_path / "approve-guard" / "account_guard.json")))
     assert refusal["failure_code"] == "account_mismatch"
     # Without a ticket it says that the ticket is what is missing (issue 14), and asks nothing of AWS.
@@ -476,8 +476,8 @@ def test_dr_approve_checks_the_account_and_names_the_missing_requirement(sandbox
     assert done.returncode != 0
     assert "reason=approval_incomplete missing=ticket" in done.stdout and "missing=approver" not in done.stdout, done.stdout
     made = aws_requests_since(sandbox, mark)
-    assert [op for _, op in made if op in SFN_OPERATIONS] == [], made
-    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _, op in made), made
+    assert [op for _service, op in made if op in SFN_OPERATIONS] == [], made
+    assert all(op.startswith(("Get", "List", "Describe", "Head")) for _service, op in made), made
 
 
 @pytest.mark.parametrize("case", ["invalid_plan", "run_id_mismatch"])

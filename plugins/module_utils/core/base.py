@@ -147,6 +147,7 @@ class OpsModule:
             outcome = function(self) or {}
         except OpsError as exc:
             self._finish_failed(exc)
+        # pylint: disable-next=catching-non-exception  # a tuple of the connections' library exception classes
         except error_types as exc:
             self._finish_failed(self._map_error(exc))
         except Exception as exc:  # pylint: disable=broad-except

@@ -264,4 +264,3 @@ class AwsConnection:
     @property
     def retries(self):
         return self.factory.retries
-

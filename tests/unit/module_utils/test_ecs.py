@@ -228,7 +228,7 @@ def test_service_update_is_idempotent_and_the_wait_follows_the_waiter_rule(sandb
 def test_a_run_id_with_artifacts_is_refused(sandbox):
     s3 = sandbox.boto3_client("s3")
     location = layout.artifact_location({"JOBINTEL_S3_BUCKET": sandbox["SANDBOX_ARTIFACT_BUCKET"],
-                                      "JOBINTEL_S3_PREFIX": "ecs-unit/%s" % uuid.uuid4().hex[:8]}, "r1")
+                                         "JOBINTEL_S3_PREFIX": "ecs-unit/%s" % uuid.uuid4().hex[:8]}, "r1")
     layout.require_new_run(s3, location, "r1")  # nothing there yet
     s3.put_object(Bucket=location["bucket"], Key=location["prefix"] + "run_summary.v1.json", Body=b"{}")
     with pytest.raises(GuardError) as refused:

@@ -76,9 +76,13 @@ def test_require_new_run_refuses_an_outbox_with_a_summary():
     with pytest.raises(GuardError) as refused:
         layout.require_new_run(FakeS3(heads={"outbox/r1/run_summary.v1.json": {}}), location, "r1")
     assert refused.value.reason == "run_id_exists" and "s3://b/outbox/r1/" in refused.value.message
+
+    class Denied(FakeS3):
+        def head_object(self, **_kwargs):
+            raise _client_error("AccessDenied")
+
     with pytest.raises(ClientError):
-        layout.require_new_run(type("Denied", (FakeS3,), {"head_object": lambda self, **_k: (_ for _ in ()).throw(
-            _client_error("AccessDenied"))})(), location, "r1")
+        layout.require_new_run(Denied(), location, "r1")
 
 
 def test_read_run_health():
