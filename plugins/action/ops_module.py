@@ -144,15 +144,7 @@ class ActionModule(ActionBase):
         directory = os.path.abspath(os.path.expanduser(str(directory)))
         filename = destination.get("filename") or receipts.receipt_filename(receipt)
         path = os.path.join(directory, filename)
-        data = receipts.serialize(receipt)
-        written = False
-        existing = None
-        if os.path.exists(path):
-            with open(path, "rb") as handle:
-                existing = handle.read()
-        if existing != data:
-            receipts.write_atomic(path, data)
-            written = True
+        written = receipts.write_if_changed(path, receipts.serialize(receipt))
         where["receipt_path"] = path
         bucket = destination["s3_bucket"] if "s3_bucket" in destination else self._var(task_vars, "signalcraft_receipt_bucket")
         if not _blank(bucket):

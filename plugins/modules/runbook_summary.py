@@ -92,14 +92,7 @@ def run(ops):
     path = os.path.join(params["receipt_dir"], "%s.summary.json" % params["runbook"])
     changed = False
     if not ops.check_mode and recorded:
-        data = (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode("utf-8")
-        existing = None
-        if os.path.exists(path):
-            with open(path, "rb") as handle:
-                existing = handle.read()
-        if existing != data:
-            receipts.write_atomic(path, data)
-            changed = True
+        changed = receipts.write_if_changed(path, (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     line = [("execution_id", ops.execution_id), ("ran", len(summary["ran"])), ("skipped", len(summary["skipped"]))]
     if summary["failed_phase"]:
         line.append(("failed_phase", summary["failed_phase"]))

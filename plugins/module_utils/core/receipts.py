@@ -217,6 +217,20 @@ def write_atomic(path, data, mode=0o600):
     return path
 
 
+def write_if_changed(path, data, mode=0o600):
+    """Atomically write ``data`` unless ``path`` already holds exactly it; True when written.
+
+    A rerun that records the same receipt or summary leaves the file (and its mtime) alone, so a
+    second run can honestly report nothing written.
+    """
+    if os.path.exists(path):
+        with open(path, "rb") as handle:
+            if handle.read() == data:
+                return False
+    write_atomic(path, data, mode)
+    return True
+
+
 def receipt_filename(receipt):
     return "%s.json" % receipt["phase"]
 

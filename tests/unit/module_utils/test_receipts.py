@@ -62,3 +62,16 @@ def test_execution_id_is_the_given_one_or_the_prefix_and_start_time():
     assert receipts.execution_id("exec-1", "deploy", started) == "exec-1"
     assert receipts.execution_id(None, "deploy", started) == "deploy-20261122T060500Z"
     assert receipts.execution_id("", "runs", started) == "runs-20261122T060500Z"
+
+
+def test_write_if_changed_writes_once_and_leaves_identical_content_alone(tmp_path):
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.receipts import write_if_changed
+
+    path = str(tmp_path / "sub" / "x.json")
+    assert write_if_changed(path, b"one\n") is True
+    mtime = os.stat(path).st_mtime_ns
+    assert write_if_changed(path, b"one\n") is False and os.stat(path).st_mtime_ns == mtime
+    assert write_if_changed(path, b"two\n") is True
+    with open(path, "rb") as handle:
+        assert handle.read() == b"two\n"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
