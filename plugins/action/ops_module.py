@@ -167,10 +167,12 @@ class ActionModule(ActionBase):
         return _S3_CLIENTS[key]
 
     def _module_fqcn(self):
-        """The module the task names (resolved_action names this action plugin after the routing)."""
+        """The module the task names, after plugin_routing's module redirects (an old module name).
+
+        ``resolved_action`` names this action plugin after the routing, so the module is looked up
+        from the task's own action.
+        """
         action = self._task.action
-        if action.startswith("signalcraft.ops."):
-            return action
         found = self._shared_loader_obj.module_loader.find_plugin_with_context(action, collection_list=self._task.collections)
         return found.resolved_fqcn if found.resolved else action
 

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    """The containment modules (ecs_service_scale, rds_failover): the typed confirmation they act behind and
+    """The containment modules (ecs_service_scale, db_failover): the typed confirmation they act behind and
     the interval at which they poll while waiting."""
 
     DOCUMENTATION = r"""

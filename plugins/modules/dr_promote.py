@@ -79,7 +79,7 @@ attributes:
     support: full
     description: The pointer document before and after.
 seealso:
-  - module: signalcraft.ops.approval_gate
+  - module: signalcraft.ops.dr_approve
 """
 
 EXAMPLES = r"""

@@ -125,7 +125,7 @@ notes:
   - Runners are found by tag only; instances of other runs (or untagged ones) are never touched.
   - RunInstances carries an idempotency token derived from the run id, so a retried launch starts no second runner.
 seealso:
-  - module: signalcraft.ops.k8s_validate_job
+  - module: signalcraft.ops.dr_validate
 """
 
 EXAMPLES = r"""

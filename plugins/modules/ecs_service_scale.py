@@ -52,7 +52,7 @@ attributes:
     support: full
     description: The desired count before and after.
 seealso:
-  - module: signalcraft.ops.rds_failover
+  - module: signalcraft.ops.db_failover
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt

@@ -98,7 +98,7 @@ attributes:
 notes:
   - Roles mark this task C(changed_when=false) because an audit record is not a change to the managed system.
 seealso:
-  - module: signalcraft.ops.preflight
+  - module: signalcraft.ops.jobintel_preflight
 extends_documentation_fragment:
   - signalcraft.ops.aws
 """

@@ -40,6 +40,6 @@ def test_collection_builds_and_installs_for_awx(tmp_path):
     assert (root / "plugins" / "modules" / "preflight.py").exists() and (root / "roles" / "preflight" / "tasks" / "main.yml").exists()
     for excluded in (".venv", ".sandbox", "collections", "state", "tests/output"):
         assert not (root / excluded).exists(), excluded
-    doc = subprocess.run([os.path.join(bindir, "ansible-doc"), "signalcraft.ops.preflight"], capture_output=True, text=True,
+    doc = subprocess.run([os.path.join(bindir, "ansible-doc"), "signalcraft.ops.jobintel_preflight"], capture_output=True, text=True,
                          env=env, cwd=str(tmp_path), check=False)
     assert doc.returncode == 0 and "REDACTION_ENFORCE" in doc.stdout, doc.stderr

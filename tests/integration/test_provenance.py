@@ -1,4 +1,4 @@
-"""show_run_provenance.yml from last_success and from the provider/profile pointer.
+"""provenance.yml from last_success and from the provider/profile pointer.
 
 The run is published (module_util, fast) from a run summary that names neither the image nor the
 task, by a publisher "inside" an ECS task of the sandbox: the task ARN and image digest must come
@@ -35,8 +35,8 @@ def test_provenance_from_both_pointers(sandbox, clean_faults, run_playbook, tmp_
     assert read_json(s3, bucket, "%s/state/last_success.json" % prefix)["provenance"] == expected
 
     base = {"jobintel_prefix": prefix, "signalcraft_receipt_root": str(tmp_path / "receipts")}
-    top = run_playbook("show_run_provenance.yml", dict(base, signalcraft_execution_id="prov-top"))
-    pair = run_playbook("show_run_provenance.yml", dict(base, signalcraft_execution_id="prov-pair",
+    top = run_playbook("provenance.yml", dict(base, signalcraft_execution_id="prov-top"))
+    pair = run_playbook("provenance.yml", dict(base, signalcraft_execution_id="prov-pair",
                                                         provenance_provider="openai", provenance_profile="cs"))
     assert top.rc == 0 and pair.rc == 0, top.stdout + pair.stdout
     line = "provenance status=ok run_id=%s git_sha=%s image_digest=%s ecs_task_arn=%s" % (run_id, git_sha, expected["image_digest"], task_arn)

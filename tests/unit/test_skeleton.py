@@ -72,6 +72,31 @@ def test_module_is_built_on_the_skeleton(module):
         assert not re.search(pattern, code), "%s: %s (found %s)" % (module, why, pattern)
 
 
+RENAMED = sorted(((RUNTIME.get("plugin_routing") or {}).get("modules") or {}).items())
+
+
+@pytest.mark.parametrize("old,routing", RENAMED, ids=[old for old, _ in RENAMED])
+def test_a_renamed_module_keeps_working_under_its_old_name(old, routing):
+    """An old name redirects to an existing module, still runs through the action plugin (receipts,
+    guard) and stays in the aws action group when the module is, so module_defaults reach it."""
+    new = routing["redirect"].rsplit(".", 1)[-1]
+    assert routing["redirect"].startswith("signalcraft.ops.") and new in MODULES, routing
+    assert not os.path.exists(os.path.join(MODULES_DIR, old + ".py")), "%s: both names exist as files" % old
+    assert routing.get("deprecation", {}).get("removal_version"), "%s: say when the old name goes" % old
+    actions = RUNTIME["plugin_routing"]["action"]
+    assert actions.get(old, {}).get("redirect") == "signalcraft.ops.ops_module", old
+    aws = RUNTIME["action_groups"]["aws"]
+    assert (old in aws) == (new in aws), "%s: the old name's action group membership follows %s's" % (old, new)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_modules_sort_by_area(module):
+    """Modules are named <area>_<what> so that an area's modules sort together (issue 8)."""
+    areas = ("aws_", "db_", "dr_", "ecs_", "jobintel_", "storage_", "runbook_")
+    assert module.startswith(areas) or module == "receipt", (
+        "%s: name it <area>_<what> with an area of %s" % (module, ", ".join(a.rstrip("_") for a in areas)))
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_aws_facing_modules_are_in_the_aws_action_group(module):
     uses_aws = "AwsConnection" in _code(module)

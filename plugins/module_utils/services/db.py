@@ -10,7 +10,7 @@ password has been removed (URL form ``postgresql://user:pw@host/db`` and key/val
 
 Usage::
 
-    with Database(dsn, application_name="signalcraft.ops.retention_sweep") as db:
+    with Database(dsn, application_name="signalcraft.ops.storage_retention") as db:
         rows = db.query("select id, object_key from recordings where expires_at < now()")
         with db.transaction() as cur:
             cur.execute("update recordings set deleted_at = now() where id = any(%s)", (ids,))

@@ -365,7 +365,7 @@ def start(proof, params, now, check_mode=False):
         sched = schedule(now, params["duration_s"], params["interval_s"], params.get("missed_after_s"))
         receipt = receipts.build(OPERATION, "start", "success", proof.run_id, now, finished_at=now, inputs=wanted,
                                  outputs={"run_id": proof.run_id, "proof_dir": proof.path, "schedule": sched},
-                                 module="signalcraft.ops.stability_harness",
+                                 module="signalcraft.ops.jobintel_stability_harness",
                                  message="M21 stability harness %s: %d checkpoints every %ss until %s" % (
                                      proof.run_id, sched["checkpoints_planned"], sched["interval_s"], sched["ends_at"]))
         if not check_mode:
@@ -467,7 +467,7 @@ def final_receipt(start_receipt, summary):
             "verdict", "checkpoints_planned", "checkpoints_taken", "checkpoints_missed", "status_counts", "problem_counts",
             "observed_runs", "max_late_s")),
         failure_code=None if passed else "stability_%s" % summary["verdict"], attempts=1,
-        module="signalcraft.ops.stability_harness", message=summary_line(summary))
+        module="signalcraft.ops.jobintel_stability_harness", message=summary_line(summary))
 
 
 def summary_line(summary):

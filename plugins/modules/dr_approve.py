@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: approval_gate
+module: dr_approve
 short_description: Request, wait for, approve or reject the DR promotion gate (a Step Functions task token)
 version_added: "0.1.0"
 description:
@@ -99,14 +99,14 @@ seealso:
 
 EXAMPLES = r"""
 - name: Request approval and wait up to an hour
-  signalcraft.ops.approval_gate:
+  signalcraft.ops.dr_approve:
     action: wait
     state_machine_arn: arn:aws:states:us-east-1:111122223333:stateMachine:signalcraft-dr-promote-gate
     run_id: dr-20260101t000000z
     timeout: 3600
 
 - name: Approve (an operator, or the AWX job after the workflow's approval node)
-  signalcraft.ops.approval_gate:
+  signalcraft.ops.dr_approve:
     action: approve
     state_machine_arn: arn:aws:states:us-east-1:111122223333:stateMachine:signalcraft-dr-promote-gate
     run_id: dr-20260101t000000z

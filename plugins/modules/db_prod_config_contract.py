@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: prod_config_contract
+module: db_prod_config_contract
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -55,7 +55,7 @@ options:
     type: bool
     default: true
 seealso:
-  - module: signalcraft.ops.preflight
+  - module: signalcraft.ops.jobintel_preflight
 extends_documentation_fragment:
   - signalcraft.ops.receipt
   - signalcraft.ops.read_only
@@ -63,7 +63,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Validate the prod config contract (names only)
-  signalcraft.ops.prod_config_contract:
+  signalcraft.ops.db_prod_config_contract:
     required_names: [DATABASE_URL, DELIVERY_API_TOKEN, REDACTION_ENFORCE]
   register: prod_config
 

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: run_provenance
+module: jobintel_provenance
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -32,8 +32,8 @@ options:
       - Named C(run_profile) because C(profile) is the AWS config profile option.
     type: str
 seealso:
-  - module: signalcraft.ops.s3_publish_run
-  - module: signalcraft.ops.pointer_verify
+  - module: signalcraft.ops.jobintel_publish
+  - module: signalcraft.ops.jobintel_verify_ops
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
@@ -43,12 +43,12 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Show the provenance of the last successful run
-  signalcraft.ops.run_provenance:
+  signalcraft.ops.jobintel_provenance:
     bucket: "{{ jobintel_bucket }}"
     prefix: jobintel
 
 - name: Show the provenance of the last successful openai/cs run
-  signalcraft.ops.run_provenance:
+  signalcraft.ops.jobintel_provenance:
     bucket: "{{ jobintel_bucket }}"
     prefix: jobintel
     provider: openai

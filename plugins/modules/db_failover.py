@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: rds_failover
+module: db_failover
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -62,7 +62,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Fail over the prod cluster (the operator confirms with the cluster name)
-  signalcraft.ops.rds_failover:
+  signalcraft.ops.db_failover:
     db_cluster_identifier: author-prod
     confirm: "{{ containment_confirm }}"
   register: failover

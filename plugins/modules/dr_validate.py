@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: k8s_validate_job
+module: dr_validate
 short_description: Run one attempt of the DR validate Job and classify why it did not complete
 version_added: "0.1.0"
 description:
@@ -116,7 +116,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Run one validate attempt
-  signalcraft.ops.k8s_validate_job:
+  signalcraft.ops.dr_validate:
     kubeconfig: /var/lib/signalcraft/receipts/dr-20260101t000000z/kubeconfig.yaml
     namespace: jobintel
     run_id: dr-20260101t000000z

@@ -9,13 +9,13 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: backup_restore
+module: dr_restore
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
 short_description: Restore a DR backup's workloads into a namespace and its state archive to disk
 description:
-  - Checks the backup contract (see M(signalcraft.ops.backup_contract)), reads every manifest in
+  - Checks the backup contract (see M(signalcraft.ops.dr_backup_contract)), reads every manifest in
     C(manifests.tar.zst) and every member of C(state.tar.zst) (absolute paths, C(..), links and device files
     refuse the archive) -- all before anything is written.
   - Applies the manifests to O(namespace) with server-side apply, in archive order (their namespace is
@@ -61,7 +61,7 @@ options:
     default: false
   bundle_uri:
     description:
-      - The control-plane bundle restored alongside (M(signalcraft.ops.bundle_fetch)'s C(outputs.bundle_uri)); recorded in
+      - The control-plane bundle restored alongside (M(signalcraft.ops.dr_bundle_fetch)'s C(outputs.bundle_uri)); recorded in
         RV(outputs.bundle_uri) so a later step (the drill's promote) reads it from this restore's result and receipt.
     type: str
   bundle_sha256:
@@ -78,8 +78,8 @@ requirements:
   - kubernetes >= 30.1.0
   - zstandard
 seealso:
-  - module: signalcraft.ops.backup_contract
-  - module: signalcraft.ops.ecr_pull_secret
+  - module: signalcraft.ops.dr_backup_contract
+  - module: signalcraft.ops.dr_pull_secret
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.aws
@@ -89,7 +89,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Restore the baseline workloads and state
-  signalcraft.ops.backup_restore:
+  signalcraft.ops.dr_restore:
     backup_uri: s3://jobintel-backup/jobintel/backups/20260101T000000Z
     namespace: jobintel
     state_dir: /var/lib/signalcraft/receipts/dr-drill-1/state

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: bundle_publish
+module: dr_bundle_publish
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -53,8 +53,8 @@ attributes:
     support: full
     description: The pointer document before and after.
 seealso:
-  - module: signalcraft.ops.bundle_fetch
-  - module: signalcraft.ops.bundle_configmaps
+  - module: signalcraft.ops.dr_bundle_fetch
+  - module: signalcraft.ops.dr_bundle_apply
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
@@ -63,7 +63,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Publish the control-plane bundle from primary
-  signalcraft.ops.bundle_publish:
+  signalcraft.ops.dr_bundle_publish:
     source_dir: /srv/jobintel/control-plane
     bucket: jobintel-artifacts
     prefix: jobintel

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: temp_uploads_cleanup
+module: storage_temp_uploads_cleanup
 version_added: "0.2.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -73,11 +73,11 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Count the temporary-uploads backlog older than 24 hours
-  signalcraft.ops.temp_uploads_cleanup:
+  signalcraft.ops.storage_temp_uploads_cleanup:
     bucket: "{{ storage_temporary_uploads_bucket }}"
 
 - name: Delete it
-  signalcraft.ops.temp_uploads_cleanup:
+  signalcraft.ops.storage_temp_uploads_cleanup:
     bucket: "{{ storage_temporary_uploads_bucket }}"
     older_than_hours: 24
     apply: true

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: s3_bucket_hardening
+module: storage_s3_hardening
 version_added: "0.2.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -229,7 +229,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Plan the hardening of the artifact and backup buckets (dry run)
-  signalcraft.ops.s3_bucket_hardening:
+  signalcraft.ops.storage_s3_hardening:
     buckets:
       - bucket: jobintel-prod1-backup
         versioning: enabled
@@ -255,7 +255,7 @@ EXAMPLES = r"""
   register: plan
 
 - name: Apply it
-  signalcraft.ops.s3_bucket_hardening:
+  signalcraft.ops.storage_s3_hardening:
     buckets:
       - bucket: jobintel-prod1
         versioning: enabled

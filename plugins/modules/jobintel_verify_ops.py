@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: pointer_verify
+module: jobintel_verify_ops
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -50,8 +50,8 @@ options:
     type: int
     default: 8
 seealso:
-  - module: signalcraft.ops.s3_publish_run
-  - module: signalcraft.ops.run_provenance
+  - module: signalcraft.ops.jobintel_publish
+  - module: signalcraft.ops.jobintel_provenance
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
@@ -61,7 +61,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Verify the published-run pointers
-  signalcraft.ops.pointer_verify:
+  signalcraft.ops.jobintel_verify_ops:
     bucket: "{{ jobintel_bucket }}"
     prefix: jobintel
     providers: [openai]

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: ops_daily
+module: db_ops_daily
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -87,7 +87,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Run the watchdog strictly, as the scheduled prod job does
-  signalcraft.ops.ops_daily:
+  signalcraft.ops.db_ops_daily:
     dsn: "{{ db_ops_dsn }}"
     strict: true
     scheduled: true
@@ -202,7 +202,7 @@ def _classify(ops, thresholds, configured):
                            "inventory (prod reads DATABASE_URL).", details=outputs)
         return dict(status=result["status"], reason=result["reason"], outputs=outputs,
                     message="db_ops_dsn is empty; set it in the inventory to run the watchdog.")
-    with ops.connection("db").session(params["dsn"], "signalcraft.ops.ops_daily", params["connect_timeout"],
+    with ops.connection("db").session(params["dsn"], "signalcraft.ops.db_ops_daily", params["connect_timeout"],
                                       params["statement_timeout_ms"]) as database:
         counts, second = ops_health.read_counts(database, first, last, params["metrics_table"], params["second_touch_table"])
     if counts is None:

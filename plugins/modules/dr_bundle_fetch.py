@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: bundle_fetch
+module: dr_bundle_fetch
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -39,8 +39,8 @@ attributes:
     support: none
     description: Reports the files that changed in RV(outputs.changed_files).
 seealso:
-  - module: signalcraft.ops.bundle_publish
-  - module: signalcraft.ops.bundle_configmaps
+  - module: signalcraft.ops.dr_bundle_publish
+  - module: signalcraft.ops.dr_bundle_apply
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
@@ -49,7 +49,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Fetch and verify the control-plane bundle
-  signalcraft.ops.bundle_fetch:
+  signalcraft.ops.dr_bundle_fetch:
     bucket: jobintel-artifacts
     prefix: jobintel
     dest_dir: /tmp/control-plane-fetch

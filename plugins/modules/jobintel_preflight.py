@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: preflight
+module: jobintel_preflight
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -95,7 +95,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Verify the prod redaction contract and config contract (names only)
-  signalcraft.ops.preflight:
+  signalcraft.ops.jobintel_preflight:
     deployment_env: prod
     expected_account_id: "111122223333"
     region: us-east-1
@@ -106,7 +106,7 @@ EXAMPLES = r"""
   register: preflight
 
 - name: Report without failing, against a local emulator
-  signalcraft.ops.preflight:
+  signalcraft.ops.jobintel_preflight:
     mode: report
     deployment_env: local
     expected_account_id: "111122223333"

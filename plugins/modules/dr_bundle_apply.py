@@ -9,13 +9,13 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: bundle_configmaps
+module: dr_bundle_apply
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
 short_description: Render the control-plane bundle as ConfigMaps and apply them to a namespace
 description:
-  - Reads an extracted bundle (M(signalcraft.ops.bundle_fetch)'s C(bundle_dir)), verifies every file against
+  - Reads an extracted bundle (M(signalcraft.ops.dr_bundle_fetch)'s C(bundle_dir)), verifies every file against
     its C(manifest.json) again, and renders one ConfigMap per section (C(<name_prefix>-candidates),
     C(-alerts), C(-providers), C(-scoring)) as deterministic YAML.
   - File paths become valid ConfigMap keys (C([-._a-zA-Z0-9]+); C(/) becomes C(__)); two paths that would
@@ -62,7 +62,7 @@ requirements:
   - kubernetes >= 30.1.0
   - PyYAML
 seealso:
-  - module: signalcraft.ops.bundle_fetch
+  - module: signalcraft.ops.dr_bundle_fetch
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.receipt
@@ -71,14 +71,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Render the control-plane ConfigMaps without applying them
-  signalcraft.ops.bundle_configmaps:
+  signalcraft.ops.dr_bundle_apply:
     bundle_dir: /tmp/control-plane-fetch/bundle/control-plane
     namespace: jobintel
     render_only: true
     output_yaml: /tmp/control-plane.configmaps.yaml
 
 - name: Apply them to the DR cluster
-  signalcraft.ops.bundle_configmaps:
+  signalcraft.ops.dr_bundle_apply:
     bundle_dir: /tmp/control-plane-fetch/bundle/control-plane
     namespace: jobintel
     kubeconfig: /tmp/dr/kubeconfig.yaml

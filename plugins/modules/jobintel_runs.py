@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: runs_info
+module: jobintel_runs
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -81,7 +81,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: List the newest five runs of candidate local
-  signalcraft.ops.runs_info:
+  signalcraft.ops.jobintel_runs:
     action: list
     bucket: jobintel-prod1
     prefix: jobintel
@@ -89,7 +89,7 @@ EXAMPLES = r"""
   register: runs
 
 - name: Show why a run failed
-  signalcraft.ops.runs_info:
+  signalcraft.ops.jobintel_runs:
     action: show
     bucket: jobintel-prod1
     prefix: jobintel
@@ -102,7 +102,7 @@ EXAMPLES = r"""
     msg: "{{ run.lines }}"
 
 - name: List a run's artifacts and what is missing from them
-  signalcraft.ops.runs_info:
+  signalcraft.ops.jobintel_runs:
     action: artifacts
     bucket: jobintel-prod1
     prefix: jobintel

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: backup_contract
+module: dr_backup_contract
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -38,7 +38,7 @@ options:
     type: bool
     default: false
 seealso:
-  - module: signalcraft.ops.backup_restore
+  - module: signalcraft.ops.dr_restore
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
@@ -47,7 +47,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Check the backup before a restore
-  signalcraft.ops.backup_contract:
+  signalcraft.ops.dr_backup_contract:
     backup_uri: s3://jobintel-backup/jobintel/backups/20260101T000000Z
   register: contract
 """

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: retention_sweep
+module: storage_retention
 version_added: "0.2.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -85,14 +85,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Count what the retention sweep would delete
-  signalcraft.ops.retention_sweep:
+  signalcraft.ops.storage_retention:
     dsn: "{{ storage_pg_dsn }}"
     buckets: [author-recordings-prod]
     window_days: 45
   no_log: false
 
 - name: Delete expired recordings
-  signalcraft.ops.retention_sweep:
+  signalcraft.ops.storage_retention:
     dsn: "{{ storage_pg_dsn }}"
     buckets: [author-recordings-prod]
     window_days: 45
@@ -228,7 +228,7 @@ def run(ops):
     if p["progress_file"] and not ops.check_mode:
         os.makedirs(os.path.dirname(os.path.abspath(p["progress_file"])), exist_ok=True)
     s3 = ops.client("s3")
-    database = db.Database(p["dsn"], application_name="signalcraft.ops.retention_sweep")
+    database = db.Database(p["dsn"], application_name="signalcraft.ops.storage_retention")
     try:
         checks, features = retention.preflight(s3, database, p["buckets"], p["legal_hold_mode"], p["window_days"])
         sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=p["apply"] and not ops.check_mode,

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: s3_publish_run
+module: jobintel_publish
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -137,8 +137,8 @@ notes:
   - Objects larger than 5 GiB (the single-request limit) are refused before anything is written.
   - Run ids such as C(manual-1) are fine when the run's C(run_summary.v1.json) has C(started_at).
 seealso:
-  - module: signalcraft.ops.pointer_verify
-  - module: signalcraft.ops.run_provenance
+  - module: signalcraft.ops.jobintel_verify_ops
+  - module: signalcraft.ops.jobintel_provenance
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
@@ -147,14 +147,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Publish a local run directory
-  signalcraft.ops.s3_publish_run:
+  signalcraft.ops.jobintel_publish:
     bucket: "{{ jobintel_bucket }}"
     prefix: jobintel
     run_dir: /var/lib/jobintel/runs/20260101T060000Z
   register: published
 
 - name: Publish what the ECS task left in the outbox (server-side copies)
-  signalcraft.ops.s3_publish_run:
+  signalcraft.ops.jobintel_publish:
     bucket: "{{ jobintel_bucket }}"
     prefix: jobintel
     run_id: "{{ signalcraft_results.run_once.outputs.run_id }}"

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: stability_harness
+module: jobintel_stability_harness
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -142,7 +142,7 @@ attributes:
     support: full
     description: Shows the proof file that is created or replaced.
 seealso:
-  - module: signalcraft.ops.runs_info
+  - module: signalcraft.ops.jobintel_runs
   - module: signalcraft.ops.receipt
 extends_documentation_fragment:
   - signalcraft.ops.k8s
@@ -152,7 +152,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Start (or resume) a 72 hour harness
-  signalcraft.ops.stability_harness:
+  signalcraft.ops.jobintel_stability_harness:
     step: start
     run_id: m21-20260301
     proof_root: /var/lib/signalcraft/proofs/m21
@@ -167,7 +167,7 @@ EXAMPLES = r"""
   register: harness
 
 - name: Take each pending checkpoint when it is due
-  signalcraft.ops.stability_harness:
+  signalcraft.ops.jobintel_stability_harness:
     step: checkpoint
     index: "{{ item }}"
     run_id: m21-20260301

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: ecr_pull_secret
+module: dr_pull_secret
 version_added: "0.1.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -71,7 +71,7 @@ attributes:
 requirements:
   - kubernetes >= 30.1.0
 seealso:
-  - module: signalcraft.ops.backup_restore
+  - module: signalcraft.ops.dr_restore
 extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.aws
@@ -81,13 +81,13 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Ensure the ECR pull secret for the DR namespace
-  signalcraft.ops.ecr_pull_secret:
+  signalcraft.ops.dr_pull_secret:
     namespace: jobintel
     image_ref: 111122223333.dkr.ecr.us-east-1.amazonaws.com/jobintel@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
     kubeconfig: /tmp/dr/kubeconfig.yaml
 
 - name: Refresh it before retrying a pod stuck on ErrImagePull
-  signalcraft.ops.ecr_pull_secret:
+  signalcraft.ops.dr_pull_secret:
     namespace: jobintel
     image_ref: "{{ image_ref }}"
     refresh: always

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
-module: archive_restore
+module: storage_archive_restore
 version_added: "0.2.0"
 author:
   - signalcraft maintainers (@signalcraft)
@@ -68,14 +68,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Restore recording 4711 for 5 days
-  signalcraft.ops.archive_restore:
+  signalcraft.ops.storage_archive_restore:
     dsn: "{{ storage_pg_dsn }}"
     recording_id: 4711
     days: 5
     tier: Standard
 
 - name: Restore by key (same as aws s3api restore-object ... Days=5,Tier=Bulk)
-  signalcraft.ops.archive_restore:
+  signalcraft.ops.storage_archive_restore:
     dsn: "{{ storage_pg_dsn }}"
     bucket: "{{ storage_recordings_bucket }}"
     object_key: recordings/2026/01/exam-123.webm
@@ -160,7 +160,7 @@ ARGUMENT_SPEC = dict(
 def run(ops):
     p = ops.params
     storage.validate_restore(p["days"], p["tier"])
-    database = db.Database(p["dsn"], application_name="signalcraft.ops.archive_restore")
+    database = db.Database(p["dsn"], application_name="signalcraft.ops.storage_archive_restore")
     try:
         row = storage.find_recording(database, p["recording_id"], p["object_key"], p["bucket"])
     finally:
