@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 AWSCLI := .venv-awscli/bin/aws
+BUILDER := .venv-builder/bin/ansible-builder
 SANDBOX_DIR ?= .sandbox
 # pytest workers; each starts its own sandbox (the suite is mostly CPU-bound ansible-playbook runs).
 PYTEST_WORKERS ?= 2
@@ -14,13 +15,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup sandbox-up sandbox-down sandbox-status demo test unit molecule lint sanity schemas doc build clean
+.PHONY: help setup sandbox-up sandbox-down sandbox-status demo test unit molecule lint sanity schemas awx-config doc build clean
 
 help:
 	@echo "make demo   - set up, start the local sandbox, run the main job, show the receipts"
 	@echo "make test   - set up and run every test layer (pytest, molecule, ansible-lint, ansible-test sanity)"
 	@echo "other: setup sandbox-up sandbox-down sandbox-status unit molecule lint sanity schemas build clean"
-	@echo "runbooks (ENV=local|dev|staging|prod, default local): aws-s3-hardening [APPLY=1] m21-stability-harness dr-drill bench-publish"
+	@echo "runbooks (ENV=local|dev|staging|prod, default local): aws-s3-hardening [APPLY=1] m21-stability-harness [M21_DURATION=4s M21_INTERVAL=1s M21_ALLOW_SHORT_INTERVAL=1 M21_KUBECONFIG=...] dr-drill bench-publish"
 
 # The pinned toolchain, installed once; reinstalled when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -33,6 +34,12 @@ $(AWSCLI):
 	$(PYTHON) -m venv .venv-awscli
 	.venv-awscli/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
 
+# ansible-builder pins PyYAML apart from the collection; like awscli it gets its own venv. It only
+# writes the execution environment's build context here (building the image needs a container engine).
+$(BUILDER):
+	$(PYTHON) -m venv .venv-builder
+	.venv-builder/bin/pip install --quiet --disable-pip-version-check ansible-builder==3.1.0
+
 # ansible-test bootstraps pip in its venvs with a script it downloads from the internet; give it a
 # local stand-in that installs from the pip 24.2 wheel (downloaded from PyPI).
 $(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
@@ -40,7 +47,7 @@ $(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
 	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d $(GET_PIP_CACHE)/pip-wheels pip==24.2
 	cp tools/get_pip_standin.py $@
 
-setup: $(VENV)/.installed $(AWSCLI) $(GET_PIP_CACHE)/get_pip_24_2.py
+setup: $(VENV)/.installed $(AWSCLI) $(BUILDER) $(GET_PIP_CACHE)/get_pip_24_2.py
 
 sandbox-up: setup
 	$(BIN)/python -m tests.sandbox up --dir $(SANDBOX_DIR)
@@ -74,9 +81,14 @@ schemas:
 schemas-check:
 	$(BIN)/python tools/write_schemas.py --check
 	$(BIN)/python tools/write_docs_tokens.py --check
+	$(BIN)/python tools/write_awx_config.py --check
 
 docs-tokens:
 	$(BIN)/python tools/write_docs_tokens.py
+
+# AWX job templates and surveys, generated from playbooks/ and the roles' argument specs (awx/).
+awx-config:
+	$(BIN)/python tools/write_awx_config.py
 
 # ansible-test needs the collection at .../ansible_collections/signalcraft/ops: test a copy of the
 # tracked files (plus uncommitted changes) there.
@@ -97,8 +109,15 @@ ENV ?= local
 aws-s3-hardening: setup
 	$(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/s3_hardening.yml $(if $(filter 1 true yes,$(APPLY)),-e s3_hardening_apply=true)
 
+# M21_DURATION / M21_INTERVAL take duration strings (72h, 60m, 90s); an interval under a minute needs
+# M21_ALLOW_SHORT_INTERVAL=1. M21_KUBECONFIG / M21_KUBE_CONTEXT / M21_NAMESPACE pick the cluster;
+# M21_MAX_CHECKPOINTS=1 takes the due checkpoint and ends (an hourly slice).
 m21-stability-harness: setup
 	$(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/stability_harness.yml \
+		$(if $(M21_DURATION),-e duration=$(M21_DURATION)) $(if $(M21_INTERVAL),-e interval=$(M21_INTERVAL)) \
+		$(if $(filter 1 true yes,$(M21_ALLOW_SHORT_INTERVAL)),-e allow_short_interval=true) \
+		$(if $(M21_KUBECONFIG),-e kubeconfig=$(M21_KUBECONFIG)) $(if $(M21_NAMESPACE),-e kube_namespace=$(M21_NAMESPACE)) \
+		$(if $(M21_MAX_CHECKPOINTS),-e max_checkpoints=$(M21_MAX_CHECKPOINTS)) \
 		$(if $(M21_DURATION_HOURS),-e duration_hours=$(M21_DURATION_HOURS)) \
 		$(if $(M21_INTERVAL_MINUTES),-e interval_minutes=$(M21_INTERVAL_MINUTES)) \
 		$(if $(M21_CANDIDATE_ID),-e candidate_id=$(M21_CANDIDATE_ID)) $(if $(M21_PROVIDER),-e provider=$(M21_PROVIDER)) \

@@ -31,6 +31,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import importlib
 import os
 
 from ansible.module_utils.common.text.converters import to_native
@@ -63,6 +64,34 @@ AWS_OPTION_VARS = (
 RECEIPT_DESTINATION_ARGS = ("receipt_dir", "s3_bucket", "s3_prefix", "filename")
 _RUNTIME = {}
 _S3_CLIENTS = {}
+_PATH_OPTIONS = {}
+
+
+def path_options(short_name):
+    """The module's options of ``type: path`` (its ARGUMENT_SPEC, read once per module name)."""
+    if short_name not in _PATH_OPTIONS:
+        try:
+            module = importlib.import_module("ansible_collections.signalcraft.ops.plugins.modules." + short_name)
+            spec = getattr(module, "ARGUMENT_SPEC", {}) or {}
+        except ImportError:
+            spec = {}
+        _PATH_OPTIONS[short_name] = tuple(sorted(k for k, v in spec.items() if isinstance(v, dict) and v.get("type") == "path"))
+    return _PATH_OPTIONS[short_name]
+
+
+def resolve_paths(args, names, base):
+    """Relative values of the ``names`` options, made absolute against ``base``.
+
+    An operator's relative path means the directory ansible-playbook ran from (under AWX, the
+    project), not playbook_dir and not wherever the module process happens to run: resolved here,
+    on the controller, once for every module, so no role or module has to remember it.
+    """
+    resolved = dict(args)
+    for name in names:
+        value = resolved.get(name)
+        if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
+            resolved[name] = os.path.join(base, value)
+    return resolved
 
 
 def _collection_root():
@@ -183,7 +212,7 @@ class ActionModule(ActionBase):
         module_name = self._module_fqcn()
         short_name = module_name.rsplit(".", 1)[-1]
         check_mode = bool(self._task.check_mode) if self._task.check_mode is not None else bool(self._play_context.check_mode)
-        args = dict(self._task.args)
+        args = resolve_paths(self._task.args, path_options(short_name), os.getcwd())
         destination = {k: args[k] for k in RECEIPT_DESTINATION_ARGS if short_name == "receipt" and k in args}
 
         is_aws = short_name in action_group("aws")

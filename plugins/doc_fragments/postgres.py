@@ -8,11 +8,19 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    """PostgreSQL options. DOCUMENTATION: the session timeouts of the ops database modules;
-    RECORDINGS: the connection string of the recordings metadata (retention, orphans, archive restore)."""
+    """PostgreSQL options (specs: services/db.py). DOCUMENTATION: the ops database's connection string and session
+    timeouts (db_verify, db_bootstrap, db_ops_daily); RECORDINGS: the connection string of the recordings metadata
+    (retention, orphans, archive restore)."""
 
     DOCUMENTATION = r"""
 options:
+  dsn:
+    description:
+      - The ops database's PostgreSQL connection string (C(postgresql://user:password@host:5432/db) or key/value form);
+        the role sets it from C(db_ops_dsn). Never logged, returned or recorded (C(outputs.dsn_configured) says whether
+        one was given).
+      - Empty or omitted means the database is not configured; the module's description says what it then does.
+    type: str
   connect_timeout:
     description: Seconds to wait for the connection.
     type: int

@@ -8,17 +8,19 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    """Where in S3 a module reads or writes. DOCUMENTATION: the artifact bucket and the jobintel key prefix;
-    CONTROL_PLANE: the bucket and prefix of the control-plane bundles and C(current.json)."""
+    """Where in S3 a module reads or writes (spec: services/s3.py location_argument_spec). DOCUMENTATION: the
+    artifact bucket and the jobintel key prefix; CONTROL_PLANE: the bucket and prefix of the control-plane bundles and C(current.json)."""
 
     DOCUMENTATION = r"""
 options:
   bucket:
-    description: The artifact bucket.
+    description: The artifact bucket the ECS task writes to and runs are published in.
     type: str
     required: true
   prefix:
-    description: Key prefix inside O(bucket), without leading or trailing C(/).
+    description:
+      - The jobintel key prefix inside O(bucket) (the task's C(JOBINTEL_S3_PREFIX)), without leading or trailing C(/).
+        May be empty.
     type: str
     default: ""
 """

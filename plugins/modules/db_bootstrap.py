@@ -32,6 +32,7 @@ description:
   - The receipt has operation C(db_bootstrap) and phase C(db_bootstrap_dry_run) (O(mode=dry_run), or
     check mode) or C(db_bootstrap) (O(mode=apply_migrations)); the collection's action plugin writes it.
   - Idempotent; a second run applies nothing (C(applied=0), C(changed=false)).
+  - Only O(mode=apply_migrations) needs O(dsn); without one it fails with C(missing_dsn).
 options:
   mode:
     description:
@@ -46,11 +47,6 @@ options:
       - The role sets it from C(db_ops_migrations_dir).
     type: path
     required: true
-  dsn:
-    description:
-      - The PostgreSQL connection string. Required when O(mode=apply_migrations). Never logged or recorded.
-      - The role sets it from C(db_ops_dsn).
-    type: str
   migrations_table:
     description:
       - The table that records applied migrations (C(name) or C(schema.name)).
@@ -181,16 +177,16 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core import status
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection, ops_database_argument_spec
 
 ARGUMENT_SPEC = dict(
+    ops_database_argument_spec(),
     mode=dict(type="str", required=True, choices=["dry_run", "apply_migrations"]),
     migrations_dir=dict(type="path", required=True),
-    dsn=dict(type="str", no_log=True),
     migrations_table=dict(type="str", default=migrations.DEFAULT_TABLE),
     allow_out_of_order=dict(type="bool", default=False),
     lock_wait=dict(type="float", default=30.0),
-    connect_timeout=dict(type="int", default=10),
+    # Overrides the session default: applied to each migration's transaction, and none (0) unless set.
     statement_timeout_ms=dict(type="int", default=0),
 )
 
@@ -241,8 +237,7 @@ def _apply(ops, listed, outputs):
 
 def run(ops):
     params = ops.params
-    configured = bool((params["dsn"] or "").strip())
-    ops.record_inputs(dsn_configured=configured)
+    configured = ops.connection("db").configured(params["dsn"])
     applying = params["mode"] == "apply_migrations"
     outputs = {"mode": params["mode"], "dsn_configured": configured, "exit_code": status_line.EXIT_OK}
     try:
@@ -256,11 +251,9 @@ def run(ops):
             return dict(changed=False, outputs=outputs, line=[("migrations", len(listed))])
         return _apply(ops, listed, outputs)
     except OpsError as exc:
-        details = dict(outputs, exit_code=status_line.EXIT_FAIL)
-        details.update(exc.details)
+        exc.add_context(dict(outputs, exit_code=status_line.EXIT_FAIL))
         if applying and not ops.check_mode:
-            details["line"] = [("mode", "apply_migrations")]
-        exc.details = details
+            exc.details["line"] = [("mode", "apply_migrations")]
         raise
 
 

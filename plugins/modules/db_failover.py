@@ -102,26 +102,22 @@ diff:
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_confirmation
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
+    **containment.argument_spec(),
     db_cluster_identifier=dict(type="str", required=True),
     target_instance=dict(type="str"),
-    confirm=dict(type="str"),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=900),
-    poll_interval=dict(type="float", default=10.0),
 )
 
 
 def run(ops):
     params = ops.params
     cluster_id, target = params["db_cluster_identifier"], params["target_instance"]
-    ops.record_inputs(confirmed=params["confirm"] == cluster_id)
-    if not ops.check_mode:
-        require_confirmation(params["confirm"], cluster_id, "containment_confirm")
+    containment.require_confirmed(ops, cluster_id)
     rds = ops.client("rds")
     state = containment.describe_cluster(rds, cluster_id)
     plan = containment.plan_failover(state, target)

@@ -35,9 +35,6 @@ description:
     C(status=fail reason=missing_dsn) (exit 1) when O(strict=true).
   - The receipt has operation and phase C(ops_daily); the collection's action plugin writes it.
 options:
-  dsn:
-    description: The PostgreSQL connection string (the role sets it from C(db_ops_dsn)). Never logged or recorded.
-    type: str
   strict:
     description: Exit 2 on C(unhealthy) and C(insufficient_data) (the scheduled prod run).
     type: bool
@@ -161,10 +158,10 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core import status
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import ops_health
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection, ops_database_argument_spec
 
 ARGUMENT_SPEC = dict(
-    dsn=dict(type="str", no_log=True),
+    **ops_database_argument_spec(),
     strict=dict(type="bool", default=False),
     scheduled=dict(type="bool", default=False),
     window_days=dict(type="int", default=1),
@@ -175,8 +172,6 @@ ARGUMENT_SPEC = dict(
     max_failure_rate=dict(type="float", default=0.02),
     metrics_table=dict(type="str", default="delivery_metrics"),
     second_touch_table=dict(type="str", default="second_touch_summaries"),
-    connect_timeout=dict(type="int", default=10),
-    statement_timeout_ms=dict(type="int", default=60000),
 )
 # The classification's keys that are outputs (the status and reason are the result's own).
 OUTPUT_KEYS = ("reasons", "lines", "normalize_line", "exit_code", "metrics", "strict", "scheduled", "window")
@@ -221,17 +216,14 @@ def _classify(ops, thresholds, configured):
 
 def run(ops):
     params = ops.params
-    configured = bool((params["dsn"] or "").strip())
-    ops.record_inputs(dsn_configured=configured)
+    configured = ops.connection("db").configured(params["dsn"])
     try:
         thresholds = ops_health.check_thresholds(
             {k: params[k] for k in ("min_attempted_total", "max_hold_rate", "max_suppression_rate", "max_failure_rate")})
         return _classify(ops, thresholds, configured)
     except OpsError as exc:
-        details = {"exit_code": status_line.EXIT_FAIL, "strict": params["strict"], "scheduled": params["scheduled"],
-                   "dsn_configured": configured}
-        details.update(exc.details)
-        exc.details = details
+        exc.add_context({"exit_code": status_line.EXIT_FAIL, "strict": params["strict"], "scheduled": params["scheduled"],
+                         "dsn_configured": configured})
         raise
 
 

@@ -27,12 +27,6 @@ description:
     C(token_line), RV(outputs) and the C(receipt) (operation and phase C(db_verify)).
   - Reads only; runs fully in check mode. The DSN is never returned, logged or recorded.
 options:
-  dsn:
-    description:
-      - The PostgreSQL connection string (C(postgresql://user:password@host:5432/db) or key/value form).
-      - Empty or omitted means the database is not configured (status C(not_configured)).
-      - The role sets it from C(db_ops_dsn).
-    type: str
   required_tables:
     description:
       - Tables that must exist, as C(name) or C(schema.name) (lowercase identifiers).
@@ -114,15 +108,13 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core import status
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.db import migrations
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.db import DbConnection, ops_database_argument_spec
 
 ARGUMENT_SPEC = dict(
-    dsn=dict(type="str", no_log=True),
+    **ops_database_argument_spec(),
     required_tables=dict(type="list", elements="str", default=[]),
     migrations_dir=dict(type="path"),
     migrations_table=dict(type="str", default=migrations.DEFAULT_TABLE),
-    connect_timeout=dict(type="int", default=10),
-    statement_timeout_ms=dict(type="int", default=60000),
 )
 
 
@@ -136,8 +128,7 @@ def _describe(verdict):
 
 def run(ops):
     params = ops.params
-    configured = bool((params["dsn"] or "").strip())
-    ops.record_inputs(dsn_configured=configured)
+    configured = ops.connection("db").configured(params["dsn"])
     outputs = {"missing_tables": [], "pending_migrations": [], "checked_tables": [], "dsn_configured": configured,
                "exit_code": status_line.EXIT_OK}
     if not configured:
@@ -152,9 +143,7 @@ def run(ops):
                                           params["statement_timeout_ms"]) as database:
             verdict = migrations.verify(database, params["required_tables"], listed, params["migrations_table"])
     except OpsError as exc:
-        details = dict(outputs, exit_code=status_line.EXIT_FAIL)
-        details.update(exc.details)
-        exc.details = details
+        exc.add_context(dict(outputs, exit_code=status_line.EXIT_FAIL))
         raise
     outputs.update({k: verdict[k] for k in ("missing_tables", "pending_migrations", "checked_tables")})
     outputs["exit_code"] = verdict["exit_code"]

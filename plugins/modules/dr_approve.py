@@ -83,9 +83,6 @@ options:
     description: Seconds between status reads while waiting.
     type: float
     default: 5.0
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -93,6 +90,9 @@ attributes:
   diff_mode:
     support: partial
     description: The gate definition before/after when O(manage_gate=true).
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 seealso:
   - module: signalcraft.ops.dr_promote
 """

@@ -24,25 +24,13 @@ description:
   - A C(REPLACE_) placeholder in O(backup_uri) fails with C(inventory_placeholder) before any AWS call.
   - Prints C(dr_contract status=ok backup_id=<id> checksums_verified=<n>).
   - Reads only. Replaces C(scripts/ops/dr_contract.py).
-options:
-  backup_uri:
-    description: C(s3://<bucket>/<prefix>/backups/<backup_id>) (a trailing slash is fine).
-    type: str
-    required: true
-  verify_checksums:
-    description: Download the archives and compare them with the checksums in C(metadata.json).
-    type: bool
-    default: true
-  require_checksums:
-    description: Fail when C(metadata.json) lists no sha256 for an archive.
-    type: bool
-    default: false
 seealso:
   - module: signalcraft.ops.dr_restore
 extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
   - signalcraft.ops.read_only
+  - signalcraft.ops.dr_backup
 """
 
 EXAMPLES = r"""
@@ -86,11 +74,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
-ARGUMENT_SPEC = dict(
-    backup_uri=dict(type="str", required=True),
-    verify_checksums=dict(type="bool", default=True),
-    require_checksums=dict(type="bool", default=False),
-)
+ARGUMENT_SPEC = backup.argument_spec()
 
 
 def run(ops):

@@ -47,10 +47,6 @@ options:
   output_yaml:
     description: Also write the rendered YAML to this file (written only when it differs).
     type: path
-  force_conflicts:
-    description: Take over fields another field manager owns (server-side apply C(force)).
-    type: bool
-    default: false
 attributes:
   check_mode:
     support: full
@@ -67,6 +63,7 @@ extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.receipt
   - signalcraft.ops.k8s_namespace
+  - signalcraft.ops.k8s_apply
 """
 
 EXAMPLES = r"""
@@ -127,16 +124,16 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import O
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection, apply_argument_spec, namespace_argument_spec
 
 ARGUMENT_SPEC = dict(
+    **namespace_argument_spec(),
+    **apply_argument_spec(),
     bundle_dir=dict(type="path", required=True),
     namespace=dict(type="str", required=True),
     name_prefix=dict(type="str", default="control-plane"),
     render_only=dict(type="bool", default=False),
     output_yaml=dict(type="path"),
-    create_namespace=dict(type="bool", default=True),
-    force_conflicts=dict(type="bool", default=False),
 )
 
 

@@ -97,25 +97,23 @@ outputs:
 import os
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import validate_s3_prefix
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
+    **location_argument_spec(),
     dest_dir=dict(type="path", required=True),
 )
 
 
 def run(ops):
     params = ops.params
-    control_plane.require_bucket(params["bucket"], "dr_bundle_bucket")
-    prefix = validate_s3_prefix(params["prefix"], option_name="dr_bundle_prefix")
+    bucket, prefix = control_plane.require_location(params["bucket"], params["prefix"])
     s3 = ops.client("s3")
-    document = control_plane.read_current(s3, params["bucket"], prefix)["document"]
+    document = control_plane.read_current(s3, bucket, prefix)["document"]
     data = control_plane.download_bundle(s3, document["bundle_uri"])
     # Everything is verified in memory before the first byte is written.
     opened = bundle.open_bundle(data, document["bundle_sha256"], label=document["bundle_uri"])

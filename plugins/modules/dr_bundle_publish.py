@@ -122,17 +122,17 @@ diff:
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image, validate_s3_prefix
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_pinned_image
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import gitinfo
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
+    **location_argument_spec(),
     source_dir=dict(type="path", required=True),
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
     image_ref_digest=dict(type="str", required=True),
     verify_image=dict(type="bool", default=True),
     git_sha=dict(type="str"),
@@ -142,8 +142,7 @@ ARGUMENT_SPEC = dict(
 def run(ops):
     params = ops.params
     # Every input first: nothing below builds a client until all of them passed.
-    control_plane.require_bucket(params["bucket"], "dr_bundle_bucket")
-    prefix = validate_s3_prefix(params["prefix"], option_name="dr_bundle_prefix")
+    bucket, prefix = control_plane.require_location(params["bucket"], params["prefix"])
     try:
         require_pinned_image(params["image_ref_digest"], context="the control-plane bundle")
     except GuardError as exc:
@@ -152,7 +151,7 @@ def run(ops):
     built = bundle.build_bundle(bundle.collect_sources(params["source_dir"]))
     if params["verify_image"]:
         ecr.resolve_image(ops.client("ecr"), params["image_ref_digest"], context="the control-plane bundle")
-    outcome = control_plane.publish(ops.client("s3"), params["bucket"], prefix, built, git_sha, params["image_ref_digest"],
+    outcome = control_plane.publish(ops.client("s3"), bucket, prefix, built, git_sha, params["image_ref_digest"],
                                     receipts.format_timestamp(receipts.utc_now()), check_mode=ops.check_mode)
     moved = outcome["before"] != outcome["after"]
     outputs = dict(bundle_uri=outcome["bundle_uri"], bundle_sha256=built["sha256"], bundle_size=built["size"],

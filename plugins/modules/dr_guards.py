@@ -48,15 +48,10 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  # Every guard only reads, so it runs unchanged in check mode and has nothing to diff.
+  - signalcraft.ops.read_only
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; every guard runs in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 """
 
 EXAMPLES = r"""

@@ -68,9 +68,6 @@ options:
   publish_prefix:
     description: The publish prefix whose pointers become canonical.
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -78,6 +75,9 @@ attributes:
   diff_mode:
     support: full
     description: The pointer document before and after.
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 seealso:
   - module: signalcraft.ops.dr_approve
 """

@@ -147,9 +147,10 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection, namespace_argument_spec
 
 ARGUMENT_SPEC = dict(
+    **namespace_argument_spec(),
     namespace=dict(type="str", required=True),
     secret_name=dict(type="str", default="ecr-pull"),
     service_account=dict(type="str", default="jobintel"),
@@ -157,7 +158,6 @@ ARGUMENT_SPEC = dict(
     registry_id=dict(type="str"),
     refresh=dict(type="str", choices=["auto", "always"], default="auto"),
     max_age_hours=dict(type="float", default=6.0),
-    create_namespace=dict(type="bool", default=True),
     create_service_account=dict(type="bool", default=True),
 )
 

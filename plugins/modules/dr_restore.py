@@ -27,10 +27,6 @@ description:
   - Prints C(dr_restore status=ok namespace=<ns> objects=<n> changed_objects=<n> state_files=<n> gate=passed bundle_sha256=<sha>);
     in check mode C(status=planned) and C(would_change=<n>).
 options:
-  backup_uri:
-    description: C(s3://<bucket>/<prefix>/backups/<backup_id>).
-    type: str
-    required: true
   namespace:
     description: The namespace to restore into.
     type: str
@@ -47,18 +43,6 @@ options:
     description: The restore gate. Empty disables the gate.
     type: str
     default: jobintel-daily
-  verify_checksums:
-    description: Compare the archives with the checksums in C(metadata.json).
-    type: bool
-    default: true
-  require_checksums:
-    description: Fail when C(metadata.json) lists no sha256 for an archive.
-    type: bool
-    default: false
-  force_conflicts:
-    description: Take over fields another field manager owns (server-side apply C(force)).
-    type: bool
-    default: false
   bundle_uri:
     description:
       - The control-plane bundle restored alongside (M(signalcraft.ops.dr_bundle_fetch)'s C(outputs.bundle_uri)); recorded in
@@ -85,6 +69,8 @@ extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
   - signalcraft.ops.k8s_namespace
+  - signalcraft.ops.k8s_apply
+  - signalcraft.ops.dr_backup
 """
 
 EXAMPLES = r"""
@@ -178,18 +164,16 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection, apply_argument_spec, namespace_argument_spec
 
 ARGUMENT_SPEC = dict(
-    backup_uri=dict(type="str", required=True),
+    **backup.argument_spec(),
+    **namespace_argument_spec(),
+    **apply_argument_spec(),
     namespace=dict(type="str", required=True),
     state_dir=dict(type="path", required=True),
     enable_triggers=dict(type="bool", default=False),
     required_cronjob=dict(type="str", default="jobintel-daily"),
-    verify_checksums=dict(type="bool", default=True),
-    require_checksums=dict(type="bool", default=False),
-    create_namespace=dict(type="bool", default=True),
-    force_conflicts=dict(type="bool", default=False),
     bundle_uri=dict(type="str"),
     bundle_sha256=dict(type="str"),
 )
@@ -261,8 +245,7 @@ def run(ops):
         outputs["gate"] = _gate(dyn, params, manifests, namespace["changed"], check)
     except OpsError as exc:
         # What was applied before the failure stays in the result and the receipt.
-        exc.changed_so_far = exc.changed_so_far or (changed and not check)
-        exc.details = dict(outputs, **(exc.details or {}))
+        exc.add_context(outputs, changed_so_far=changed and not check)
         raise
     count = sum(1 for a in applied if a["changed"])
     line = bundle.line_fields(("namespace", params["namespace"]), ("objects", len(applied)), ("would_change" if check else "changed_objects", count),

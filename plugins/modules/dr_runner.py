@@ -111,9 +111,6 @@ options:
   kubeconfig_dest:
     description: Where the kubeconfig is saved (mode 0600), typically C(<receipt_dir>/kubeconfig.yaml).
     type: path
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
 attributes:
   check_mode:
     support: full
@@ -121,6 +118,9 @@ attributes:
   diff_mode:
     support: full
     description: Before/after lists of the run's runner ids.
+extends_documentation_fragment:
+  - signalcraft.ops.aws
+  - signalcraft.ops.receipt
 notes:
   - Runners are found by tag only; instances of other runs (or untagged ones) are never touched.
   - RunInstances carries an idempotency token derived from the run id, so a retried launch starts no second runner.

@@ -216,13 +216,14 @@ outputs:
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule, no_log_values_in
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_values
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    cluster=dict(type="str", required=True),
+    **ecs.cluster_argument_spec(),
+    **ecs.wait_argument_spec(),
     task_definition=dict(type="str", required=True),
     container_name=dict(type="str"),
     environment=dict(type="dict", default={}),
@@ -236,7 +237,6 @@ ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=3600),
     wait_delay=dict(type="float", default=5),
-    wait_max_delay=dict(type="float", default=30),
     stop_on_timeout=dict(type="bool", default=False),
     operation=dict(type="str", default="run_once"),
 )
@@ -266,13 +266,9 @@ def _fail(exc, outputs, changed):
 def run(ops):
     params = ops.params
     no_log_values_in(ops, [{"name": k, "value": v} for k, v in params["environment"].items()])
-    if params["wait_timeout"] <= 0:
-        raise OpsError("invalid_input", "wait_timeout must be a positive number of seconds, got %d; fix jobintel_run_once_wait_timeout."
-                       % params["wait_timeout"])
-    if not (params["cluster"] or "").strip():
-        raise OpsError("invalid_input", "no ECS cluster given; set jobintel_ecs_cluster in the inventory.")
-    if not (params["task_definition"] or "").strip():
-        raise OpsError("invalid_input", "no task definition given; set jobintel_task_family (and -e taskdef_rev=<revision>).")
+    ecs.validate_wait_timeout(params["wait_timeout"], "jobintel_run_once_wait_timeout")
+    require_values(params, ("cluster", "no ECS cluster given; set jobintel_ecs_cluster in the inventory."),
+                   ("task_definition", "no task definition given; set jobintel_task_family (and -e taskdef_rev=<revision>)."))
     ecs.validate_started_by(params["started_by"])
     if params["run_id"]:
         ecs.validate_run_id(params["run_id"])

@@ -97,19 +97,18 @@ diff:
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_confirmation
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    cluster=dict(type="str", required=True),
+    **ecs.cluster_argument_spec(),
+    **containment.argument_spec(),
     service=dict(type="str", required=True),
     desired_count=dict(type="int", required=True),
-    confirm=dict(type="str"),
     max_desired_count=dict(type="int"),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=600),
-    poll_interval=dict(type="float", default=10.0),
 )
 
 
@@ -124,9 +123,7 @@ def _line(state=None, previous=None, desired=None):
 
 def run(ops):
     params = ops.params
-    ops.record_inputs(confirmed=params["confirm"] == params["service"])
-    if not ops.check_mode:
-        require_confirmation(params["confirm"], params["service"], "containment_confirm")
+    containment.require_confirmed(ops, params["service"])
     ecs = ops.client("ecs")
     state = containment.describe_service(ecs, params["cluster"], params["service"])
     previous = state["desired_count"]

@@ -127,18 +127,19 @@ diff:
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_values
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    cluster=dict(type="str", required=True),
+    **ecs.cluster_argument_spec(),
+    **ecs.wait_argument_spec(),
     service=dict(type="str", required=True),
     task_definition=dict(type="str", required=True),
     force_new_deployment=dict(type="bool", default=False),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=600),
     wait_delay=dict(type="float", default=15),
-    wait_max_delay=dict(type="float", default=30),
 )
 
 
@@ -153,12 +154,10 @@ def _line(params, outputs, would=False):
 
 def run(ops):
     params = ops.params
-    if params["wait_timeout"] <= 0:
-        raise OpsError("invalid_input", "wait_timeout must be a positive number of seconds, got %d; fix jobintel_ecs_service_wait_timeout."
-                       % params["wait_timeout"])
-    for name, variable in (("cluster", "jobintel_ecs_cluster"), ("service", "jobintel_ecs_service"), ("task_definition", "deploy_task_definition_arn")):
-        if not (params[name] or "").strip():
-            raise OpsError("invalid_input", "%s is empty; set %s." % (name, variable))
+    ecs.validate_wait_timeout(params["wait_timeout"], "jobintel_ecs_service_wait_timeout")
+    require_values(params, ("cluster", "cluster is empty; set jobintel_ecs_cluster."),
+                   ("service", "service is empty; set jobintel_ecs_service."),
+                   ("task_definition", "task_definition is empty; set deploy_task_definition_arn."))
     client = ops.client("ecs")
     changed, before, after = ecs.update_service(client, params["cluster"], params["service"], params["task_definition"],
                                                 params["force_new_deployment"], ops.check_mode)
@@ -172,12 +171,9 @@ def run(ops):
         try:
             state, waited, polls = ecs.wait_service_stable(client, params["cluster"], params["service"], after["task_definition"],
                                                            params["wait_timeout"], params["wait_delay"], params["wait_max_delay"])
-        except ecs.EcsWaitTimeout as exc:
-            outputs.update(stable=False, waited_s=exc.waited, service=exc.last or outputs["service"])
-            exc.details.update(outputs)
-            exc.changed_so_far = changed
-            raise
-        except OpsError as exc:  # service_rollout_failed, service_not_found while waiting
+        except OpsError as exc:  # wait_timeout; service_rollout_failed, service_not_found while waiting
+            if isinstance(exc, ecs.EcsWaitTimeout):
+                outputs.update(waited_s=exc.waited, service=exc.last or outputs["service"])
             exc.details.update(outputs, stable=False)
             exc.changed_so_far = changed
             raise

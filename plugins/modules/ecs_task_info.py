@@ -122,11 +122,12 @@ outputs:
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_values
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    cluster=dict(type="str", required=True),
+    **ecs.cluster_argument_spec(),
     task_arn=dict(type="str", required=True),
     container_name=dict(type="str"),
 )
@@ -134,10 +135,8 @@ ARGUMENT_SPEC = dict(
 
 def run(ops):
     params = ops.params
-    if not (params["task_arn"] or "").strip():
-        raise OpsError("invalid_input", "no task given; pass -e task_arn=<task arn>.")
-    if not (params["cluster"] or "").strip():
-        raise OpsError("invalid_input", "no cluster given; set jobintel_ecs_cluster (-e jobintel_ecs_cluster=<cluster arn>).")
+    require_values(params, ("task_arn", "no task given; pass -e task_arn=<task arn>."),
+                   ("cluster", "no cluster given; set jobintel_ecs_cluster (-e jobintel_ecs_cluster=<cluster arn>)."))
     try:
         outcome = ecs.task_outcome(ecs.describe_task(ops.client("ecs"), params["cluster"], params["task_arn"]), params["container_name"])
     except OpsError as exc:

@@ -158,8 +158,7 @@ diff:
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule, no_log_values_in
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, require_values
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
@@ -177,17 +176,12 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _validate(params):
-    if not (params["family"] or "").strip():
-        raise OpsError("invalid_input", "no task-definition family given; set jobintel_task_family in the inventory (or -e jobintel_task_family=<family>).")
-    if not (params["image_ref"] or "").strip():
-        raise OpsError("invalid_input", "no image given; set jobintel_image_ref (-e jobintel_image_ref=<repo>@sha256:<digest>).")
-
-
 def run(ops):
     params = ops.params
     no_log_values_in(ops, [{"name": k, "value": v} for k, v in params["environment"].items()])
-    _validate(params)
+    require_values(params, ("family", "no task-definition family given; set jobintel_task_family in the inventory "
+                                      "(or -e jobintel_task_family=<family>)."),
+                   ("image_ref", "no image given; set jobintel_image_ref (-e jobintel_image_ref=<repo>@sha256:<digest>)."))
     try:
         image = ecr.resolve_image(ops.client("ecr"), params["image_ref"], allow_tags=params["allow_image_tags"],
                                   context=params["deployment_env"])

@@ -90,7 +90,7 @@ outputs:
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_values
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import secret_values_in
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
@@ -103,8 +103,7 @@ ARGUMENT_SPEC = dict(
 
 def run(ops):
     params = ops.params
-    if not (params["task_definition"] or "").strip():
-        raise OpsError("invalid_input", "no task definition given; set jobintel_task_family (and -e taskdef_rev=<revision>).")
+    require_values(params, ("task_definition", "no task definition given; set jobintel_task_family (and -e taskdef_rev=<revision>)."))
     described, _tags = ecs.describe_task_definition(ops.client("ecs"), params["task_definition"])
     secrets = set()
     for container in described.get("containerDefinitions") or []:

@@ -116,10 +116,10 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel 
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
+    **location_argument_spec(),
     provider=dict(type="str"),
     run_profile=dict(type="str"),
 )
@@ -138,7 +138,7 @@ def run(ops):
         run_publish.check_bucket_exists(s3, params["bucket"])
         current = pointers.read_pointer(s3, params["bucket"], key)
     except OpsError as exc:
-        exc.details = dict(found, **(exc.details or {}))
+        exc.add_context(found)
         raise
     if current is None:
         raise OpsError("pointer_missing", "%s does not exist; no run has been published there yet (playbooks/publish.yml)." % (

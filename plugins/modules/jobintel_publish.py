@@ -226,8 +226,16 @@ outputs:
       returned: when the source was read
       type: int
     skipped_count:
-      description: Run objects already stored with the same SHA-256 and size.
+      description:
+        - Run objects already stored with the same content and size, by their SHA-256, or by their MD5 ETag
+          for objects stored without a SHA-256 (RV(outputs.skipped_by_etag_count)).
       returned: always
+      type: int
+    skipped_by_etag_count:
+      description:
+        - Of RV(outputs.skipped_count), the objects stored without a SHA-256 checksum (put by another tool)
+          whose ETag is their MD5 (single request, no SSE-KMS) and equals the MD5 of the source.
+      returned: when the source was read
       type: int
     verified_count:
       description: Run objects whose SHA-256 and size were read back and matched.
@@ -297,11 +305,11 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.provenance import METADATA_ENV
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
+    **location_argument_spec(),
     enabled=dict(type="bool", default=True),
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
     run_id=dict(type="str"),
     run_dir=dict(type="path"),
     source_prefix=dict(type="str"),
@@ -358,10 +366,8 @@ def run(ops):
     try:
         result = publisher.run()
     except OpsError as exc:
-        partial = _outputs(publisher.result)
-        partial.update(exc.details or {})
-        exc.details = partial
-        exc.changed_so_far = exc.changed_so_far or (not ops.check_mode and bool(partial["uploaded"] or partial["copied"]))
+        written = exc.add_context(_outputs(publisher.result)).details
+        exc.changed_so_far = exc.changed_so_far or (not ops.check_mode and bool(written["uploaded"] or written["copied"]))
         raise
     except ValueError as exc:  # a provenance override that is not a digest
         raise OpsError("invalid_input", "%s (set -e publish_image_digest=sha256:<64 hex> or leave it empty)" % exc,

@@ -36,17 +36,6 @@ options:
     type: str
     required: true
     choices: [list, show, artifacts]
-  bucket:
-    description:
-      - The artifact bucket the ECS task writes to and runs are published in.
-    type: str
-    required: true
-  prefix:
-    description:
-      - The key prefix of the jobintel layout in O(bucket) (C(JOBINTEL_S3_PREFIX)), without slashes
-        at either end. May be empty.
-    type: str
-    default: ""
   run_id:
     description:
       - The run to show or whose artifacts to list. Required for V(show) and V(artifacts).
@@ -77,6 +66,7 @@ extends_documentation_fragment:
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
   - signalcraft.ops.read_only
+  - signalcraft.ops.s3_location
 """
 
 EXAMPLES = r"""
@@ -190,11 +180,11 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel 
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import runs
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
+    **location_argument_spec(),
     action=dict(type="str", required=True, choices=["list", "show", "artifacts"]),
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
     run_id=dict(type="str"),
     candidate_id=dict(type="str"),
     limit=dict(type="int", default=5),

@@ -62,9 +62,15 @@ options:
     required: true
   interval:
     description:
-      - Time between checkpoints, same format as O(duration). At most O(duration).
+      - Time between checkpoints, same format as O(duration) except that a bare number is minutes. At most
+        O(duration); under a minute only with O(allow_short_interval).
     type: str
     required: true
+  allow_short_interval:
+    description:
+      - Allow an O(interval) under one minute (smoke runs); refused with C(interval_too_short) otherwise.
+    type: bool
+    default: false
   missed_after:
     description:
       - How long after its due time a checkpoint may still be taken by a (re)started harness; later,
@@ -92,16 +98,6 @@ options:
     description:
       - Profile (C(cs)) of the provider/profile pointer. Needs O(provider). (O(profile) is the AWS profile.)
     type: str
-  bucket:
-    description:
-      - The artifact bucket holding the pointers and runs.
-    type: str
-    required: true
-  prefix:
-    description:
-      - The jobintel key prefix in O(bucket).
-    type: str
-    default: ""
   proof_bucket:
     description:
       - Also keep a copy of the run's directory in this bucket, under
@@ -148,6 +144,7 @@ extends_documentation_fragment:
   - signalcraft.ops.k8s
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
+  - signalcraft.ops.s3_location
 """
 
 EXAMPLES = r"""
@@ -274,21 +271,22 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
+    **location_argument_spec(),
     step=dict(type="str", required=True, choices=["start", "checkpoint", "finish"]),
     run_id=dict(type="str", required=True),
     proof_root=dict(type="path", required=True),
     duration=dict(type="str", required=True),
     interval=dict(type="str", required=True),
+    allow_short_interval=dict(type="bool", default=False),
     missed_after=dict(type="str"),
     index=dict(type="int"),
     wait=dict(type="bool", default=True),
     candidate_id=dict(type="str"),
     provider=dict(type="str"),
     jobintel_profile=dict(type="str"),
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
     proof_bucket=dict(type="str"),
     proof_prefix=dict(type="str", default="proofs/m21"),
     max_pointer_age_hours=dict(type="float", default=0),

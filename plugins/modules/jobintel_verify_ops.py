@@ -93,10 +93,10 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import publish as run_publish
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import run_pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.s3 import location_argument_spec
 
 ARGUMENT_SPEC = dict(
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
+    **location_argument_spec(),
     providers=dict(type="list", elements="str", default=[]),
     profiles=dict(type="list", elements="str", default=[]),
     check_latest=dict(type="bool", default=True),

@@ -148,7 +148,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    dsn=dict(type="str", required=True, no_log=True),
+    **db.recordings_argument_spec(),
     recording_id=dict(type="int"),
     object_key=dict(type="str", no_log=False),
     bucket=dict(type="str"),

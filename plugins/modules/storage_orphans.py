@@ -158,7 +158,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    dsn=dict(type="str", required=True, no_log=True),
+    **db.recordings_argument_spec(),
     bucket=dict(type="str", required=True),
     prefix=dict(type="str", default=""),
     sample_size=dict(type="int", default=20),

@@ -200,7 +200,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
-    dsn=dict(type="str", required=True, no_log=True),
+    **db.recordings_argument_spec(),
     buckets=dict(type="list", elements="str", required=True),
     window_days=dict(type="int", required=True),
     apply=dict(type="bool", default=False),

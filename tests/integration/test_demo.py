@@ -33,6 +33,10 @@ def test_demo_runs_the_daily_chain_and_moves_the_pointers_to_the_new_run(sandbox
         jsonschema.validate(receipt, RECEIPT_SCHEMA)
         assert receipt["status"] == "success" and receipt["execution_id"] == execution_id, phase
     assert receipts["verify"]["operation"] == "preflight"
+    # The demo ends with the daily run's report: one row per phase receipt, its path printed.
+    page = (root / execution_id / "report.html").read_text()
+    assert all('<tr class="phase"><td>%s</td>' % phase in page for phase in PHASES)
+    assert "html=%s" % (root / execution_id / "report.html") in result.stdout
 
     # Deploy with inventory defaults found nothing to change: no revision, the run used the latest one.
     assert revisions(sandbox, family) == before and receipts["deploy"]["changed"] is False

@@ -37,8 +37,8 @@ def test_collection_builds_and_installs_for_awx(tmp_path):
                              capture_output=True, text=True, env=env, cwd=str(tmp_path), check=False)
     assert install.returncode == 0, install.stderr
     root = tmp_path / "installed" / "ansible_collections" / "signalcraft" / "ops"
-    assert (root / "plugins" / "modules" / "preflight.py").exists() and (root / "roles" / "preflight" / "tasks" / "main.yml").exists()
-    for excluded in (".venv", ".sandbox", "collections", "state", "tests/output"):
+    assert (root / "plugins" / "modules" / "jobintel_preflight.py").exists() and (root / "roles" / "preflight" / "tasks" / "main.yml").exists()
+    for excluded in (".venv", ".venv-builder", ".sandbox", "collections", "state", "tests/output", "execution-environment.yml"):
         assert not (root / excluded).exists(), excluded
     doc = subprocess.run([os.path.join(bindir, "ansible-doc"), "signalcraft.ops.jobintel_preflight"], capture_output=True, text=True,
                          env=env, cwd=str(tmp_path), check=False)

@@ -184,6 +184,8 @@ def test_headline_stop_after_validate_then_approved_promote_and_teardown(sandbox
     assert final["promotion"] == {"promoted": True, "approval_mode": "manual", "bypass": False, "approver": "alice", "ticket": "CHG-4242"}
 
 
+# Eight drill runs in sequence: longer than the suite's per-test timeout on a loaded machine.
+@pytest.mark.timeout(2400)
 def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook, tmp_path, clean_faults):
     """bringup only -> restore only -> validate (image pull fails, memory short, override) -> bypass promote -> teardown."""
     run_id, receipt_dir, namespace = "test-cost-%s" % uid(), tmp_path / "cost", "dr-cost-%s" % uid()
@@ -372,7 +374,7 @@ def test_refused_before_any_change(sandbox, run_playbook, tmp_path, case):
     assert "dr_drill status=fail reason=%s run_id=%s failed_phase=guards" % (expected, run_id) in run.stdout, run.stdout
     assert "reason=guards failed" not in run.stdout
     if case in ("full_drill_not_allowed", "bypass_not_allowed"):
-        assert "dr_plan status=fail reason=%s" % expected in run.stdout
+        assert "plan status=fail reason=%s" % expected in run.stdout
     found = phase_receipts(receipt_dir)
     assert found["guards"]["status"] == "failed" and found["guards"]["failure_code"] == expected, found["guards"]
     assert s3_receipt(sandbox, run_id, "guards")["failure_code"] == expected
@@ -504,3 +506,51 @@ def test_refused_plan_keeps_an_earlier_runs_receipts(sandbox, run_playbook, tmp_
     s3 = sandbox.boto3_client("s3")
     listed = s3.list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/%s/" % refusal["execution_id"])
     assert [o["Key"].rsplit("/", 1)[1] for o in listed.get("Contents", [])] == ["plan.json"]
+
+
+@pytest.mark.timeout(1800)
+def test_resume_after_a_failed_validate_then_teardown_on_failure(sandbox, run_playbook, tmp_path, clean_faults):
+    """On the phase engine: resume reruns the drill from the phase that failed (bringup and restore keep their receipts,
+    the guards run again); teardown_on_failure tears the runners down after a failed promote."""
+    run_id, receipt_dir, namespace = "test-resume-%s" % uid(), tmp_path / "resume", "dr-resume-%s" % uid()
+    core, batch = apis(sandbox)
+    extra = {"dr_namespace": namespace}
+    no_retry = {"DR_VALIDATE_MAX_RETRIES": "0"}
+
+    # 1) Validate fails (every pull fails): bringup and restore are done, the runner stays up.
+    digest = sandbox["SANDBOX_IMAGE_REF"].split("@")[1]
+    sandbox.control("dr", "faults", {"pull": {"fail_images": [digest], "reason": "ErrImagePull"}})
+    try:
+        step = drill(run_playbook, receipt_dir, envvars=no_retry, run_id=run_id, stop_after="validate", **extra)
+    finally:
+        sandbox.control("dr", "faults", method="DELETE")
+    assert step.rc != 0 and "dr_drill status=fail reason=image_pull run_id=%s failed_phase=validate" % run_id in step.stdout, step.stdout
+    first = phase_receipts(receipt_dir)
+    assert statuses(first) == {"bringup": "success", "restore": "success", "validate": "failed", "promote": "skipped", "teardown": "skipped"}
+    assert len(live_runners(sandbox, run_id)) == 1
+
+    # 2) resume=true in the same receipt dir: only what did not succeed runs; the guards check again.
+    step = drill(run_playbook, receipt_dir, envvars=no_retry, resume=True, stop_after="validate", **extra)
+    assert step.rc == 0, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["bringup"] == first["bringup"] and found["restore"] == first["restore"]
+    assert found["guards"]["status"] == "success" and found["guards"]["started_at"] != first["guards"]["started_at"]
+    assert (found["validate"]["status"], found["validate"]["execution_id"]) == ("success", run_id)
+    assert [j for j in validate_jobs(batch, namespace, run_id) if j.status.succeeded]
+    assert found["promote"]["skip_reason"] == "stop_after=validate"
+    assert summary(receipt_dir)["status"] == "success"
+    assert s3_receipt(sandbox, run_id, "validate")["status"] == "success"
+    assert len(live_runners(sandbox, run_id)) == 1
+
+    # 3) Promote fails (its pointer bucket does not exist); with teardown_on_failure the teardown still runs.
+    step = drill(run_playbook, receipt_dir, start_at="promote", auto_promote=True, allow_promote_bypass=True, teardown_on_failure=True,
+                 dr_promote_bucket="test-no-such-bucket-%s" % uid(), **extra)
+    assert step.rc != 0 and "failed_phase=promote" in step.stdout, step.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["promote"]["status"] == "failed" and found["promote"]["failure_code"]
+    assert (found["teardown"]["status"], found["teardown"]["outputs"]["remaining"]) == ("success", 0)
+    assert live_runners(sandbox, run_id) == []
+    assert [i["State"]["Name"] for i in runners(sandbox, run_id)] == ["terminated"]
+    final = summary(receipt_dir)
+    assert (final["status"], final["failed_phase"], final["runner_count_after_teardown"]) == ("failed", "promote", 0)
+    assert s3_receipt(sandbox, run_id, "teardown")["status"] == "success"

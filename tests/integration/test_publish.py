@@ -217,3 +217,44 @@ def pointer_run_ids(s3, bucket, prefix):
     """The run each pointer object names, read back from the bucket."""
     return [read_json(s3, bucket, "%s/%s" % (prefix, rel))["run_id"]
             for rel in ("state/openai/cs/last_success.json", "state/last_success.json")]
+
+
+def test_objects_stored_without_a_sha256_are_compared_by_their_md5_etag(sandbox, clean_faults, run_playbook, tmp_path):
+    """Issue 14 item 3: a run put by another tool (no SHA-256 stored, as the sandbox's seed and `aws s3 cp`
+    leave it) republished byte for byte is unchanged, not a `run_object_conflict`; one object with
+    other bytes of the same size is still a conflict, named, with nothing written."""
+    s3 = sandbox.boto3_client("s3")
+    bucket = sandbox["SANDBOX_ARTIFACT_BUCKET"]
+    prefix = new_prefix("etag")
+    files = make_run(NEW_RUN)
+    run_dir = write_dir(tmp_path / "run", files)
+    put_files(s3, bucket, "%s/runs/%s" % (prefix, NEW_RUN), files)
+    some_key = "%s/runs/%s/%s" % (prefix, NEW_RUN, sorted(files)[0])
+    assert "ChecksumSHA256" not in s3.head_object(Bucket=bucket, Key=some_key, ChecksumMode="ENABLED")
+
+    mark = log_mark(sandbox)
+    result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-etag", publish_run_dir=run_dir,
+                                                   publish_replace_changed=False))
+    assert result.rc == 0, result.stdout
+    published = result.task_results(PUBLISH_TASK)[0]
+    assert published["outputs"]["skipped_count"] == published["outputs"]["skipped_by_etag_count"] == len(files)
+    run_writes = [w for w in writes_since(sandbox, mark, bucket, prefix) if "/runs/" in (w["key"] or "")]
+    assert run_writes == []
+    assert read_json(s3, bucket, "%s/state/last_success.json" % prefix)["run_id"] == NEW_RUN
+
+    # Same size, other bytes, under another run id: refused as a conflict before any write.
+    other = "20260202T060000Z"
+    changed = make_run(other)
+    put_files(s3, bucket, "%s/runs/%s" % (prefix, other), changed)
+    victim = sorted(rel for rel in changed if rel.endswith(".md"))[0]
+    tampered = bytes(reversed(changed[victim]))
+    assert tampered != changed[victim]
+    changed[victim] = tampered
+    run_dir = write_dir(tmp_path / "run2", changed)
+    mark = log_mark(sandbox)
+    result = run_playbook("publish.yml", base_vars(tmp_path, prefix, "pub-etag-conflict", publish_run_dir=run_dir,
+                                                   publish_replace_changed=False))
+    assert result.rc != 0
+    assert "reason=run_object_conflict" in result.stdout and victim in result.stdout
+    assert "publish_replace_changed" in result.stdout
+    assert writes_since(sandbox, mark, bucket, prefix) == []

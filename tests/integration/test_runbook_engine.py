@@ -58,3 +58,56 @@ def test_start_at_stop_after_and_refusals(run_playbook, tmp_path):
 
     check = run_playbook(PLAYBOOK, dict(base, signalcraft_execution_id="engine-5"), check=True)
     assert check.rc == 0 and not os.path.exists(os.path.join(root, "engine-5"))
+
+
+FEATURES = os.path.join(REPO_ROOT, "tests", "integration", "engine", "features.yml")
+
+
+def phase_receipt(root, execution_id, phase):
+    with open(os.path.join(root, execution_id, "phases", "%s.json" % phase)) as handle:
+        return json.load(handle)
+
+
+def test_guard_always_result_and_skip_phases(run_playbook, tmp_path, sandbox):
+    root = str(tmp_path / "receipts")
+    base = {"signalcraft_receipt_root": root, "signalcraft_execution_id": "features-1"}
+
+    # two fails: three is skipped, cleanup (always) still runs and its receipt is the result it passed.
+    failed = run_playbook(FEATURES, base)
+    assert failed.rc != 0 and "engine_features status=fail reason=phase_failed" in failed.stdout, failed.stdout
+    assert phase_receipt(root, "features-1", "check")["status"] == "success"
+    assert phase_receipt(root, "features-1", "three")["skip_reason"] == "stopped: two failed"
+    cleanup = phase_receipt(root, "features-1", "cleanup")
+    assert (cleanup["status"], cleanup["attempts"], cleanup["changed"], cleanup["outputs"]) == ("success", 2, True, {"cleaned": 1})
+    assert cleanup["inputs"]["toy"] is True and cleanup["message"] == "cleaned up"
+    assert phase_receipt(root, "features-1", "extra")["skip_reason"] == "engine_extra=false"
+    s3 = sandbox.boto3_client("s3")
+    copy = json.loads(s3.get_object(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key="receipts/features-1/cleanup.json")["Body"].read())
+    assert copy == cleanup
+    first_one = phase_receipt(root, "features-1", "one")
+
+    # resume: the guard checks again, one keeps its receipt and hands its output on, the rest runs.
+    resumed = run_playbook(FEATURES, dict(base, resume=True, engine_fail=False, engine_extra=True))
+    assert resumed.rc == 0, resumed.stdout[-3000:]
+    assert phase_receipt(root, "features-1", "one") == first_one
+    assert [phase_receipt(root, "features-1", p)["status"] for p in ("check", "two", "three", "cleanup", "extra")] == ["success"] * 5
+    assert phase_receipt(root, "features-1", "extra")["outputs"]["value"] == 2
+    with open(os.path.join(root, "features-1", "engine_features.summary.json")) as handle:
+        assert json.load(handle)["status"] == "ok"
+    summary_copy = s3.get_object(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Key="receipts/features-1/engine_features.summary.json")
+    assert json.loads(summary_copy["Body"].read())["status"] == "ok"
+
+    # A failed guard stops everything, the always phase too.
+    guarded = run_playbook(FEATURES, dict(base, signalcraft_execution_id="features-2", engine_guard_fail=True))
+    assert guarded.rc != 0 and "failed_phase=check" in guarded.stdout
+    assert phase_receipt(root, "features-2", "check")["failure_code"] == "phase_failed"
+    for phase in ("one", "two", "three", "cleanup"):
+        assert phase_receipt(root, "features-2", phase)["skip_reason"] == "stopped: check failed"
+
+    # A refused plan against an execution's receipts is kept beside them and touches nothing else.
+    before = sorted(os.listdir(os.path.join(root, "features-1", "phases")))
+    refused = run_playbook(FEATURES, dict(base, resume=True, start_at="two"))
+    assert refused.rc != 0 and "plan status=fail reason=plan_invalid" in refused.stdout
+    assert sorted(os.listdir(os.path.join(root, "features-1", "phases"))) == before
+    with open(os.path.join(root, "features-1", "refusals", "plan.json")) as handle:
+        assert json.load(handle)["failure_code"] == "plan_invalid"

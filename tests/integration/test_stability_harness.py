@@ -59,7 +59,8 @@ def workload(sandbox):
 
 def harness_vars(tmp_path, workload, run_id, duration, interval, **extra):
     values = {"jobintel_prefix": workload["prefix"], "kube_namespace": workload["namespace"], "run_id": run_id,
-              "duration_seconds": duration, "interval_seconds": interval, "m21_proof_root": str(tmp_path / "proofs"),
+              "duration_seconds": duration, "interval_seconds": interval, "allow_short_interval": True,
+              "m21_proof_root": str(tmp_path / "proofs"),
               "signalcraft_receipt_root": str(tmp_path / "receipts")}
     values.update(extra)
     return values
@@ -229,3 +230,39 @@ def test_a_killed_harness_resumes_without_duplicating_checkpoints(sandbox, run_p
     final = load(str(proof / "final_receipt.json"))
     jsonschema.validate(final, RECEIPT_SCHEMA)
     assert final["status"] == "success" and final["inputs"]["missed_after_s"] == 3600
+
+
+def test_an_interval_under_a_minute_is_refused_before_anything_is_written(run_playbook, tmp_path, workload):
+    run_id = "m21-short-%s" % uuid.uuid4().hex[:8]
+    values = harness_vars(tmp_path, workload, run_id, 4, 1)
+    del values["allow_short_interval"]
+    refused = run_playbook("stability_harness.yml", values)
+    assert refused.rc != 0
+    assert "reason=interval_too_short" in refused.stdout and "-e allow_short_interval=true" in " ".join(refused.stdout.split())
+    assert not (tmp_path / "proofs" / run_id).exists()
+
+
+def test_a_resumed_slice_takes_the_due_checkpoint_and_ends(sandbox, run_playbook, tmp_path, workload):
+    """max_checkpoints=1 on an hourly schedule (docs/runs.md): the first run takes checkpoint 0; a resume
+    within the hour finds nothing due and ends at once instead of sleeping until the next slot."""
+    run_id = "m21-slice-%s" % uuid.uuid4().hex[:8]
+    values = harness_vars(tmp_path, workload, run_id, None, None, max_checkpoints=1)
+    for name in ("duration_seconds", "interval_seconds", "allow_short_interval"):
+        del values[name]
+    values.update(duration="72h", interval="60m")
+    first = run_playbook("stability_harness.yml", values)
+    assert first.rc == 0, first.stdout
+    proof = tmp_path / "proofs" / run_id
+    assert [line["index"] for line in jsonl(str(proof / "checkpoints.jsonl"))] == [0]
+    assert load(str(proof / "summary.json"))["verdict"] == "in_progress"
+
+    started = time.monotonic()
+    resumed = run_playbook("stability_harness.yml", values)
+    elapsed = time.monotonic() - started
+    assert resumed.rc == 0, resumed.stdout
+    assert elapsed < 120  # checkpoint 1 is due in an hour: it is not waited for
+    text = " ".join(resumed.stdout.split())
+    assert "start=resumed" in text and "checkpoint=checkpoint-0001 state=upcoming" in text
+    assert [line["index"] for line in jsonl(str(proof / "checkpoints.jsonl"))] == [0]  # nothing made up
+    summary = load(str(proof / "summary.json"))
+    assert summary["verdict"] == "in_progress" and summary["checkpoints_taken"] == 1

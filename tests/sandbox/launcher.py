@@ -191,6 +191,12 @@ def up(sandbox_dir):
             _write_json(_state_path(sandbox_dir), state)
         state["components"]["postgres"] = postgres.start(os.path.join(sandbox_dir, "logs", "postgres.log"))
         _write_json(_state_path(sandbox_dir), state)
+        # What the docs' examples need beyond the AWS seed: the primary cluster's jobintel namespace
+        # (the M21 smoke run) and the recordings' rows (the storage examples).
+        from tests.sandbox.seed import cluster, recordings  # pylint: disable=import-outside-toplevel
+        state["seed"]["primary_namespace"] = cluster.seed_primary(state["components"]["k8s_primary"]["kubeconfig"], state["seed"])
+        state["seed"]["recording_ids"] = recordings.seed(state["components"]["postgres"]["dsn"], state["seed"]["recordings"])
+        _write_json(_state_path(sandbox_dir), state)
     except BaseException:
         _log("start failed; stopping what was started")
         down(sandbox_dir)

@@ -33,5 +33,17 @@ class OpsError(Exception):
         # a workload's own failure code (FORCED_FAILURE) for reason=task_failed.
         self.failure_code = failure_code
 
+    def add_context(self, known, changed_so_far=False):
+        """Put what the step knew before it failed (``known``) under this error's own details, and note
+        whether it had already written, so the failure's outputs and receipt keep both; returns the error.
+
+        The error's own details win over ``known``: they say more precisely what went wrong.
+        """
+        details = dict(known)
+        details.update(self.details or {})
+        self.details = details
+        self.changed_so_far = self.changed_so_far or bool(changed_so_far)
+        return self
+
     def __str__(self):
         return self.message

@@ -93,6 +93,14 @@ def require_pinned_image(ref, allow_tags=False, context="this environment"):
     return parsed
 
 
+def require_values(params, *required):
+    """Refuse the first empty or blank input of ``required``, ``(option, message)`` pairs whose message names the
+    variable the operator sets (reason ``invalid_input``): before any client exists, bad input costs no request."""
+    for name, message in required:
+        if not (params[name] or "").strip():
+            raise OpsError("invalid_input", message)
+
+
 def require_confirmation(given, expected, option_name):
     """Fail closed unless the operator typed exactly the expected confirmation string."""
     if given is None or str(given) != str(expected):

@@ -15,9 +15,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
 import json
 import os
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
 SUMMARY_SCHEMA_VERSION = "runbook_summary.v1"
@@ -34,33 +36,47 @@ def _index(phases, name, option):
     return phases.index(name)
 
 
-def plan(phases, start_at=None, stop_after=None, resume=False, existing=None, check_mode_skips=None, check_mode=False):
+def plan(phases, start_at=None, stop_after=None, resume=False, existing=None, check_mode_skips=None, check_mode=False,
+         skips=None, guards=None):
     """Which phases run and why the others are skipped.
 
     ``phases`` is the runbook's ordered phase list. ``existing`` maps phase -> status of receipts
     already in the execution's directory (for ``resume``). ``check_mode_skips`` maps phase -> why it
     cannot be planned in check mode (a later phase needs the run an earlier one would start).
+    ``skips`` maps phase -> why the runbook's own inputs leave it out (``teardown=false``): it is
+    skipped wherever it falls in the range. ``guards`` are phases that check before anything changes:
+    they run whenever another phase runs (also on resume and after start_at), are no target of
+    start_at/stop_after, and are skipped when nothing else runs.
 
-    Returns ``[{"phase", "action": run|skip, "reason", "keep_receipt"}]``. ``keep_receipt`` marks a
-    phase skipped because its earlier receipt already records it: that receipt is left as it is.
+    Returns ``[{"phase", "action": run|skip, "reason", "keep_receipt", "guard"}]``. ``keep_receipt``
+    marks a phase skipped because its earlier receipt already records it: that receipt is left as it is.
     """
     phases = list(phases)
     if not phases:
         raise PlanError("plan_invalid", "the runbook declares no phases.")
     if len(set(phases)) != len(phases):
         raise PlanError("plan_invalid", "phase names repeat: %s." % ", ".join(phases))
+    guards = set(guards or ())
+    skips = dict(skips or {})
+    unknown = sorted((guards | set(skips)) - set(phases))
+    if unknown:
+        raise PlanError("plan_invalid", "guards or skips name phases the runbook does not have: %s." % ", ".join(unknown))
+    # start_at/stop_after count only the phases that do the work; the guards run around them.
+    ordered = [name for name in phases if name not in guards]
+    if not ordered:
+        raise PlanError("plan_invalid", "every phase is a guard; the runbook declares nothing to run.")
     existing = existing or {}
-    first = _index(phases, start_at, "start_at") if start_at else 0
-    last = _index(phases, stop_after, "stop_after") if stop_after else len(phases) - 1
+    first = _index(ordered, start_at, "start_at") if start_at else 0
+    last = _index(ordered, stop_after, "stop_after") if stop_after else len(ordered) - 1
     if first > last:
         raise PlanError("phase_order_invalid", "start_at=%s comes after stop_after=%s; nothing would run. Order: %s." % (
-            start_at, stop_after, " -> ".join(phases)))
+            start_at, stop_after, " -> ".join(ordered)))
     if resume and start_at:
         raise PlanError("plan_invalid", "resume and start_at both choose where to start; pass one of them.")
-    entries = []
+    entries = {}
     resuming = bool(resume)
-    for position, name in enumerate(phases):
-        entry = {"phase": name, "action": "run", "reason": None, "keep_receipt": False}
+    for position, name in enumerate(ordered):
+        entry = {"phase": name, "action": "run", "reason": None, "keep_receipt": False, "guard": False}
         if position < first:
             entry.update(action="skip", reason="start_at=%s" % start_at, keep_receipt=True)
         elif position > last:
@@ -69,26 +85,72 @@ def plan(phases, start_at=None, stop_after=None, resume=False, existing=None, ch
             entry.update(action="skip", reason="resume: done in %s.json" % name, keep_receipt=True)
         else:
             resuming = False
-            if check_mode and name in (check_mode_skips or {}):
+            if name in skips:
+                entry.update(action="skip", reason=skips[name])
+            elif check_mode and name in (check_mode_skips or {}):
                 entry.update(action="skip", reason="check mode: %s" % check_mode_skips[name])
-        entries.append(entry)
-    if not any(e["action"] == "run" for e in entries):
-        raise PlanError("nothing_to_run", "every phase is already done (resume) or outside start_at/stop_after; "
-                                          "pass a new execution id to run again.")
-    return entries
+        entries[name] = entry
+    if not any(e["action"] == "run" for e in entries.values()):
+        raise PlanError("nothing_to_run", "every phase is already done (resume), left out by the runbook's inputs or outside "
+                                          "start_at/stop_after; pass a new execution id to run again.")
+    for name in guards:
+        entries[name] = {"phase": name, "action": "run", "reason": None, "keep_receipt": False, "guard": True}
+    return [entries[name] for name in phases]
 
 
-def read_receipts(receipt_dir, phases):
-    """``{phase: receipt}`` for the phases that have a receipt file in ``receipt_dir``."""
+def resolve_execution_id(given, recorded_ids, generated, validate=None, error=PlanError):
+    """The execution id: the given one, else the one the receipt directory already records, else ``generated``.
+
+    ``recorded_ids`` are the execution ids of the receipts already in the receipt directory: a
+    directory belongs to one execution, so a given id that differs from them is refused
+    (``run_id_mismatch``), as are receipts of several executions. ``validate`` checks the id's form
+    (a runbook whose id becomes a tag or a Job name). Returns ``(id, "given"|"receipt_dir"|"generated")``.
+    """
+    validate = validate or (lambda value: value)
+    recorded = sorted(set(i for i in recorded_ids if i))
+    if len(recorded) > 1:
+        raise error("run_id_mismatch", "the receipt directory holds receipts of several runs (%s); use one receipt_dir "
+                                       "per run." % ", ".join(recorded))
+    if given:
+        validate(given)
+        if recorded and recorded[0] != given:
+            raise error("run_id_mismatch", "run_id %s differs from %s recorded in receipt_dir; drop -e run_id to continue "
+                                           "that run or use a new -e receipt_dir." % (given, recorded[0]))
+        return given, "given"
+    if recorded:
+        return validate(recorded[0]), "receipt_dir"
+    return validate(generated), "generated"
+
+
+def read_receipts(receipt_dir, phases=None, strict=False):
+    """``{phase: receipt}`` of the receipts in ``receipt_dir``.
+
+    With ``phases``, the files ``<phase>.json`` of those phases (an unreadable one is left out); without,
+    every ``*.json`` that is a receipt, keyed by its own ``phase``. ``strict`` raises ``receipt_invalid``
+    for a file that does not parse instead of leaving it out (a summary must not hide a broken receipt).
+    """
+    if phases is None:
+        paths = sorted(glob.glob(os.path.join(receipt_dir or "", "*.json")))
+    else:
+        paths = [os.path.join(receipt_dir or "", "%s.json" % name) for name in phases]
     found = {}
-    for name in phases:
-        path = os.path.join(receipt_dir, "%s.json" % name)
-        if os.path.isfile(path):
-            with open(path) as handle:
-                try:
-                    found[name] = json.load(handle)
-                except ValueError:
-                    continue
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        try:
+            if strict:
+                # Schema-checked: a summary derived from a malformed receipt would misreport the run.
+                document = receipts.load(path)
+            else:
+                with open(path) as handle:
+                    document = json.load(handle)
+        except (OSError, ValueError) as exc:
+            if strict:
+                raise OpsError("receipt_invalid", "the receipt %s cannot be read: %s; fix or remove it, or use a new "
+                                                  "-e receipt_dir." % (path, exc))
+            continue
+        if isinstance(document, dict) and document.get("phase"):
+            found[document["phase"] if phases is None else os.path.basename(path)[:-5]] = document
     return found
 
 

@@ -16,9 +16,9 @@ __metaclass__ = type
 import datetime
 import json
 import os
-import re
 import tempfile
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import schema
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import Redactor
 
 RECEIPT_SCHEMA_VERSION = "receipt.v1"
@@ -96,60 +96,9 @@ def parse_timestamp(text):
         datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
 
 
-_JSON_TYPES = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
-}
-
-
-def _type_ok(value, expected):
-    names = expected if isinstance(expected, list) else [expected]
-    for name in names:
-        if name == "integer" and isinstance(value, int) and not isinstance(value, bool):
-            return True
-        if name == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return True
-        if name in _JSON_TYPES and isinstance(value, _JSON_TYPES[name]):
-            return True
-    return False
-
-
-def _check(value, schema, path, problems):
-    """Validate ``value`` against the JSON Schema subset used by RECEIPT_V1_SCHEMA."""
-    if "type" in schema and not _type_ok(value, schema["type"]):
-        problems.append("%s: expected %s, got %s" % (path, schema["type"], type(value).__name__))
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        problems.append("%s: %r is not one of %s" % (path, value, schema["enum"]))
-    if "const" in schema and value != schema["const"]:
-        problems.append("%s: must be %r" % (path, schema["const"]))
-    if isinstance(value, str):
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            problems.append("%s: %r does not match %s" % (path, value, schema["pattern"]))
-        if len(value) < schema.get("minLength", 0):
-            problems.append("%s: must not be empty" % path)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < schema.get("minimum", value):
-        problems.append("%s: must be >= %s" % (path, schema["minimum"]))
-    if isinstance(value, dict):
-        for name in schema.get("required", []):
-            if name not in value:
-                problems.append("%s: missing required field %r" % (path, name))
-        properties = schema.get("properties", {})
-        for name, item in value.items():
-            if name in properties:
-                _check(item, properties[name], "%s.%s" % (path, name), problems)
-            elif schema.get("additionalProperties") is False:
-                problems.append("%s: unexpected field %r" % (path, name))
-        for rule in schema.get("allOf", []):
-            condition_problems = []
-            _check(value, rule["if"], path, condition_problems)
-            if not condition_problems:
-                _check(value, rule["then"], path, problems)
-
-
 def validate(receipt):
     """Raise ReceiptError listing every way ``receipt`` differs from receipt.v1."""
-    problems = []
-    _check(receipt, RECEIPT_V1_SCHEMA, "receipt", problems)
+    problems = schema.problems_of(receipt, RECEIPT_V1_SCHEMA, "receipt")
     if problems:
         raise ReceiptError("invalid %s: %s" % (RECEIPT_SCHEMA_VERSION, "; ".join(problems)))
     return receipt

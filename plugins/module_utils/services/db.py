@@ -46,6 +46,19 @@ _KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*
 _QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)(?P<value>[^&\s]+)", re.IGNORECASE)
 
 
+def ops_database_argument_spec():
+    """The ops database's DSN (empty: not configured) and session timeouts, as the ops database modules take them
+    (documented by doc fragment signalcraft.ops.postgres)."""
+    return dict(dsn=dict(type="str", no_log=True),
+                connect_timeout=dict(type="int", default=DEFAULT_CONNECT_TIMEOUT),
+                statement_timeout_ms=dict(type="int", default=DEFAULT_STATEMENT_TIMEOUT_MS))
+
+
+def recordings_argument_spec():
+    """The recordings metadata's connection string (documented by doc fragment signalcraft.ops.postgres.recordings)."""
+    return dict(dsn=dict(type="str", required=True, no_log=True))
+
+
 class DbError(OpsError):
     """A database operation failed. ``reason`` is a registered token; ``message`` is already redacted."""
 
@@ -236,6 +249,12 @@ class DbConnection:
     @staticmethod
     def to_error(exc):
         return OpsError("db_error", str(exc))
+
+    def configured(self, dsn):
+        """Whether a DSN was given, recorded as the receipt input ``dsn_configured`` (the DSN itself never is)."""
+        configured = bool((dsn or "").strip())
+        self.ops.record_inputs(dsn_configured=configured)
+        return configured
 
     def session(self, dsn, application_name=None, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
                 statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS):

@@ -54,6 +54,23 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _STARTED_BY = re.compile(r"^[A-Za-z0-9/_-]{1,128}$")
 
 
+def cluster_argument_spec():
+    """The ``cluster`` option of the ECS modules (documented by doc fragment signalcraft.ops.ecs_cluster)."""
+    return dict(cluster=dict(type="str", required=True))
+
+
+def wait_argument_spec():
+    """The longest pause of the modules that poll with a growing interval (doc fragment signalcraft.ops.wait)."""
+    return dict(wait_max_delay=dict(type="float", default=30))
+
+
+def validate_wait_timeout(seconds, variable):
+    """A wait needs a positive deadline; ``variable`` is the inventory variable that sets it."""
+    if seconds <= 0:
+        raise OpsError("invalid_input", "wait_timeout must be a positive number of seconds, got %d; fix %s." % (seconds, variable))
+    return seconds
+
+
 class EcsWaitTimeout(OpsError):
     """A wait ran out of time (reason ``wait_timeout``); ``last`` is the last state observed (for the failure message)."""
 

@@ -59,6 +59,16 @@ def k8s_argument_spec():
     )
 
 
+def namespace_argument_spec():
+    """``create_namespace`` of the Kubernetes-writing modules (documented by doc fragment signalcraft.ops.k8s_namespace)."""
+    return dict(create_namespace=dict(type="bool", default=True))
+
+
+def apply_argument_spec():
+    """``force_conflicts`` of the modules that server-side apply manifests (doc fragment signalcraft.ops.k8s_apply)."""
+    return dict(force_conflicts=dict(type="bool", default=False))
+
+
 def kubeconfig_secret_values(kubeconfig):
     """Every credential in a kubeconfig file (tokens, passwords, key data) so callers can no_log them."""
     if not kubeconfig or not os.path.exists(kubeconfig):

@@ -66,6 +66,12 @@ class BucketError(OpsError):
         self.code = code
 
 
+def location_argument_spec():
+    """``bucket`` and ``prefix`` of the modules that read or write under a prefix of one bucket
+    (documented by doc fragment signalcraft.ops.s3_location, or its CONTROL_PLANE variant)."""
+    return dict(bucket=dict(type="str", required=True), prefix=dict(type="str", default=""))
+
+
 # --- keys and URIs ---------------------------------------------------------------------------
 
 def join_key(*parts):
@@ -306,7 +312,53 @@ def head_checksum(s3, bucket, key):
     if sha and "-" in sha:
         sha = None
     return {"sha256": sha, "size": response.get("ContentLength"), "etag": response.get("ETag"),
-            "version_id": response.get("VersionId")}
+            "version_id": response.get("VersionId"), "md5": etag_md5(response)}
+
+
+_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+
+
+def etag_md5(head_response):
+    """The object's MD5 (hex) when its ETag is one, else None.
+
+    S3 documents the ETag as the MD5 of the content only for objects uploaded in one request and
+    encrypted with SSE-S3 or not at all: a multipart ETag has a ``-<parts>`` suffix, and with SSE-KMS
+    or SSE-C it is not the MD5. Objects put by other tools (the sandbox's seed, ``aws s3 cp``
+    before additional checksums, a console upload) carry no SHA-256, so this is the only checksum
+    S3 keeps for them.
+    """
+    if head_response.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse") or head_response.get("SSECustomerAlgorithm"):
+        return None
+    match = _MD5_ETAG.match(head_response.get("ETag") or "")
+    return match.group(1) if match else None
+
+
+def md5_of_file(path):
+    """Hex MD5 of a local file (compared with an ETag only; SHA-256 is what this collection stores)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def same_content(obj, head):
+    """How ``head`` (a head_checksum result) is known to hold ``obj``'s bytes: ``"sha256"``, ``"md5"`` or None.
+
+    SHA-256 with the size when S3 stored one. Otherwise, for an object S3 keeps an MD5 ETag for
+    (see etag_md5), the MD5 of the local file or of the source object of a copy: without this, a
+    byte-identical object put by another tool would be reported as different content.
+    """
+    if head is None or head.get("size") != obj.size:
+        return None
+    if head.get("sha256"):
+        return "sha256" if head["sha256"] == obj.sha256 else None
+    if not head.get("md5"):
+        return None
+    if obj.is_copy:
+        source = _MD5_ETAG.match(obj.source_etag or "")
+        return "md5" if source and source.group(1) == head["md5"] else None
+    return "md5" if obj.path and md5_of_file(obj.path) == head["md5"] else None
 
 
 def hash_s3_object(s3, bucket, key, etag=None):
@@ -414,6 +466,7 @@ class Plan:
         self.write = []
         self.skip = []
         self.conflict = []
+        self.matched_md5 = []  # skipped because the MD5 ETag matched (the object has no SHA-256)
         self.existing = {}
         self.present = {}
 
@@ -427,7 +480,8 @@ def plan(s3, bucket, objects, concurrency, replace_changed=True, listing_prefix=
 
     One ListObjectsV2 over ``listing_prefix`` finds which keys exist; only those get a HeadObject
     (concurrently) for their SHA-256. Equal SHA-256 and size -> skip; absent -> write; different ->
-    write when ``replace_changed`` else conflict. An object stored without a SHA-256 counts as
+    write when ``replace_changed`` else conflict. An object stored without a SHA-256 is compared by
+    the MD5 its ETag is, where S3 documents it as one (same_content); otherwise it counts as
     different (it will be rewritten with one, or reported).
     """
     result = Plan()
@@ -442,12 +496,18 @@ def plan(s3, bucket, objects, concurrency, replace_changed=True, listing_prefix=
     stored = dict((o.key, head) for o, head in zip(candidates, heads))
     result.existing = stored
     result.present = present
-    for obj in objects:
+    matched, errors = parallel(lambda o: same_content(o, stored.get(o.key)), objects, concurrency)
+    if errors:
+        item, exc = errors[0]
+        raise TransferError("source_unreadable", "cannot read %s: %s" % (item.path or item.key, exc), [item.key])
+    for obj, how in zip(objects, matched):
         head = stored.get(obj.key)
         if head is None:
             result.write.append(obj)
-        elif head["sha256"] == obj.sha256 and head["size"] == obj.size:
+        elif how:
             result.skip.append(obj)
+            if how == "md5":
+                result.matched_md5.append(obj.key)
         elif replace_changed:
             result.write.append(obj)
         else:
@@ -511,6 +571,9 @@ def write(s3, bucket, objects, concurrency, extra_args=None):
 def verify(s3, bucket, objects, concurrency, known=None):
     """Read every object's SHA-256 and size back (HeadObject, ChecksumMode=ENABLED) and compare.
 
+    Objects this transfer wrote always carry a SHA-256 (S3 checked it on the PUT or computed it on
+    the copy); an object skipped as unchanged may have only an MD5 ETag (same_content).
+
     ``known`` maps key -> an already fetched head_checksum result (from the plan) to save a
     request. Raises TransferError(checksum_mismatch) listing every object that differs or is
     missing; returns ``{key: head}`` on success.
@@ -523,11 +586,9 @@ def verify(s3, bucket, objects, concurrency, known=None):
         raise TransferError(classify_error(exc), "cannot verify s3://%s/%s: %s" % (bucket, item.key, exc), [item.key])
     stored = dict(known)
     stored.update((o.key, h) for o, h in zip(todo, heads))
-    bad = []
-    for obj in objects:
-        head = stored.get(obj.key)
-        if head is None or head["sha256"] != obj.sha256 or head["size"] != obj.size:
-            bad.append(obj.key)
+    matched, errors = parallel(lambda o: same_content(o, stored.get(o.key)), objects, concurrency, stop_on_error=False)
+    bad = [o.key for o, how in zip(objects, matched) if not how]
+    bad.extend(item.key for item, _exc in errors)
     if bad:
         raise TransferError("checksum_mismatch", "%d object(s) in s3://%s do not have the expected SHA-256 and size after the "
                             "transfer: %s" % (len(bad), bucket, ", ".join(bad[:10])), bad)

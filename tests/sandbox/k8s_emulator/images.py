@@ -112,6 +112,9 @@ class PullChecker:
             self._client = boto3.client("ecr", endpoint_url=self.endpoint_url, region_name=self.region, aws_access_key_id="testing",
                                         aws_secret_access_key="testing",
                                         config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5))
+            # The kubelet is a simulated actor: the AWS layer answers it without logging it (aws_layer/middleware.py).
+            self._client.meta.events.register(
+                "before-sign.ecr.*", lambda request, **_: request.headers.__setitem__("X-Sandbox-Actor", "kubelet"))
         return self._client
 
     def _cached(self, key, compute):

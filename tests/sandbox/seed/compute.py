@@ -174,3 +174,41 @@ def ensure_task_definition(ecs, request):
             return latest["taskDefinitionArn"]
     tagged = dict(request, tags=[{"key": FINGERPRINT_TAG, "value": fingerprint}])
     return ecs.register_task_definition(**tagged)["taskDefinition"]["taskDefinitionArn"]
+
+
+# ECS services the docs' examples name: deploy.yml -e jobintel_ecs_service=jobintel-dashboard
+# (docs/ecs.md) and scale_workers.yml (docs/db-ops.md, containment_workers_service), with their counts.
+SERVICES = {"jobintel-dashboard": 1, "jobintel-workers": 2}
+# The DB cluster db_failover.yml fails over (containment_db_cluster_identifier in inventories/local).
+DB_CLUSTER = "signalcraft-sandbox"
+DB_INSTANCES = ("signalcraft-sandbox-1", "signalcraft-sandbox-2")
+
+
+def ensure_services(ecs, task_definition_arn, network):
+    """The services, created on the seeded revision unless they exist; returns their names."""
+    existing = {s["serviceName"] for s in ecs.describe_services(cluster=CLUSTER, services=list(SERVICES))["services"]
+                if s.get("status") == "ACTIVE"}
+    for name, count in sorted(SERVICES.items()):
+        if name not in existing:
+            ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=task_definition_arn, desiredCount=count,
+                               launchType=LAUNCH_TYPE, networkConfiguration={"awsvpcConfiguration": {
+                                   "subnets": network["subnets"], "securityGroups": network["security_groups"]}})
+    return sorted(SERVICES)
+
+
+def ensure_db_cluster(rds):
+    """An Aurora PostgreSQL cluster with a writer and one reader; returns its identifier."""
+    try:
+        rds.describe_db_clusters(DBClusterIdentifier=DB_CLUSTER)
+    except ClientError as exc:
+        if _error_code(exc) != "DBClusterNotFoundFault":
+            raise
+        rds.create_db_cluster(DBClusterIdentifier=DB_CLUSTER, Engine="aurora-postgresql", MasterUsername="ops",
+                              MasterUserPassword="sandbox-not-used-1")
+    members = {m["DBInstanceIdentifier"] for m in
+               rds.describe_db_clusters(DBClusterIdentifier=DB_CLUSTER)["DBClusters"][0].get("DBClusterMembers", [])}
+    for name in DB_INSTANCES:
+        if name not in members:
+            rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=DB_CLUSTER, Engine="aurora-postgresql",
+                                   DBInstanceClass="db.r6g.large")
+    return DB_CLUSTER

@@ -33,10 +33,13 @@ def seed_compute(client, region, account_id, buckets, prefix):
     ecs = client("ecs")
     compute.ensure_cluster(ecs)
     request = compute.task_definition_request(image_ref, buckets["artifact"], prefix, region, account_id, roles)
+    task_definition_arn = compute.ensure_task_definition(ecs, request)
+    services = compute.ensure_services(ecs, task_definition_arn, network)
     return {
         "image_ref": image_ref, "image_digest": digest, "image_tag_ref": "%s:%s" % (repository_uri, compute.IMAGE_TAG),
         "ecr_repository": compute.REPOSITORY, "ecs_cluster": compute.CLUSTER, "task_family": compute.TASK_FAMILY,
-        "task_definition_arn": compute.ensure_task_definition(ecs, request),
+        "task_definition_arn": task_definition_arn, "ecs_services": services,
+        "db_cluster": compute.ensure_db_cluster(client("rds")),
         "ecs_subnets": network["subnets"], "ecs_security_groups": network["security_groups"],
         "ecs_launch_type": compute.LAUNCH_TYPE, "vpc_id": network["vpc_id"],
     }
@@ -58,6 +61,11 @@ def seed(endpoint_url, region, account_id, prefix="jobintel"):
         "exports_bucket": buckets["exports"], "backup_id": storage.BACKUP_ID, "backup_uri": backup_uri,
         "control_plane_source_dir": archives.fixture_path("control-plane"),
         "published_run_id": storage.seed_published_run(s3, buckets["artifact"], prefix, spec, output["image_digest"]),
+        # What the docs' examples use: a finished run an ECS task left in the outbox, not yet published
+        # (docs/publish.md), and a failed one (docs/runs.md), both after the published run.
+        "outbox_run_ids": [storage.seed_outbox_run(s3, buckets["artifact"], prefix, run_spec)
+                           for run_spec in storage.outbox_run_specs(region, account_id, output["image_ref"])],
+        "recordings": storage.seed_recording_objects(s3, buckets["recordings"]),
     })
     return output
 

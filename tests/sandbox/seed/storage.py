@@ -184,3 +184,61 @@ def seed_published_run(s3, bucket, prefix, spec, image_digest):
     write_pointer(s3, bucket, jobintel.join_key(prefix, "state", "last_success.json"),
                   _pointer(spec, "s3://%s/%s/" % (bucket, run_base), len(files), image_digest))
     return spec.run_id
+
+
+# Runs an ECS task left in the outbox and nobody published yet (what docs/publish.md publishes and
+# docs/runs.md shows): a healthy one and one that failed at scrape, both newer than the published run.
+OUTBOX_RUN_ID = "20260201T060000Z"
+FAILED_OUTBOX_RUN_ID = "20260131T060000Z"
+OUTBOX_TASK_IDS = {OUTBOX_RUN_ID: "5eed0000000000000000000000000002", FAILED_OUTBOX_RUN_ID: "5eed0000000000000000000000000003"}
+
+
+def outbox_run_specs(region, account_id, image_ref):
+    """The two outbox runs: ``20260201T060000Z`` (healthy) and ``20260131T060000Z`` (failed at scrape)."""
+    def task_arn(run_id):
+        return "arn:aws:ecs:%s:%s:task/jobintel/%s" % (region, account_id, OUTBOX_TASK_IDS[run_id])
+
+    return (
+        jobintel.RunSpec(run_id=OUTBOX_RUN_ID, started_at="2026-02-01T06:00:00Z", finished_at="2026-02-01T06:03:51Z",
+                         providers=(PROVIDER,), profiles=(PROFILE,), git_sha="5eed000000000000000000000000000000000002",
+                         image=image_ref, ecs_task_arn=task_arn(OUTBOX_RUN_ID)),
+        jobintel.RunSpec(run_id=FAILED_OUTBOX_RUN_ID, started_at="2026-01-31T06:00:00Z", finished_at="2026-01-31T06:00:40Z",
+                         providers=(PROVIDER,), disabled_providers=("anthropic",), profiles=(PROFILE,), failed_stage="scrape",
+                         git_sha="5eed000000000000000000000000000000000003", image=image_ref,
+                         ecs_task_arn=task_arn(FAILED_OUTBOX_RUN_ID)),
+    )
+
+
+def seed_outbox_run(s3, bucket, prefix, spec):
+    """The run's files under ``<prefix>/outbox/<run_id>/``; returns the run id."""
+    put_files(s3, bucket, jobintel.join_key(prefix, "outbox", spec.run_id), jobintel.run_files(spec))
+    return spec.run_id
+
+
+# Recordings the storage examples (docs/storage.md) name. The rows live in PostgreSQL, which starts
+# after the AWS seed: the launcher inserts them from this list (tests/sandbox/seed/recordings.py).
+# (id, object_key, archive_key, storage class of the archive copy, object present, state)
+RECORDINGS = (
+    (4711, "rec/exam-4711.webm", "archive/rec/exam-4711.webm", "DEEP_ARCHIVE", False, "archived"),
+    (4712, "rec/exam-1.webm", "archive/rec/exam-1.webm", "GLACIER", False, "archived"),
+    (4713, "rec/exam-expired.webm", None, None, True, "expired"),
+    (4714, "rec/exam-held.webm", None, None, True, "expired_held"),
+    (4715, "rec/exam-current.webm", None, None, True, "current"),
+)
+RECORDING_BODY = b"sandbox recording (not a real video)\n"
+
+
+def seed_recording_objects(s3, bucket):
+    """The recordings' objects (archive copies in their archive storage class); returns the rows to insert."""
+    rows = []
+    for rec_id, key, archive_key, archive_class, present, state in RECORDINGS:
+        if present:
+            put_if_changed(s3, bucket, key, RECORDING_BODY, "video/webm")
+        if archive_key:
+            current = read_or_none(s3.head_object, ("404", "NoSuchKey", "NotFound"), Bucket=bucket, Key=archive_key)
+            if current is None or current.get("StorageClass") != archive_class:
+                s3.put_object(Bucket=bucket, Key=archive_key, Body=RECORDING_BODY, ContentType="video/webm",
+                              StorageClass=archive_class)
+        rows.append({"id": rec_id, "bucket": bucket, "object_key": key, "archive_key": archive_key,
+                     "size_bytes": len(RECORDING_BODY), "state": state})
+    return rows

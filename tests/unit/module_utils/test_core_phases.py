@@ -69,3 +69,50 @@ def test_summary_is_derived_from_receipts_and_outcomes():
     assert summary["phases"][-1]["status"] == "missing" and summary["duration_s"] == 3.5
     checked = phases.summarize("daily", "d", ORDER, {}, outcomes={"deploy": {"status": "failed", "reason": "image_ref_not_pinned"}})
     assert checked["status"] == "fail" and checked["reason"] == "image_ref_not_pinned"
+
+
+DRILL = ["guards", "bringup", "restore", "validate", "teardown"]
+
+
+def test_guards_run_whenever_anything_runs_and_are_no_targets():
+    entries = phases.plan(DRILL, start_at="validate", guards=["guards"])
+    assert actions(entries)[0] == ("guards", "run", None, False) and entries[0]["guard"]
+    assert [e["action"] for e in entries[1:]] == ["skip", "skip", "run", "run"]
+    resumed = phases.plan(DRILL, resume=True, existing={p: "success" for p in DRILL[:3]}, guards=["guards"])
+    assert [e["action"] for e in resumed] == ["run", "skip", "skip", "run", "run"]
+    with pytest.raises(OpsError) as caught:
+        phases.plan(DRILL, start_at="guards", guards=["guards"])
+    assert caught.value.reason == "phase_unknown"
+    with pytest.raises(OpsError) as caught:  # only the guard would run
+        phases.plan(DRILL, resume=True, existing={p: "success" for p in DRILL}, guards=["guards"])
+    assert caught.value.reason == "nothing_to_run"
+
+
+def test_skips_leave_a_phase_out_wherever_it_falls():
+    entries = phases.plan(DRILL, start_at="restore", skips={"teardown": "teardown=false"}, guards=["guards"])
+    assert actions(entries)[-1] == ("teardown", "skip", "teardown=false", False)
+    # Outside the range the range's reason wins (stop_after says more than the input).
+    assert phases.plan(DRILL, stop_after="bringup", skips={"teardown": "teardown=false"})[-1]["reason"] == "stop_after=bringup"
+    with pytest.raises(OpsError) as caught:
+        phases.plan(DRILL, skips={"nope": "x"})
+    assert caught.value.reason == "plan_invalid"
+
+
+def test_execution_id_given_recorded_or_generated():
+    assert phases.resolve_execution_id("a-1", [], "gen") == ("a-1", "given")
+    assert phases.resolve_execution_id(None, ["a-1", "a-1"], "gen") == ("a-1", "receipt_dir")
+    assert phases.resolve_execution_id("", [None], "gen") == ("gen", "generated")
+    for given, recorded in (("a-2", ["a-1"]), (None, ["a-1", "a-2"])):
+        with pytest.raises(OpsError) as caught:
+            phases.resolve_execution_id(given, recorded, "gen")
+        assert caught.value.reason == "run_id_mismatch"
+
+
+def test_read_receipts_by_name_or_all_and_strict(tmp_path):
+    (tmp_path / "one.json").write_text('{"phase": "one", "status": "success"}')
+    (tmp_path / "broken.json").write_text("{not json")
+    assert set(phases.read_receipts(str(tmp_path), ["one", "two"])) == {"one"}
+    assert set(phases.read_receipts(str(tmp_path))) == {"one"}
+    with pytest.raises(OpsError) as caught:
+        phases.read_receipts(str(tmp_path), strict=True)
+    assert caught.value.reason == "receipt_invalid"

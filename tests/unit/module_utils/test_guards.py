@@ -51,3 +51,22 @@ def test_safe_archive_paths_are_normalised():
     assert guards.safe_relative_path("./candidates//local.yaml") == "candidates/local.yaml"
     assert guards.validate_s3_prefix("jobintel/prod") == "jobintel/prod"
     assert reason(guards.validate_s3_prefix, "/jobintel") == "invalid_prefix"
+
+
+def test_require_values_refuses_the_first_blank_input_with_its_message():
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+    params = {"cluster": "jobintel", "service": "  ", "task_definition": None}
+    guards.require_values(params, ("cluster", "set jobintel_ecs_cluster."))
+    with pytest.raises(OpsError) as info:
+        guards.require_values(params, ("cluster", "c"), ("service", "set jobintel_ecs_service."), ("task_definition", "t"))
+    assert info.value.reason == "invalid_input" and info.value.message == "set jobintel_ecs_service."
+
+
+def test_an_error_keeps_what_the_step_knew_under_its_own_details():
+    from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+    error = OpsError("db_error", "boom", details={"exit_code": 1, "table": "t"})
+    assert error.add_context({"exit_code": 0, "dsn_configured": True}) is error
+    assert error.details == {"exit_code": 1, "table": "t", "dsn_configured": True} and not error.changed_so_far
+    error.add_context({}, changed_so_far=True)
+    assert error.changed_so_far
+    assert error.add_context({}, changed_so_far=False).changed_so_far  # once written, always written

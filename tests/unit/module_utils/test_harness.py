@@ -92,6 +92,8 @@ def test_validate_params_completes_the_durations():
     ({"run_id": "../up"}, "run_id_invalid"),
     ({"interval": "2h", "duration": "1h"}, "invalid_interval"),
     ({"duration": "forever"}, "invalid_duration"),
+    ({"interval": "30s"}, "interval_too_short"),
+    ({"interval": "0.5"}, "interval_too_short"),
 ])
 def test_validate_params_refuses_bad_input(overrides, reason):
     with pytest.raises((harness.HarnessError, GuardError)) as err:
@@ -347,3 +349,13 @@ def test_proof_mirror_uploads_create_only_restores_and_syncs(sandbox, tmp_path):
     assert mirror.restore(fresh) == []
     proof.add_checkpoint(checkpoint("m21-m", sched, 1))
     assert mirror.sync(proof) == sorted(["checkpoints/checkpoint-0001/checkpoint.json", harness.JSONL_FILE])
+
+
+def test_a_bare_interval_is_minutes_and_a_short_one_needs_the_allowance():
+    # -e interval=60 used to be 60 seconds (4,321 checkpoints for 72 h); a bare number is minutes, like interval_minutes.
+    assert harness.validate_params(module_params(interval="60"))["interval_s"] == 3600
+    assert harness.parse_interval("90s") == 90 and harness.parse_interval("1h") == 3600
+    with pytest.raises(harness.HarnessError) as err:
+        harness.validate_params(module_params(interval="1s"))
+    assert "-e allow_short_interval=true" in err.value.message and "259201 checkpoints" in err.value.message
+    assert harness.validate_params(module_params(duration="4s", interval="1s", allow_short_interval=True))["interval_s"] == 1

@@ -96,3 +96,11 @@ def test_read_run_health():
     assert layout.read_run_health(FakeS3(), None) is None
     with pytest.raises(ClientError):
         layout.read_run_health(FakeS3(bodies={key: _client_error("InternalError", "GetObject")}), location)
+
+
+def test_run_id_time_reads_the_timestamp_a_run_id_begins_with():
+    moment = layout.run_id_time("20260301T060000Z-retry")
+    assert moment.isoformat() == "2026-03-01T06:00:00+00:00"
+    assert layout.run_id_time("manual-1") is None
+    assert layout.run_id_time("20261399T000000Z") is None  # not a date
+    assert layout.run_id_time(None) is None and layout.run_id_time(20260301) is None

@@ -119,3 +119,24 @@ def test_kubeconfig_capture_from_file_and_ssm(sandbox, factory, tmp_path):
     ssm.put_parameter(Name=name, Value="apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n", Type="SecureString")
     fetched = runner.wait_for_kubeconfig(ssm, name, timeout=1, poll=0)
     assert "server: https://203.0.113.9:6443" in runner.rewrite_server(fetched, "203.0.113.9")
+
+
+def test_a_kubeconfig_inside_a_repository_tracked_tree_is_refused(tmp_path):
+    """A relative receipt_dir resolved into playbooks/ once put the DR kubeconfig where `git add -A` takes it."""
+    repo = tmp_path / "checkout"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitignore").write_text("# receipts wherever a run put them\nstate/\n/receipts/\n*.pyc\n")
+    text = "apiVersion: v1\nkind: Config\n"
+    for tracked in ("playbooks/kubeconfig.yaml", "kubeconfig.yaml", "playbooks/receipts/dr-1/kubeconfig.yaml"):
+        dest = str(repo / tracked)
+        for check_mode in (True, False):
+            with pytest.raises(GuardError) as err:
+                runner.save_kubeconfig(text, dest, check_mode=check_mode)
+            assert err.value.reason == "kubeconfig_in_repository"
+            assert "-e receipt_dir=" in str(err.value.message) and "state/" in str(err.value.message)
+        assert not os.path.exists(dest)
+    for ignored in ("state/receipts/dr-1/kubeconfig.yaml", "playbooks/state/receipts/dr-1/kubeconfig.yaml", "receipts/dr-1/kubeconfig.yaml"):
+        assert runner.save_kubeconfig(text, str(repo / ignored))["changed"]
+        assert stat.S_IMODE(os.stat(str(repo / ignored)).st_mode) == 0o600
+    outside = tmp_path / "elsewhere" / "kubeconfig.yaml"
+    assert runner.save_kubeconfig(text, str(outside))["changed"]

@@ -24,7 +24,8 @@ OUTPUT_KEYS = {
     "account_id", "region", "endpoint_url", "artifact_bucket", "backup_bucket", "receipt_bucket", "temporary_uploads_bucket",
     "recordings_bucket", "exports_bucket", "prefix", "backup_id", "backup_uri", "image_ref", "image_digest", "image_tag_ref",
     "ecr_repository", "ecs_cluster", "task_family", "task_definition_arn", "ecs_subnets", "ecs_security_groups",
-    "ecs_launch_type", "vpc_id", "control_plane_source_dir", "published_run_id",
+    "ecs_launch_type", "vpc_id", "control_plane_source_dir", "published_run_id", "ecs_services", "db_cluster", "outbox_run_ids",
+    "recordings",
 }
 # Operations that would change state; the second seed run must make none of them.
 _WRITE_PREFIXES = ("Put", "Create", "Register", "Modify", "Attach", "Delete", "Update", "Copy", "Complete", "Upload", "Tag")
@@ -212,3 +213,20 @@ def test_control_plane_sources(out):
                 assert yaml.safe_load(handle)  # JSON is YAML too
     with open(os.path.join(root, "providers", "anthropic.yaml"), encoding="utf-8") as handle:
         assert yaml.safe_load(handle)["enabled"] is False
+
+
+def test_what_the_docs_examples_use(out, client):
+    """docs/ecs.md, docs/db-ops.md, docs/publish.md, docs/runs.md and docs/storage.md name these."""
+    services = client("ecs").describe_services(cluster=out["ecs_cluster"], services=out["ecs_services"])["services"]
+    assert {(s["serviceName"], s["desiredCount"]) for s in services} == {("jobintel-dashboard", 1), ("jobintel-workers", 2)}
+    members = client("rds").describe_db_clusters(DBClusterIdentifier=out["db_cluster"])["DBClusters"][0]["DBClusterMembers"]
+    assert sorted((m["DBInstanceIdentifier"], m["IsClusterWriter"]) for m in members) == [
+        ("signalcraft-sandbox-1", True), ("signalcraft-sandbox-2", False)]
+    s3 = client("s3")
+    assert out["outbox_run_ids"] == ["20260201T060000Z", "20260131T060000Z"]
+    health = read_json(s3, out["artifact_bucket"], "jobintel/outbox/20260131T060000Z/run_health.v1.json")
+    assert health["status"] == "failed" and health["failed_stage"] == "scrape"
+    assert read_json(s3, out["artifact_bucket"], "jobintel/outbox/20260201T060000Z/run_health.v1.json")["status"] == "healthy"
+    archived = s3.head_object(Bucket=out["recordings_bucket"], Key="archive/rec/exam-4711.webm")
+    assert archived.get("StorageClass") == "DEEP_ARCHIVE"
+    assert {row["id"] for row in out["recordings"]} >= {4711, 4712}

@@ -38,6 +38,12 @@ _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedField
 _code = error_code
 
 
+def argument_spec():
+    """The options of the modules that read a backup (documented by doc fragment signalcraft.ops.dr_backup)."""
+    return dict(backup_uri=dict(type="str", required=True), verify_checksums=dict(type="bool", default=True),
+                require_checksums=dict(type="bool", default=False))
+
+
 def parse_s3_uri(uri, option_name="uri", want_key=False):
     """``(bucket, key)`` of ``s3://bucket/key``; the key loses surrounding slashes. GuardError when malformed.
 

@@ -22,7 +22,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr.backup import parse_s3_uri
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError, validate_s3_prefix
 
 POINTER_SCHEMA_VERSION = "control_plane_pointer.v1"
 POINTER_FIELDS = ("bundle_uri", "bundle_sha256", "created_at", "git_sha", "image_ref_digest")
@@ -50,6 +50,11 @@ def require_bucket(bucket, variable="dr_bundle_bucket"):
         raise GuardError("inventory_placeholder", "%s is still the placeholder %r; set it in inventories/<env>/group_vars/all/ "
                                                   "or pass -e %s=<bucket>. Nothing was changed." % (variable, bucket, variable))
     return bucket
+
+
+def require_location(bucket, prefix):
+    """The bundle bucket and key prefix (``dr_bundle_bucket``, ``dr_bundle_prefix``), checked before any client is built."""
+    return require_bucket(bucket, "dr_bundle_bucket"), validate_s3_prefix(prefix, option_name="dr_bundle_prefix")
 
 
 def pointer_key(prefix):

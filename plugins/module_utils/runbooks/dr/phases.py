@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: signalcraft.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Phase plans of phased runbooks (the DR drill): which phases run, which are skipped and why.
+"""The DR drill's own rules on the phase engine: which phases run, which are skipped and why, its run id, its summary.
 
 Everything here is a pure function of the drill's inputs (and, for the run id and the summary, of the
 phase receipts already in the receipt directory), so the plan can be tested exhaustively without
@@ -14,6 +14,9 @@ __metaclass__ = type
 
 import re
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import phases as engine
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 DRILL_PHASES = ("bringup", "restore", "validate", "promote", "teardown")
@@ -106,22 +109,42 @@ def validate_run_id(run_id):
 def resolve_run_id(given, recorded_ids, generated):
     """The drill's run id: the given one, else the one the receipt directory already records, else ``generated``.
 
-    ``recorded_ids`` are the execution ids of phase receipts already in the receipt directory; a given
-    run id that differs from them is refused (a receipt directory belongs to one drill).
+    The phase engine's rule (core/phases.py), with the drill's id form (it names EC2 tags and Jobs).
     """
-    recorded = sorted(set(i for i in recorded_ids if i))
-    if len(recorded) > 1:
-        raise GuardError("run_id_mismatch", "the receipt directory holds receipts of several runs (%s); use one receipt_dir "
-                                            "per drill." % ", ".join(recorded))
-    if given:
-        validate_run_id(given)
-        if recorded and recorded[0] != given:
-            raise GuardError("run_id_mismatch", "run_id %s differs from %s recorded in receipt_dir; drop run_id to continue "
-                                                "that drill or use a new receipt_dir." % (given, recorded[0]))
-        return given, "given"
-    if recorded:
-        return validate_run_id(recorded[0]), "receipt_dir"
-    return validate_run_id(generated), "generated"
+    return engine.resolve_execution_id(given, recorded_ids, generated, validate=validate_run_id, error=GuardError)
+
+
+def new_run_id(now):
+    """A new drill's run id, ``dr-<UTC timestamp>`` in the lowercase form an EC2 tag and a Job name take."""
+    return "dr-%s" % now.strftime("%Y%m%dt%H%M%Sz")
+
+
+def _flag(value):
+    return boolean(value, strict=False) if value is not None else False
+
+
+def rules(inputs, start_at=None, stop_after=None):
+    """The drill's own planning rules, as data for the phase engine (runbook_plan policy=dr_drill).
+
+    ``inputs`` are the drill's -e values (validate_only, teardown, allow_full_drill, auto_promote,
+    allow_promote_bypass, max_attempts, no_retry, validate_max_retries). Returns the engine's
+    ``start_at``/``stop_after`` (validate_only becomes validate..validate), ``skips`` (teardown=false)
+    and ``facts`` the phases read (full_drill, validate_retries). Raises GuardError for the refusals
+    of plan(): nothing has run yet.
+    """
+    inputs = inputs or {}
+    validate_only = _flag(inputs.get("validate_only"))
+    drill = plan(start_at, stop_after, validate_only, _flag(inputs.get("teardown", True)), _flag(inputs.get("allow_full_drill")),
+                 _flag(inputs.get("auto_promote")), _flag(inputs.get("allow_promote_bypass")))
+    max_attempts = int(inputs["max_attempts"]) if inputs.get("max_attempts") not in (None, "", 0, "0") else None
+    retries = retry_budget(int(inputs.get("validate_max_retries", 2)), max_attempts, _flag(inputs.get("no_retry")))
+    return {
+        # The engine's default start is the first phase; naming it would contradict resume.
+        "start_at": drill["start_at"] if (start_at or validate_only) else None,
+        "stop_after": drill["stop_after"],
+        "skips": {p["phase"]: p["reason"] for p in drill["phases"] if p["reason"] == "teardown=false"},
+        "facts": {"full_drill": drill["full_drill"], "validate_retries": retries},
+    }
 
 
 def skipped_receipt_kept(phase_entry, existing_status):
@@ -175,3 +198,13 @@ def summarize(run_id, phase_receipts, receipt_dir=None):
         "bundle": {k: (outputs.get("restore") or {}).get(k) for k in ("bundle_uri", "bundle_sha256")},
         "runner_count_after_teardown": (outputs.get("teardown") or {}).get("remaining"),
     }
+
+
+# What the phase engine (runbook_plan policy=dr_drill, runbook_summary derive=dr_drill) asks of the drill.
+ENGINE = {
+    "rules": rules,
+    "resolve_execution_id": resolve_run_id,
+    "new_execution_id": new_run_id,
+    "summarize": summarize,
+    "id_field": "run_id",
+}

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -247,8 +248,67 @@ def wait_for_kubeconfig(ssm, ssm_parameter, timeout=600, poll=10.0, sleep=time.s
             sleep(poll)
 
 
+def _work_tree(path):
+    """The git work tree holding ``path`` (a directory with ``.git``), or None."""
+    directory = os.path.dirname(os.path.abspath(path))
+    while True:
+        if os.path.exists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _ignore_patterns(root):
+    """The patterns of the work tree's top-level ``.gitignore`` (no negations: they only narrow)."""
+    try:
+        with open(os.path.join(root, ".gitignore")) as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith(("#", "!"))]
+
+
+def git_ignored(root, relative):
+    """Whether ``.gitignore`` at ``root`` ignores ``relative`` (a file path): a pattern without a slash
+    matches any path component (``state/``: any directory named state), one with a slash matches
+    from the root. Enough for the patterns a receipt dir meets; anything else counts as not ignored."""
+    parts = relative.replace(os.sep, "/").split("/")
+    for pattern in _ignore_patterns(root):
+        directory_only = pattern.endswith("/")
+        body = pattern.strip("/")
+        candidates = parts[:-1] if directory_only else parts
+        if "/" not in pattern.rstrip("/"):
+            if any(fnmatch.fnmatchcase(part, body) for part in candidates):
+                return True
+        else:
+            for depth in range(1, len(parts) + (0 if directory_only else 1)):
+                if fnmatch.fnmatchcase("/".join(parts[:depth]), body):
+                    return True
+    return False
+
+
+def refuse_kubeconfig_in_repository(dest):
+    """Refuse a kubeconfig path inside a git work tree that its ``.gitignore`` does not ignore: ``git add -A``
+    would commit the cluster's credentials. Under ``state/`` (ignored wherever it appears) or outside any
+    repository is fine."""
+    root = _work_tree(dest)
+    if root is None:
+        return
+    if not git_ignored(root, os.path.relpath(os.path.abspath(dest), root)):
+        raise GuardError("kubeconfig_in_repository", "refusing to write the DR cluster's kubeconfig to %s: it is inside the git work "
+                                                     "tree %s and not ignored, so `git add -A` would commit cluster credentials. Pass "
+                                                     "-e receipt_dir= a directory under state/ (e.g. state/receipts/<run_id>, ignored "
+                                                     "by .gitignore) or outside the repository (e.g. /var/lib/signalcraft/receipts/"
+                                                     "<run_id>)." % (dest, root))
+
+
 def save_kubeconfig(text, dest, check_mode=False):
-    """Write the kubeconfig with mode 0600; ``changed`` only when the content or the mode differs."""
+    """Write the kubeconfig with mode 0600; ``changed`` only when the content or the mode differs.
+
+    Refused (``kubeconfig_in_repository``) inside a repository's tracked tree, in check mode too."""
+    refuse_kubeconfig_in_repository(dest)
     current = None
     if os.path.exists(dest):
         with open(dest) as handle:

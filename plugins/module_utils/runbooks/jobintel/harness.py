@@ -105,15 +105,33 @@ def parse_duration(value, name="duration"):
     return seconds
 
 
+# The variable an operator sets for each module option (hints never name the module option).
+_VARIABLES = {"bucket": "jobintel_bucket", "proof_bucket": "m21_proof_bucket", "context": "-e kube_context (m21_kube_context)",
+              "candidate_id": "-e candidate_id (m21_candidate_id)", "provider": "-e provider (m21_provider)",
+              "jobintel_profile": "-e profile (m21_profile)", "kubeconfig": "-e kubeconfig (m21_kubeconfig)"}
+
+
+def parse_interval(value, allow_short=False):
+    """Seconds between checkpoints. A bare number is minutes (the unit of ``interval_minutes`` and
+    ``m21_interval``), never silently seconds; under a minute only with ``allow_short``."""
+    text = str(value).strip() if value is not None else ""
+    seconds = parse_duration(text + "m" if re.match(r"^\d+(\.\d+)?$", text) else value, "interval")
+    if seconds < 60 and not allow_short:
+        raise HarnessError("interval_too_short", "interval %s is %gs, under a minute: a 72 h harness would take %d checkpoints. Pass "
+                                                 "-e interval=60m (a bare number is minutes), or -e allow_short_interval=true for a "
+                                                 "smoke run." % (value, seconds, int(72 * 3600 // seconds) + 1))
+    return seconds
+
+
 def validate_params(params):
     """The module's parameters checked and completed with ``duration_s``/``interval_s``/``missed_after_s``,
     before anything is read or written. Raises HarnessError or GuardError."""
     for name in ("bucket", "proof_bucket", "context", "candidate_id", "provider", "jobintel_profile", "kubeconfig"):
         if str(params.get(name) or "").startswith("REPLACE_"):
-            raise HarnessError("inventory_placeholder", "%s is still %s; set it in the inventory." % (name, params[name]))
+            raise HarnessError("inventory_placeholder", "%s is still %s; set it in the inventory." % (_VARIABLES[name], params[name]))
     if bool(params.get("provider")) != bool(params.get("jobintel_profile")):
-        raise HarnessError("provider_profile_pair", "provider and jobintel_profile go together (the state/<provider>/<profile>/ "
-                                                    "pointer); set both or neither.")
+        raise HarnessError("provider_profile_pair", "-e provider and -e profile (m21_provider, m21_profile) go together (the "
+                                                    "state/<provider>/<profile>/ pointer); set both or neither.")
     validate_s3_prefix(params.get("prefix"))
     validate_s3_prefix(params.get("proof_prefix"), "proof_prefix")
     validate_k8s_name(params.get("namespace"), "namespace", label=True)
@@ -121,7 +139,7 @@ def validate_params(params):
     validate_run_id(params.get("run_id"))
     values = dict(params)
     values["duration_s"] = parse_duration(params.get("duration"), "duration")
-    values["interval_s"] = parse_duration(params.get("interval"), "interval")
+    values["interval_s"] = parse_interval(params.get("interval"), params.get("allow_short_interval"))
     values["missed_after_s"] = parse_duration(params["missed_after"], "missed_after") if params.get("missed_after") else values["interval_s"]
     schedule(receipts.utc_now(), values["duration_s"], values["interval_s"])  # interval <= duration
     return values

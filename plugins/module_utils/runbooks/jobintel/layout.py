@@ -21,7 +21,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import json
+import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
@@ -40,7 +42,21 @@ BUCKET_ENV, PREFIX_ENV = "JOBINTEL_S3_BUCKET", "JOBINTEL_S3_PREFIX"
 # What reading run_health.v1.json may meet and still report "no health document".
 _UNREADABLE_HEALTH = ("NoSuchKey", "404", "NotFound", "AccessDenied", "403", "NoSuchBucket")
 
+# A run id that begins with its UTC start time (20260301T060000Z, 20260301T060000Z-retry) orders by it.
+_RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
+
 join = s3_helpers.join_key
+
+
+def run_id_time(run_id):
+    """The UTC time a run id begins with (``YYYYMMDDTHHMMSSZ...``), or None (``manual-1``, not a string)."""
+    match = _RUN_ID_TIME.match(run_id) if isinstance(run_id, str) else None
+    if not match:
+        return None
+    try:
+        return datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
 
 
 def run_prefix(prefix, run_id):

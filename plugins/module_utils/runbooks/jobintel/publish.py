@@ -45,7 +45,6 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.
 SUCCESS_STATUSES = ("healthy", "degraded")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PLACEHOLDER = "REPLACE_"
-_RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
 # The -e variable an operator sets for each module option named in a message.
 OPTION_VARIABLES = {"bucket": "jobintel_bucket", "source_bucket": "publish_source_bucket", "prefix": "jobintel_prefix",
                     "run_id": "publish_run_id", "run_dir": "publish_run_dir", "providers": "jobintel_publish_providers",
@@ -75,17 +74,6 @@ def _parse_time(text):
     return moment.astimezone(datetime.timezone.utc)
 
 
-def run_id_time(run_id):
-    """The UTC time a run id begins with (``YYYYMMDDTHHMMSSZ...``), or None (``manual-1``)."""
-    match = _RUN_ID_TIME.match(run_id or "") if isinstance(run_id, str) else None
-    if not match:
-        return None
-    try:
-        return datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
-
-
 def run_time(run_id, summary=None):
     """``(when, source)``: what orders a run -- its own start time from run_summary, else its id's timestamp.
 
@@ -96,7 +84,7 @@ def run_time(run_id, summary=None):
         moment = _parse_time(summary.get(field))
         if moment is not None:
             return moment, "run_summary"
-    moment = run_id_time(run_id)
+    moment = layout.run_id_time(run_id)
     return (moment, "run_id") if moment is not None else (None, None)
 
 
@@ -430,6 +418,7 @@ class Publisher:
                                {"conflicts": [o.key for o in run_plan.conflict]})
         writes = run_plan.write
         result["skipped_count"] = len(run_plan.skip)
+        result["skipped_by_etag_count"] = len(run_plan.matched_md5)
         for obj in writes:
             result["copied" if obj.is_copy else "uploaded"].append(obj.key)
 

@@ -1,16 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: signalcraft.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where published runs and their pointers live in the artifact bucket, and what a pointer must hold.
+"""What a pointer to a published run must hold, and how it is checked.
 
-Layout under ``<prefix>/``::
-
-    runs/<run_id>/                          the run, immutable once published
-    runs/<run_id>/<provider>/<profile>/     one provider/profile's outputs
-    latest/<provider>/<profile>/            a copy of the newest successful run's outputs
-    state/last_success.json                 pointer.v1 -> runs/<run_id>/            (provider, profile null)
-    state/<provider>/<profile>/last_success.json  pointer.v1 -> runs/<run_id>/<provider>/<profile>/
-    outbox/<run_id>/                        where an ECS task leaves a run for publishing
+Where runs and pointers live in the artifact bucket (``state/last_success.json``,
+``state/<provider>/<profile>/last_success.json`` -> ``runs/<run_id>/...``) is ``layout.py``'s.
 
 Pointers are read and written only through ``pointers.py`` (compare-and-swap). ``check_pointer``
 tells the failure kinds apart with stable reason tokens: ``pointer_missing``, ``access_denied``,

@@ -108,19 +108,7 @@ def validate_run_id(run_id):
     return run_id
 
 
-_RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def run_id_time(run_id):
-    """The UTC time a run id begins with (``YYYYMMDDTHHMMSSZ...``), or None (``manual-1``)."""
-    match = _RUN_ID_TIME.match(run_id or "")
-    if not match:
-        return None
-    try:
-        return datetime.datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
 
 
 def summary_time(summary):
@@ -483,7 +471,7 @@ def list_runs(s3, bucket, prefix, candidate_id=None, limit=5, sources=SOURCES):
     summaries = {}
     keys = {}
     for run_id in locations:
-        moment = run_id_time(run_id)
+        moment = layout.run_id_time(run_id)
         if moment is None:
             base = run_base(prefix, locations[run_id][0], run_id)
             summaries[run_id] = read_json(s3, bucket, base + SUMMARY_FILE)

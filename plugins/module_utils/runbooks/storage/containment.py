@@ -18,6 +18,7 @@ import time
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import status_line
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_confirmation
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 SCALE_KEY = "scale_workers"
@@ -29,6 +30,19 @@ class ContainmentError(OpsError):
 
     def __init__(self, reason, message, **details):
         super(ContainmentError, self).__init__(reason, message, details=details)
+
+
+def argument_spec():
+    """The typed confirmation and the poll interval of the containment modules (doc fragment signalcraft.ops.containment)."""
+    return dict(confirm=dict(type="str"), poll_interval=dict(type="float", default=10.0))
+
+
+def require_confirmed(ops, expected):
+    """Record whether the operator typed the target's name (``confirmed``, never what was typed) and, unless in
+    check mode (which only plans), refuse to go on without it."""
+    ops.record_inputs(confirmed=ops.params["confirm"] == expected)
+    if not ops.check_mode:
+        require_confirmation(ops.params["confirm"], expected, "containment_confirm")
 
 
 def _wait(describe, done, timeout, poll_interval, clock, sleep):

@@ -483,29 +483,25 @@ def check_replication_prerequisites(s3, bucket, desired, current):
 # --------------------------------------------------------------------------------------------
 # applying
 # --------------------------------------------------------------------------------------------
+# Each deletable setting: (its put call, the put call's document argument, its delete call).
+_WRITERS = {
+    "public_access_block": ("put_public_access_block", "PublicAccessBlockConfiguration", "delete_public_access_block"),
+    "encryption": ("put_bucket_encryption", "ServerSideEncryptionConfiguration", "delete_bucket_encryption"),
+    "lifecycle": ("put_bucket_lifecycle_configuration", "LifecycleConfiguration", "delete_bucket_lifecycle"),
+    "replication": ("put_bucket_replication", "ReplicationConfiguration", "delete_bucket_replication"),
+}
+
+
 def _write(s3, bucket, name, after):
     if name == "versioning":
+        # Versioning cannot be deleted, only suspended: always a put.
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": after["Status"]})
-    elif name == "public_access_block":
-        if after is None:
-            s3.delete_public_access_block(Bucket=bucket)
-        else:
-            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=after)
-    elif name == "encryption":
-        if after is None:
-            s3.delete_bucket_encryption(Bucket=bucket)
-        else:
-            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=after)
-    elif name == "lifecycle":
-        if after is None:
-            s3.delete_bucket_lifecycle(Bucket=bucket)
-        else:
-            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=after)
-    elif name == "replication":
-        if after is None:
-            s3.delete_bucket_replication(Bucket=bucket)
-        else:
-            s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=after)
+        return
+    put, document, delete = _WRITERS[name]
+    if after is None:
+        getattr(s3, delete)(Bucket=bucket)
+    else:
+        getattr(s3, put)(Bucket=bucket, **{document: after})
 
 
 def apply_plan(s3, bucket, planned):

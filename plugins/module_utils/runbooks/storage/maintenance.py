@@ -185,23 +185,22 @@ class OrphanScan:
 
     def _object_only(self, obj):
         self._count_object(obj)
-        if _aware(obj["LastModified"]) > self.cutoff:
-            self.report["skipped_recent"] += 1
-            return
-        self._pending_objects.append(obj)
-        if len(self._pending_objects) >= self.page_size:
-            self._flush_objects()
+        self._defer(obj, obj["LastModified"], self._pending_objects, self._flush_objects)
 
     def _row_only(self, row):
         self.report["rows_scanned"] += 1
         if row["deleted_at"] is not None:
             return  # deleted and gone: as it should be
-        if _aware(row["created_at"]) > self.cutoff:
+        self._defer(row, row["created_at"], self._pending_rows, self._flush_rows)
+
+    def _defer(self, item, created, pending, flush):
+        """Queue an unmatched object or row for its batched check, unless it is younger than the grace period."""
+        if _aware(created) > self.cutoff:
             self.report["skipped_recent"] += 1
             return
-        self._pending_rows.append(row)
-        if len(self._pending_rows) >= self.page_size:
-            self._flush_rows()
+        pending.append(item)
+        if len(pending) >= self.page_size:
+            flush()
 
     def _flush_objects(self):
         """Objects with no row by object_key: still referenced when a row names them as its archive_key."""

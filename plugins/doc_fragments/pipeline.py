@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment:
+    """Options of every pipeline module (module_utils/runbooks/pipeline/config.py)."""
+
+    DOCUMENTATION = r"""
+options:
+  manifest_root:
+    description:
+      - Where run manifests live - an absolute local directory or C(s3://<bucket>/<prefix>).
+      - Each step of a partition's run has C(<manifest_root>/<asset>/<partition_key>=<value>/run=<run_id>/manifest.json)
+        (schema C(schemas/pipeline_manifest.v1.json)), validated on write and on read.
+    type: str
+    required: true
+  data_root:
+    description:
+      - Absolute local directory under which C(local) steps write their outputs, at
+        C(<data_root>/<asset>/<partition_key>=<value>/run=<run_id>/) (the step gets it as E(PIPELINE_OUTPUT_DIR)).
+      - Required when a step uses the C(local) executor. Step logs go to C(<data_root>/_logs/).
+    type: str
+  partition_key:
+    description:
+      - The partition's name in manifest paths (the runbook's C(game_date)); partitions are dates C(YYYY-MM-DD).
+    type: str
+    default: game_date
+  steps:
+    description:
+      - The DAG (the inventory's C(pipeline_steps)) - a list of steps, each with C(asset) (a lowercase name),
+        C(depends_on) (assets), C(executor) (C(local) or C(ecs); C(prefect) is planned), C(timeout_s)
+        (default 3600), C(retries) (in-place retries of network failures, default 2) and C(env) (extra
+        environment).
+      - C(local) steps take C(command), an argv list run without a shell (and optional C(cwd)); C(ecs) steps take
+        C(task_definition) (family, family:revision or ARN) and optional C(container_name).
+      - A cycle, an unknown dependency, a duplicate asset or a missing command is refused (C(steps_invalid)) before anything runs.
+    type: list
+    elements: dict
+    required: true
+  ecs_cluster:
+    description:
+      - The ECS cluster C(ecs) steps run on (the inventory's C(jobintel_ecs_cluster)).
+    type: str
+    default: ""
+  ecs_subnets:
+    description:
+      - awsvpc subnets of C(ecs) steps.
+    type: list
+    elements: str
+    default: []
+  ecs_security_groups:
+    description:
+      - awsvpc security groups of C(ecs) steps.
+    type: list
+    elements: str
+    default: []
+  ecs_assign_public_ip:
+    description:
+      - Give C(ecs) steps' tasks a public IP.
+    type: bool
+    default: false
+  ecs_launch_type:
+    description:
+      - Launch type of C(ecs) steps' tasks.
+    type: str
+    choices: [FARGATE, EC2, EXTERNAL]
+    default: FARGATE
+"""

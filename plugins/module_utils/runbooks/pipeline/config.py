@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: signalcraft.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The options every pipeline module shares and the one way to build a ``Pipeline`` from them.
+
+``validate(params)`` checks everything that needs no network (steps, DAG, manifest root, ids) and
+returns the steps in DAG order; ``open_pipeline(ops, steps)`` then builds the store and executors
+(clients are built only here, after validation, and only for an s3:// root or ECS steps).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import engine, executors, manifest, plan
+
+
+def argument_spec():
+    """Options of every pipeline module (documented by each module)."""
+    return dict(
+        manifest_root=dict(type="str", required=True),
+        data_root=dict(type="str"),
+        partition_key=dict(type="str", default="game_date", no_log=False),
+        steps=dict(type="list", elements="dict", required=True),
+        ecs_cluster=dict(type="str", default=""),
+        ecs_subnets=dict(type="list", elements="str", default=[]),
+        ecs_security_groups=dict(type="list", elements="str", default=[]),
+        ecs_assign_public_ip=dict(type="bool", default=False),
+        ecs_launch_type=dict(type="str", choices=["FARGATE", "EC2", "EXTERNAL"], default="FARGATE"),
+    )
+
+
+def _configured_executors(params):
+    return {
+        "local": executors.LocalExecutor(),
+        "ecs": executors.EcsExecutor(None, params.get("ecs_cluster"), params.get("ecs_subnets"), params.get("ecs_security_groups"),
+                                     params.get("ecs_assign_public_ip"), params.get("ecs_launch_type") or "FARGATE"),
+    }
+
+
+def validate(params):
+    """Steps in DAG order, after every offline check (steps_invalid, manifest_root_invalid, invalid_input)."""
+    manifest.require_name(params["partition_key"], manifest.PARTITION_KEY_PATTERN, "partition key", "pipeline_partition_key")
+    manifest.parse_root(params["manifest_root"])
+    data_root = params.get("data_root")
+    if data_root and not os.path.isabs(os.path.expanduser(data_root)):
+        raise OpsError("invalid_input", "pipeline_data_root %r must be an absolute directory; set signalcraft_pipeline_data_root in the "
+                                        "inventory (or -e pipeline_data_root)." % data_root)
+    steps = plan.normalise_steps(params["steps"], _configured_executors(params))
+    if any(s["executor"] == "local" for s in steps) and not data_root:
+        raise OpsError("invalid_input", "local steps need a data directory: set signalcraft_pipeline_data_root in the inventory "
+                                        "(or -e pipeline_data_root).")
+    return steps
+
+
+def open_pipeline(ops, steps, backfill_id=None, retry_delay_s=1.0, run_steps=True):
+    """The Pipeline of validated ``steps``: the manifest store and (``run_steps``) one executor per kind used."""
+    params = ops.params
+    store = manifest.open_store(params["manifest_root"], lambda: ops.client("s3"))
+    data_root = os.path.abspath(os.path.expanduser(params["data_root"])) if params.get("data_root") else None
+    kinds = set(s["executor"] for s in steps) if run_steps else set()
+    by_kind = {}
+    if "local" in kinds:
+        by_kind["local"] = executors.LocalExecutor(log_dir=os.path.join(data_root, "_logs"))
+    if "ecs" in kinds:
+        by_kind["ecs"] = executors.EcsExecutor(ops.client("ecs"), params["ecs_cluster"], params["ecs_subnets"], params["ecs_security_groups"],
+                                               params["ecs_assign_public_ip"], params["ecs_launch_type"])
+    return engine.Pipeline(store, steps, params["partition_key"], by_kind, data_root=data_root, execution_id=ops.execution_id,
+                           backfill_id=backfill_id, retry_delay_s=retry_delay_s)
