@@ -23,7 +23,20 @@ import time
 import pytest
 
 from tests import doc_commands
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, Sandbox
+from tests.sandbox import launcher
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """The documented commands get a sandbox of their own: they publish to the seeded prefix, move its
+    pointers and run the demo, as an operator would, and the other test files of this worker read the
+    seeded state as it was seeded."""
+    directory = str(tmp_path_factory.mktemp("doc-sandbox"))
+    state = launcher.up(directory)
+    box = Sandbox(os.path.abspath(directory), launcher.env_exports(state))
+    yield box
+    launcher.down(directory)
 
 COMMANDS, PROBLEMS = doc_commands.collect(REPO_ROOT)
 VENV_BIN = os.path.dirname(sys.executable)

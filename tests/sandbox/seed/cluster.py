@@ -8,6 +8,7 @@ to the ServiceAccount so the kubelet can pull the ECR image. Idempotent: existin
 
 import base64
 import json
+import time
 
 import boto3
 import yaml
@@ -62,4 +63,20 @@ def seed_primary(kubeconfig, seed_output):
             _create(apps.create_namespaced_deployment, NAMESPACE, document)
         else:
             raise ValueError("fixture %s: no seed rule for kind %s" % (name, kind))
+    _wait_until_quiet(core)
     return NAMESPACE
+
+
+def _wait_until_quiet(core, settle_s=3.0, timeout_s=60.0):
+    """Return once the emulated controllers have finished reacting to the seed (pods created, Deployment
+    available): the cluster's resourceVersion unchanged for ``settle_s``. Tests prove "nothing was
+    written" by comparing resourceVersions, so the sandbox is ready only when it is quiet."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        version = core.list_namespace().metadata.resource_version
+        if version != last:
+            last, since = version, time.monotonic()
+        elif time.monotonic() - since >= settle_s:
+            return
+        time.sleep(0.5)
