@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write awx/configs/controller_templates.yml: one AWX job template per playbook, its survey generated
 from the roles' meta/argument_specs.yml, so that a survey cannot drift from what the playbook accepts.
 
@@ -181,7 +180,7 @@ def template_for(playbook, inventory):
     path = os.path.join(ROOT, "playbooks", playbook)
     uses, setvars = role_uses(path)
     stem = playbook[:-len(".yml")]
-    roles = set(role for role, _ in uses)
+    roles = set(role for role, _entry in uses)
     credentials = [AWS_CREDENTIAL] + ([KUBE_CREDENTIAL] if roles & KUBE_ROLES or stem == "demo" else [])
     fields = survey_fields(uses, setvars, inventory)
     template = {

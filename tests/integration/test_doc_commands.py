@@ -38,6 +38,7 @@ def sandbox(tmp_path_factory):
     yield box
     launcher.down(directory)
 
+
 COMMANDS, PROBLEMS = doc_commands.collect(REPO_ROOT)
 VENV_BIN = os.path.dirname(sys.executable)
 # How long each command took (printed at the end with -s, and kept for the report).

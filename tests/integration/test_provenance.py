@@ -37,7 +37,7 @@ def test_provenance_from_both_pointers(sandbox, clean_faults, run_playbook, tmp_
     base = {"jobintel_prefix": prefix, "signalcraft_receipt_root": str(tmp_path / "receipts")}
     top = run_playbook("provenance.yml", dict(base, signalcraft_execution_id="prov-top"))
     pair = run_playbook("provenance.yml", dict(base, signalcraft_execution_id="prov-pair",
-                                                        provenance_provider="openai", provenance_profile="cs"))
+                                               provenance_provider="openai", provenance_profile="cs"))
     assert top.rc == 0 and pair.rc == 0, top.stdout + pair.stdout
     line = "provenance status=ok run_id=%s git_sha=%s image_digest=%s ecs_task_arn=%s" % (run_id, git_sha, expected["image_digest"], task_arn)
     top_task, pair_task = top.task_results(SHOW_TASK)[0], pair.task_results(SHOW_TASK)[0]

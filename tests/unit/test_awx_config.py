@@ -64,7 +64,7 @@ def test_a_template_names_what_exists(template):
 
 
 def _role_defaults(template):
-    uses, _ = write_awx_config.role_uses(os.path.join(REPO_ROOT, template["playbook"]))
+    uses, _setvars = write_awx_config.role_uses(os.path.join(REPO_ROOT, template["playbook"]))
     defaults = {}
     for role, _entry in uses:
         path = os.path.join(REPO_ROOT, "roles", role, "defaults", "main.yml")
@@ -75,7 +75,7 @@ def _role_defaults(template):
 
 
 def _required_options(template):
-    uses, _ = write_awx_config.role_uses(os.path.join(REPO_ROOT, template["playbook"]))
+    uses, _setvars = write_awx_config.role_uses(os.path.join(REPO_ROOT, template["playbook"]))
     required = {}
     for role, entry in uses:
         path = os.path.join(REPO_ROOT, "roles", role, "meta", "argument_specs.yml")

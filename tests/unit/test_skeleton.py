@@ -75,7 +75,7 @@ def test_module_is_built_on_the_skeleton(module):
 RENAMED = sorted(((RUNTIME.get("plugin_routing") or {}).get("modules") or {}).items())
 
 
-@pytest.mark.parametrize("old,routing", RENAMED, ids=[old for old, _ in RENAMED])
+@pytest.mark.parametrize("old,routing", RENAMED, ids=[name for name, _routing in RENAMED])
 def test_a_renamed_module_keeps_working_under_its_old_name(old, routing):
     """An old name redirects to an existing module, still runs through the action plugin (receipts,
     guard) and stays in the aws action group when the module is, so module_defaults reach it."""

@@ -32,7 +32,7 @@ def _create(call, *args):
 def _pull_secret(endpoint_url, region, registry):
     ecr = boto3.client("ecr", endpoint_url=endpoint_url, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    user, _, password = base64.b64decode(token).decode().partition(":")
+    user, _sep, password = base64.b64decode(token).decode().partition(":")
     auth = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
     dockerconfig = json.dumps({"auths": {registry: {"username": user, "password": password, "auth": auth}}})
     return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
