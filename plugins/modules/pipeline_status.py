@@ -28,19 +28,13 @@ options:
     description:
       - The partition (date C(YYYY-MM-DD)) to check. Default today (UTC).
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 seealso:
   - module: signalcraft.ops.pipeline_backfill
 extends_documentation_fragment:
   - signalcraft.ops.pipeline
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""

@@ -29,19 +29,13 @@ options:
     description:
       - The backfill whose failed partitions to triage (its C(summary.json) names them).
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: Reads only, in check mode too.
-  diff_mode:
-    support: none
-    description: Nothing changes.
 seealso:
   - module: signalcraft.ops.pipeline_rerun
 extends_documentation_fragment:
   - signalcraft.ops.pipeline
   - signalcraft.ops.aws
   - signalcraft.ops.receipt
+  - signalcraft.ops.read_only
 """
 
 EXAMPLES = r"""
