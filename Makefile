@@ -67,7 +67,7 @@ test: setup
 	$(MAKE) --no-print-directory schemas-check unit molecule lint sanity
 
 unit:
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/integration
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=30 tests/unit tests/integration
 
 molecule:
 	$(BIN)/molecule test --all

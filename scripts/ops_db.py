@@ -31,6 +31,8 @@ When the account guard refused the run, its receipt (``account_guard.json``) giv
     .venv/bin/python scripts/ops_db.py db_bootstrap apply_migrations
     .venv/bin/python scripts/ops_db.py db_verify
     .venv/bin/python scripts/ops_db.py -i inventories/prod ops_daily --scheduled
+    .venv/bin/python scripts/ops_db.py -i inventories/prod prod_verify
+    .venv/bin/python scripts/ops_db.py db_migrations_integration
     .venv/bin/python scripts/ops_db.py db_verify -- -e '{"db_ops_required_tables": ["delivery_metrics"]}'   # extra ansible-playbook args
 
 Global options (-i, --receipt-root, --execution-id, --quiet) go before the command. The Python that
@@ -60,7 +62,12 @@ COMMANDS = {
     "db_bootstrap": ("db_bootstrap.yml", None, None),  # phase/key depend on --dry-run
     "db_verify": ("db_verify.yml", "db_verify", "db_verify"),
     "ops_daily": ("ops_daily.yml", "ops_daily", "ops_daily_watchdog"),
+    "db_migrations_integration": ("db_migrations_integration.yml", "db_migrations_integration", "db_migrations_integration"),
+    # Two steps on the phase engine: each step's lines, then the summary's; the first failing step's code.
+    "prod_verify": ("prod_verify.yml", "prod_verify.summary", "prod_verify"),
 }
+# prod_verify's steps: (receipt phase, status-line key), in order.
+PROD_VERIFY_STEPS = (("db_verify", "db_verify"), ("ops_daily", "ops_daily_watchdog"))
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -98,6 +105,9 @@ def parse_args(argv):
     daily.add_argument("--no-strict", dest="strict", action="store_false", help="report only, whatever the inventory says")
     daily.add_argument("--scheduled", action="store_true", default=None, help="a scheduled run: normalize insufficient_data to 0")
     daily.add_argument("--as-of", help="last day of the window (YYYY-MM-DD)")
+    verify = sub.add_parser("prod_verify", help="weekly / after-deploy verification: db_verify, then ops_daily strict")
+    verify.add_argument("--as-of", help="last day of ops_daily's window (YYYY-MM-DD)")
+    sub.add_parser("db_migrations_integration", help="CI gate: every migration applied to a throwaway database, then db_verify")
     args = parser.parse_args(argv)
     args.ansible_args = ansible_args
     return args
@@ -113,6 +123,8 @@ def plan_run(args):
         mode = "dry_run" if args.dry_run else "apply_migrations"
         extravars["db_ops_bootstrap_mode"] = mode
         phase = key = "db_bootstrap_dry_run" if args.dry_run else "db_bootstrap"
+    elif args.command == "prod_verify" and args.as_of:
+        extravars["db_ops_daily_as_of"] = args.as_of
     elif args.command == "ops_daily":
         if args.strict is not None:
             extravars["db_ops_daily_strict"] = args.strict
@@ -151,6 +163,41 @@ def outcome_from_receipt(receipt, key, ansible_rc):
     return ["%s status=fail reason=%s" % (key, reason)], 1
 
 
+def prod_verify_outcome(directory, ansible_rc):
+    """``(lines, exit_code)`` of prod_verify: each step that ran, then the summary line; the first failing step's code.
+
+    None when no step left a receipt (the guard refused, or the play did not start)."""
+    lines, code, ran = [], 0, False
+    for phase, key in PROD_VERIFY_STEPS:
+        try:
+            with open(os.path.join(directory, "%s.json" % phase)) as handle:
+                receipt = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if receipt.get("status") == "skipped":
+            continue
+        ran = True
+        step_lines, step_code = outcome_from_receipt(receipt, key, 0)
+        lines += step_lines
+        code = code or step_code
+    if not ran:
+        return None
+    try:
+        with open(os.path.join(directory, "prod_verify.summary.json")) as handle:
+            summary = json.load(handle)  # runbook_summary.v1
+    except (OSError, ValueError):
+        summary = {}
+    if summary.get("status"):
+        fields = ["prod_verify", "status=%s" % summary["status"]]
+        fields += ["reason=%s" % summary["reason"]] if summary.get("reason") else []
+        fields += ["ran=%s" % ",".join(summary.get("ran") or [])]
+        fields += ["failed_phase=%s" % summary["failed_phase"]] if summary.get("failed_phase") else []
+        lines.append(" ".join(fields))
+    if code == 0 and ansible_rc != 0:
+        return lines + ["ops_db status=fail reason=playbook_failed"], 1
+    return lines, code
+
+
 def ansible_playbook_path(explicit):
     if explicit:
         return explicit
@@ -176,6 +223,14 @@ def main(argv=None):
                               stderr=subprocess.DEVNULL if args.quiet else sys.stderr, check=False)
     finally:
         os.unlink(vars_file)
+    if args.command == "prod_verify":
+        outcome = prod_verify_outcome(os.path.join(receipt_root, execution_id), proc.returncode)
+        if outcome is not None:
+            for line in outcome[0]:
+                print(line)
+            sys.stderr.write("ops_db: receipts %s (ansible-playbook exit %d, runbook exit %d)\n"
+                             % (os.path.join(receipt_root, execution_id), proc.returncode, outcome[1]))
+            return outcome[1]
     path = os.path.join(receipt_root, execution_id, "%s.json" % phase)
     guard_path = os.path.join(receipt_root, execution_id, "%s.json" % GUARD_PHASE)
     if not os.path.exists(path) and os.path.exists(guard_path):

@@ -47,7 +47,7 @@ SURVEY_TYPES = {"str": "text", "path": "text", "raw": "text", "int": "integer", 
 # playbooks that reach a cluster, the kubeconfig (K8S_AUTH_KUBECONFIG).
 AWS_CREDENTIAL = "signalcraft AWS account"
 KUBE_CREDENTIAL = "signalcraft kubeconfig"
-KUBE_ROLES = {"dr_drill", "dr_bundle", "dr_restore", "dr_validate", "runs", "demo"}
+KUBE_ROLES = {"dr_drill", "dr_failback", "dr_bundle", "dr_restore", "dr_validate", "runs", "demo"}
 
 
 def load_yaml(path):

@@ -8,7 +8,8 @@ __metaclass__ = type
 
 
 class ModuleDocFragment:
-    """Options of every pipeline module (module_utils/runbooks/pipeline/config.py)."""
+    """Options of every pipeline module (module_utils/runbooks/pipeline/config.py argument_spec); RETRY: the
+    in-place retry delay of the modules that run steps (config.py retry_argument_spec)."""
 
     DOCUMENTATION = r"""
 options:
@@ -70,4 +71,13 @@ options:
     type: str
     choices: [FARGATE, EC2, EXTERNAL]
     default: FARGATE
+"""
+
+    RETRY = r"""
+options:
+  retry_delay_s:
+    description:
+      - First delay before an in-place retry of a network failure (doubles each attempt, with jitter).
+    type: float
+    default: 2.0
 """

@@ -33,10 +33,7 @@ options:
       - The region the call must be configured for (inventory C(signalcraft_expected_region), else
         C(signalcraft_aws_region)). Unset means any region.
     type: str
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only]
 """
 
 EXAMPLES = r"""

@@ -81,9 +81,7 @@ requirements:
   - psycopg >= 3 (C(psycopg[binary]))
 seealso:
   - module: signalcraft.ops.db_verify
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-  - signalcraft.ops.postgres
+extends_documentation_fragment: [signalcraft.ops.receipt, signalcraft.ops.postgres]
 """
 
 EXAMPLES = r"""

@@ -54,10 +54,7 @@ attributes:
     description: The writer before and after (null after when RDS will choose).
 seealso:
   - module: signalcraft.ops.ecs_service_scale
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.containment
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.containment]
 """
 
 EXAMPLES = r"""

@@ -76,10 +76,7 @@ options:
     default: second_touch_summaries
 requirements:
   - psycopg >= 3 (C(psycopg[binary]))
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.postgres
+extends_documentation_fragment: [signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.postgres]
 """
 
 EXAMPLES = r"""

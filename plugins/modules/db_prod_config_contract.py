@@ -56,9 +56,7 @@ options:
     default: true
 seealso:
   - module: signalcraft.ops.jobintel_preflight
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
+extends_documentation_fragment: [signalcraft.ops.receipt, signalcraft.ops.read_only]
 """
 
 EXAMPLES = r"""

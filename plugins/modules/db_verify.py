@@ -47,10 +47,7 @@ requirements:
   - psycopg >= 3 (C(psycopg[binary]))
 seealso:
   - module: signalcraft.ops.db_bootstrap
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.postgres
+extends_documentation_fragment: [signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.postgres]
 """
 
 EXAMPLES = r"""

@@ -37,7 +37,9 @@ options:
     required: true
     choices: [request, wait, approve, reject, status]
   state_machine_arn:
-    description: ARN of the gate state machine. Either this or O(state_machine_name).
+    description:
+      - ARN of the gate state machine. Either this or O(state_machine_name); with only O(execution_arn), the execution's own
+        state machine (so an orchestrator execution, C(dr_orchestrator), is decided the same way).
     type: str
   state_machine_name:
     description: Name of the gate state machine (looked up, or created with O(manage_gate=true)).
@@ -90,9 +92,7 @@ attributes:
   diff_mode:
     support: partial
     description: The gate definition before/after when O(manage_gate=true).
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt]
 seealso:
   - module: signalcraft.ops.dr_promote
 """
@@ -191,7 +191,7 @@ ARGUMENT_SPEC = dict(
     timeout=dict(type="int", default=0),
     poll_interval=dict(type="float", default=5.0),
 )
-REQUIRED_ONE_OF = [("state_machine_arn", "state_machine_name"), ("run_id", "execution_arn")]
+REQUIRED_ONE_OF = [("state_machine_arn", "state_machine_name", "execution_arn"), ("run_id", "execution_arn")]
 REQUIRED_IF = [("action", "request", ("run_id",)), ("action", "wait", ("run_id",)), ("manage_gate", True, ("state_machine_name",))]
 
 
@@ -211,6 +211,9 @@ def run(ops):
     changed = False
     diff = None
     arn = p["state_machine_arn"]
+    if not arn and not p["state_machine_name"] and p["execution_arn"]:
+        # An execution ARN names its state machine (the orchestrator's executions are decided this way).
+        arn = approval.state_machine_of(p["execution_arn"])
     if p["manage_gate"]:
         gate = approval.ensure_gate(sfn, ops.client("sns"), p["state_machine_name"], p["gate_role_arn"], p["notification_topic_arn"],
                                     p["gate_timeout_seconds"], check_mode=ops.check_mode)

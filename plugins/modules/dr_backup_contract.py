@@ -26,11 +26,7 @@ description:
   - Reads only. Replaces C(scripts/ops/dr_contract.py).
 seealso:
   - module: signalcraft.ops.dr_restore
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.dr_backup
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.dr_backup]
 """
 
 EXAMPLES = r"""
@@ -55,7 +51,7 @@ outputs:
       returned: success
       type: str
     objects:
-      description: Per contract object C(key), C(uri), C(size), C(sha256) (when downloaded) and C(verified).
+      description: Per contract object C(key), C(uri), C(size), C(sha256) (when downloaded), C(verified) and C(last_modified) (S3).
       returned: success
       type: dict
     metadata:

@@ -21,8 +21,10 @@ description:
   - File paths become valid ConfigMap keys (C([-._a-zA-Z0-9]+); C(/) becomes C(__)); two paths that would
     share a key, and a ConfigMap over the 1 MiB Kubernetes limit, are refused before anything is applied.
     Text goes to C(data), other bytes to C(binaryData).
-  - With O(render_only=true) only writes O(output_yaml). Otherwise applies the ConfigMaps with server-side
-    apply (check mode is a C(dryRun=All) apply), creating the namespace first when missing.
+  - With O(render_only=true) only writes O(output_yaml). Otherwise validates every ConfigMap offline against the
+    Kubernetes schema of the cluster's version (its C(/version); kubernetes-validate) -- a rejected object fails with
+    C(k8s_manifest_invalid) naming it and the schema error before anything is written -- then applies them with
+    server-side apply (check mode is a C(dryRun=All) apply), creating the namespace first when missing.
   - The receipt phase is C(render) with O(render_only=true), else C(apply).
   - Prints C(apply_bundle status=ok namespace=<ns> render_only=<bool> configmaps=4 changed=<n> output_yaml=<file>); in check
     mode C(status=planned) and C(would_change=<n>).
@@ -56,14 +58,11 @@ attributes:
     description: Each changed ConfigMap before and after (and in RV(outputs.configmaps)).
 requirements:
   - kubernetes >= 30.1.0
+  - kubernetes-validate
   - PyYAML
 seealso:
   - module: signalcraft.ops.dr_bundle_fetch
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.receipt
-  - signalcraft.ops.k8s_namespace
-  - signalcraft.ops.k8s_apply
+extends_documentation_fragment: [signalcraft.ops.k8s, signalcraft.ops.receipt, signalcraft.ops.k8s_namespace, signalcraft.ops.k8s_apply]
 """
 
 EXAMPLES = r"""
@@ -110,6 +109,10 @@ outputs:
       description: Whether the namespace was (or would be) created.
       returned: unless render_only
       type: bool
+    manifest_validation:
+      description: C(schema_version), C(validated) and C(unchecked) of the offline schema check before the first write.
+      returned: unless render_only
+      type: dict
 diff:
   description: Each changed ConfigMap before and after (with C(--diff)).
   returned: when diff mode is on and something changed
@@ -159,7 +162,10 @@ def run(ops):
         changed = bool(archives.write_tree(directory, {name: text.encode("utf-8")}, check_mode=check))
     diffs = []
     if not params["render_only"]:
-        dyn = ops.connection("k8s").dynamic()
+        connection = ops.connection("k8s")
+        # Offline, against the cluster's schema version, before the namespace or any ConfigMap is written.
+        outputs["manifest_validation"] = connection.validate_manifests(configmaps, option="the bundle under -e dr_bundle_prefix")
+        dyn = connection.dynamic()
         namespace = {"changed": False}
         if params["create_namespace"]:
             namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)

@@ -41,10 +41,7 @@ attributes:
 seealso:
   - module: signalcraft.ops.dr_bundle_publish
   - module: signalcraft.ops.dr_bundle_apply
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.s3_location.control_plane
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.s3_location.control_plane]
 """
 
 EXAMPLES = r"""

@@ -47,11 +47,8 @@ options:
     description: Whether restored CronJobs and schedules will be enabled (recorded; C(false) keeps them suspended).
     type: bool
     default: false
-extends_documentation_fragment:
-  # Every guard only reads, so it runs unchanged in check mode and has nothing to diff.
-  - signalcraft.ops.read_only
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+# Every guard only reads, so it runs unchanged in check mode and has nothing to diff.
+extends_documentation_fragment: [signalcraft.ops.read_only, signalcraft.ops.aws, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""

@@ -72,11 +72,7 @@ requirements:
   - kubernetes >= 30.1.0
 seealso:
   - module: signalcraft.ops.dr_restore
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.k8s_namespace
+extends_documentation_fragment: [signalcraft.ops.k8s, signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.k8s_namespace]
 """
 
 EXAMPLES = r"""

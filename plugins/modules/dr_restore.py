@@ -18,9 +18,13 @@ description:
   - Checks the backup contract (see M(signalcraft.ops.dr_backup_contract)), reads every manifest in
     C(manifests.tar.zst) and every member of C(state.tar.zst) (absolute paths, C(..), links and device files
     refuse the archive) -- all before anything is written.
+  - Validates every manifest offline against the Kubernetes schema of the cluster's version (its C(/version);
+    kubernetes-validate) before the first write; an object the schema rejects fails with C(k8s_manifest_invalid)
+    naming it and the schema error, and nothing is written. With O(validate_only) that is all it does.
   - Applies the manifests to O(namespace) with server-side apply, in archive order (their namespace is
-    rewritten to O(namespace); server-populated fields are dropped). CronJobs get C(suspend=true) unless
-    O(enable_triggers=true), which sets C(suspend=false).
+    rewritten to O(namespace); server-populated fields are dropped). Every CronJob is restored suspended
+    (C(suspend=true)) and carries the annotation C(signalcraft.io/suspended-by=dr-restore);
+    M(signalcraft.ops.dr_promote) resumes exactly those.
   - Makes O(state_dir) hold exactly the files of C(state.tar.zst) and reads them back against the archive.
   - Fails with C(reason=restore_gate_failed) unless C(cronjob.batch/<required_cronjob>) exists afterwards.
   - A second run with the same backup changes nothing.
@@ -36,7 +40,13 @@ options:
     type: path
     required: true
   enable_triggers:
-    description: Leave restored CronJobs unsuspended (C(suspend=false)). By default they are suspended.
+    description:
+      - Deprecated and ignored (a warning says so). Restored CronJobs are always suspended; promotion resumes them
+        (M(signalcraft.ops.dr_promote), C(keep_suspended) for a rehearsal). C(enable_triggers) is the DR orchestrator's
+        EventBridge schedule and alarm switch, not the workload's.
+    type: bool
+  validate_only:
+    description: Read the backup and validate every manifest against the cluster's schema; apply and write nothing.
     type: bool
     default: false
   required_cronjob:
@@ -60,17 +70,13 @@ attributes:
     description: Each changed object before and after (Secret values masked).
 requirements:
   - kubernetes >= 30.1.0
+  - kubernetes-validate
   - zstandard
 seealso:
   - module: signalcraft.ops.dr_backup_contract
   - module: signalcraft.ops.dr_pull_secret
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.k8s_namespace
-  - signalcraft.ops.k8s_apply
-  - signalcraft.ops.dr_backup
+extends_documentation_fragment: [signalcraft.ops.k8s, signalcraft.ops.aws, signalcraft.ops.receipt,
+  signalcraft.ops.k8s_namespace, signalcraft.ops.k8s_apply, signalcraft.ops.dr_backup]
 """
 
 EXAMPLES = r"""
@@ -147,6 +153,20 @@ outputs:
       description: C(object) (C(cronjob.batch/<name>)) and whether it exists (C(passed)).
       returned: success
       type: dict
+    refrozen_cronjobs:
+      description: Live CronJobs that were running (a promoted namespace) and were suspended again before the apply.
+      returned: success
+      type: list
+      elements: str
+    suspended_cronjobs:
+      description: The CronJobs this restore left suspended (marked for promote to resume).
+      returned: success
+      type: list
+      elements: str
+    manifest_validation:
+      description: C(schema_version), C(validated) (objects checked offline) and C(unchecked) (kinds without a bundled schema).
+      returned: success
+      type: dict
 diff:
   description: Each changed object before and after (with C(--diff); Secret values masked).
   returned: when diff mode is on and something changed
@@ -162,6 +182,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import backup
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import restore as k8s_restore
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import scheduling
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import K8sConnection, apply_argument_spec, namespace_argument_spec
@@ -172,7 +193,8 @@ ARGUMENT_SPEC = dict(
     **apply_argument_spec(),
     namespace=dict(type="str", required=True),
     state_dir=dict(type="path", required=True),
-    enable_triggers=dict(type="bool", default=False),
+    enable_triggers=dict(type="bool", removed_in_version="2.0.0", removed_from_collection="signalcraft.ops"),
+    validate_only=dict(type="bool", default=False),
     required_cronjob=dict(type="str", default="jobintel-daily"),
     bundle_uri=dict(type="str"),
     bundle_sha256=dict(type="str"),
@@ -219,22 +241,39 @@ def run(ops):
     skipped_owned = [{"source": d["source"], "kind": d["manifest"]["kind"], "name": d["manifest"]["metadata"]["name"]}
                      for d in documents if backup.controller_owned(d["manifest"])]
     documents = [d for d in documents if not backup.controller_owned(d["manifest"])]
-    manifests = [backup.prepare_manifest(d["manifest"], params["namespace"], params["enable_triggers"]) for d in documents]
+    if params["enable_triggers"]:
+        ops.warn("enable_triggers no longer leaves restored CronJobs running: restore always suspends them and promote resumes them "
+                 "(dr_promote_keep_suspended=true keeps them suspended). enable_triggers is the DR orchestrator's schedule/alarm switch.")
+    manifests = [backup.prepare_manifest(d["manifest"], params["namespace"]) for d in documents]
+    suspended = [m["metadata"]["name"] for m in manifests
+                 if m["kind"] == "CronJob" and (m["metadata"].get("annotations") or {}).get(scheduling.SUSPENDED_BY)]
     state = backup.state_files(loaded["blobs"][backup.STATE_ARCHIVE])
-    dyn = ops.connection("k8s").dynamic()
-    k8s_restore.resolve(dyn, manifests, params["namespace"])
+    connection = ops.connection("k8s")
+    # Offline, against the cluster's own schema version, before anything is written.
+    validation = connection.validate_manifests(manifests, option="the backup -e dr_bundle_backup_uri")
     outputs = dict(namespace=params["namespace"], backup_id=loaded["contract"]["metadata"].get("backup_id"),
                    bundle_uri=params["bundle_uri"], bundle_sha256=params["bundle_sha256"], backup=loaded["contract"],
                    objects=[], skipped_owned=skipped_owned, namespace_created=False, state_dir=params["state_dir"],
-                   state_files=[], state_changed_files=[], gate={"object": None, "passed": None})
+                   state_files=[], state_changed_files=[], gate={"object": None, "passed": None},
+                   suspended_cronjobs=suspended, manifest_validation=validation)
+    if params["validate_only"]:
+        return dict(changed=False, outputs=outputs,
+                    line=bundle.line_fields(("namespace", params["namespace"]), ("validate_only", True), ("objects", len(manifests)),
+                                            ("schema", validation["schema_version"])))
+    dyn = connection.dynamic()
+    k8s_restore.resolve(dyn, manifests, params["namespace"])
     changed = False
     try:
         namespace = {"changed": False}
         if params["create_namespace"]:
             namespace = k8s_restore.ensure_namespace(dyn, params["namespace"], dry_run=check)
         outputs["namespace_created"] = changed = namespace["changed"]
+        # A CronJob a promotion resumed is suspended again first (its resume owns spec.suspend), so the apply agrees.
+        frozen = [] if namespace["changed"] else scheduling.freeze_for_restore(dyn, params["namespace"], manifests, dry_run=check)
+        outputs["refrozen_cronjobs"] = frozen
+        changed = changed or (bool(frozen) and not check)
         applied = k8s_restore.apply_all(dyn, manifests, params["namespace"], dry_run=check, namespace_exists=not namespace["changed"],
-                                        force=params["force_conflicts"])
+                                        force=params["force_conflicts"], forced=[("CronJob", n) for n in frozen] if check else ())
         changed = changed or any(a["changed"] for a in applied)
         for entry, document in zip(applied, documents):
             entry["source"] = document["source"]
@@ -259,8 +298,12 @@ def run(ops):
 
 
 def main():
-    OpsModule(ARGUMENT_SPEC, operation="dr_restore", phase="restore", status_key="dr_restore",
-              connections=[AwsConnection, K8sConnection]).run(run)
+    ops = OpsModule(ARGUMENT_SPEC, operation="dr_restore", phase="restore", status_key="dr_restore",
+                    connections=[AwsConnection, K8sConnection])
+    if ops.params["validate_only"]:
+        # Its own receipt: the restore's receipt stays the one of the run that applied.
+        ops.phase = "restore_validate"
+    ops.run(run)
 
 
 if __name__ == "__main__":

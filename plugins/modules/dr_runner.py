@@ -18,6 +18,9 @@ description:
     (a second bringup with the same run id launches nothing and returns C(changed=false)); stopped ones are started.
   - The instance type must stay in O(instance_family) (ARM C(t4g) by default, for parity with the release image)
     and the AMI's architecture must match it; both are checked before anything is launched.
+  - With O(image_ref), the image the drill will restore must have a C(linux/<arch>) image for the runner's architecture
+    in its manifest list / OCI image index (ECR BatchGetImage), also before anything is launched
+    (C(image_arch_missing), C(image_arch_unknown) for a single-platform manifest).
   - With O(kubeconfig_source) it also captures the cluster's kubeconfig into O(kubeconfig_dest) with mode 0600.
     On a real runner the user-data installs k3s and publishes its kubeconfig as an SSM SecureString
     (O(kubeconfig_source=ssm_parameter)); the server address is rewritten to the runner's public address.
@@ -75,7 +78,14 @@ options:
     description: IAM instance profile name or ARN (needs C(ssm:PutParameter) on the kubeconfig parameter on a real runner).
     type: str
   user_data:
-    description: User data (cloud-init) that installs k3s and publishes the kubeconfig.
+    description:
+      - User data (cloud-init) that installs k3s and publishes the kubeconfig. The role M(signalcraft.ops.dr_bringup)
+        renders C(roles/dr_bringup/templates/k3s-user-data.yaml.j2) for it.
+    type: str
+  image_ref:
+    description:
+      - The ECR image the drill restores and validates (C(<repo>@sha256:<digest>)). When set, its manifest list must name
+        a C(linux/arm64) (the runner's architecture) image; checked before RunInstances. Empty skips the check.
     type: str
   tags:
     description: Extra tags on the runners and their volumes. C(Name) and the C(signalcraft:) tags cannot be overridden.
@@ -118,9 +128,7 @@ attributes:
   diff_mode:
     support: full
     description: Before/after lists of the run's runner ids.
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt]
 notes:
   - Runners are found by tag only; instances of other runs (or untagged ones) are never touched.
   - RunInstances carries an idempotency token derived from the run id, so a retried launch starts no second runner.
@@ -195,6 +203,10 @@ outputs:
       description: The AMI id, architecture and name used.
       returned: when state=present
       type: dict
+    image:
+      description: The checked image (C(image_ref), C(digest), C(media_type), C(platforms) found); null without O(image_ref).
+      returned: when state=present
+      type: dict
     kubeconfig_path:
       description: Where the kubeconfig was saved.
       returned: when kubeconfig_source is not none
@@ -214,6 +226,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import runner
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecr
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.k8s import kubeconfig_secret_values
 
@@ -230,6 +243,7 @@ ARGUMENT_SPEC = dict(
     key_name=dict(type="str", no_log=False),
     instance_profile=dict(type="str"),
     user_data=dict(type="str"),
+    image_ref=dict(type="str"),
     tags=dict(type="dict", default={}),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=600),
@@ -250,6 +264,10 @@ def present(ops):
     runner.check_instance_type(p["instance_type"], p["instance_family"])
     ec2 = ops.client("ec2")
     ami = runner.resolve_ami(ec2, ops.client("ssm"), p["ami_id"], p["ami_ssm_parameter"], p["instance_type"])
+    image = None
+    if p["image_ref"]:
+        # Before RunInstances: an arm64 runner cannot run an amd64-only image (the validate Job would never start).
+        image = ecr.require_platform(ops.client("ecr"), p["image_ref"], architecture=runner.image_architecture(p["instance_type"]))
     before = [i["instance_id"] for i in runner.find_runners(ec2, p["run_id"])]
     spec = dict(instance_type=p["instance_type"], image_id=ami["image_id"], subnet_id=p["subnet_id"],
                 security_group_ids=p["security_group_ids"], key_name=p["key_name"], instance_profile=p["instance_profile"],
@@ -260,7 +278,7 @@ def present(ops):
     would = result["would_launch"] if check_mode else 0
     changed = result["changed"]
     outputs = dict(instances=result["instances"], instance_ids=after, launched=result["launched"], started=result["started"],
-                   remaining=len(result["instances"]) + would, instance_type=p["instance_type"], ami=ami)
+                   remaining=len(result["instances"]) + would, instance_type=p["instance_type"], ami=ami, image=image)
     if p["kubeconfig_source"] != "none":
         if p["kubeconfig_source"] == "file":
             text = runner.read_kubeconfig("file", path=p["kubeconfig_source_path"])

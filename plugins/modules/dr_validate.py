@@ -24,6 +24,9 @@ description:
     the pull secret and backs off) whether another attempt may help.
   - A Job of the same name from an earlier run is replaced. Running a Job is an action, so a successful run always
     reports C(changed=true).
+  - Before the Job is created it is validated offline against the Kubernetes schema of the cluster's version (its
+    C(/version); kubernetes-validate); a Job the schema rejects (for example a bad O(env) or O(args) value) fails with
+    C(k8s_manifest_invalid) naming the field, and nothing is created.
   - Returns C(validate status=ok attempt=<n> job=<name> outcome=success) (receipt phase C(validate), operation C(dr_validate));
     a failure is C(validate status=fail reason=<category> attempt=<n> job=<name> outcome=retryable|fatal) with the
     classification in C(outputs). Check mode (C(status=planned)) runs nothing.
@@ -107,11 +110,11 @@ attributes:
   diff_mode:
     support: none
     description: A Job run is an action, not a state change to diff.
+requirements:
+  - kubernetes-validate
 seealso:
   - module: signalcraft.ops.dr_runner
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.k8s, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""
@@ -237,7 +240,13 @@ def run(ops):
                                     service_account=p["service_account"], command=p["command"], args=p["args"], env=p["env"],
                                     active_deadline_seconds=p["active_deadline_seconds"] or None,
                                     ttl_seconds_after_finished=p["ttl_seconds_after_finished"])
-    ops.connection("k8s").api()  # a missing or broken kubeconfig is kubeconfig_invalid before anything is sent
+    connection = ops.connection("k8s")
+    connection.api()  # a missing or broken kubeconfig is kubeconfig_invalid before anything is sent
+    try:
+        connection.validate_manifests([manifest], option="the dr_validate_* inputs")
+    except OpsError as exc:
+        exc.details.update(refused, category=exc.reason)
+        raise
     try:
         runner = k8s_job.JobRunner(p["kubeconfig"], p["context"])
     except ValueError as exc:

@@ -119,11 +119,7 @@ attributes:
 seealso:
   - module: signalcraft.ops.ecs_task_info
   - module: signalcraft.ops.ecs_taskdef_deploy
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.ecs_cluster
-  - signalcraft.ops.wait
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.ecs_cluster, signalcraft.ops.wait]
 """
 
 EXAMPLES = r"""

@@ -53,11 +53,7 @@ attributes:
     description: The desired count before and after.
 seealso:
   - module: signalcraft.ops.db_failover
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.ecs_cluster
-  - signalcraft.ops.containment
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.ecs_cluster, signalcraft.ops.containment]
 """
 
 EXAMPLES = r"""

@@ -64,11 +64,7 @@ attributes:
     description: Shows the service's task definition before and after.
 seealso:
   - module: signalcraft.ops.ecs_taskdef_deploy
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.ecs_cluster
-  - signalcraft.ops.wait
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.ecs_cluster, signalcraft.ops.wait]
 """
 
 EXAMPLES = r"""

@@ -35,11 +35,7 @@ options:
     type: str
 seealso:
   - module: signalcraft.ops.ecs_run_task
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.ecs_cluster
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.ecs_cluster]
 """
 
 EXAMPLES = r"""

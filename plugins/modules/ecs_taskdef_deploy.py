@@ -88,9 +88,7 @@ attributes:
 seealso:
   - module: signalcraft.ops.ecs_service_update
   - module: signalcraft.ops.ecs_run_task
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""

@@ -34,10 +34,7 @@ options:
     type: str
 seealso:
   - module: signalcraft.ops.ecs_taskdef_deploy
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only]
 """
 
 EXAMPLES = r"""

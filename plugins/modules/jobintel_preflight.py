@@ -87,10 +87,7 @@ options:
     type: str
 seealso:
   - module: signalcraft.ops.aws_account_guard
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only]
 """
 
 EXAMPLES = r"""

@@ -34,11 +34,7 @@ options:
 seealso:
   - module: signalcraft.ops.jobintel_publish
   - module: signalcraft.ops.jobintel_verify_ops
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.s3_location
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.s3_location]
 """
 
 EXAMPLES = r"""

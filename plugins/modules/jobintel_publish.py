@@ -139,10 +139,7 @@ notes:
 seealso:
   - module: signalcraft.ops.jobintel_verify_ops
   - module: signalcraft.ops.jobintel_provenance
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.s3_location
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.s3_location]
 """
 
 EXAMPLES = r"""

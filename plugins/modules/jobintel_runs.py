@@ -62,11 +62,7 @@ options:
     default: [published, outbox]
 seealso:
   - module: signalcraft.ops.receipt
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.s3_location
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.s3_location]
 """
 
 EXAMPLES = r"""

@@ -140,11 +140,7 @@ attributes:
 seealso:
   - module: signalcraft.ops.jobintel_runs
   - module: signalcraft.ops.receipt
-extends_documentation_fragment:
-  - signalcraft.ops.k8s
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.s3_location
+extends_documentation_fragment: [signalcraft.ops.k8s, signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.s3_location]
 """
 
 EXAMPLES = r"""

@@ -52,11 +52,7 @@ options:
 seealso:
   - module: signalcraft.ops.jobintel_publish
   - module: signalcraft.ops.jobintel_provenance
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.s3_location
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.s3_location]
 """
 
 EXAMPLES = r"""

@@ -83,11 +83,6 @@ options:
     type: list
     elements: str
     default: []
-  retry_delay_s:
-    description:
-      - First delay before an in-place retry of a network failure (doubles each attempt, with jitter).
-    type: float
-    default: 2.0
 attributes:
   check_mode:
     support: full
@@ -97,10 +92,7 @@ attributes:
     description: A backfill is not a configuration change.
 seealso:
   - module: signalcraft.ops.pipeline_status
-extends_documentation_fragment:
-  - signalcraft.ops.pipeline
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.pipeline, signalcraft.ops.pipeline.retry, signalcraft.ops.aws, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""
@@ -198,7 +190,7 @@ ARGUMENT_SPEC = dict(
     resume=dict(type="bool", default=False),
     backfill_id=dict(type="str"),
     assets=dict(type="list", elements="str", default=[]),
-    retry_delay_s=dict(type="float", default=2.0),
+    **config.retry_argument_spec()
 )
 
 

@@ -43,11 +43,6 @@ options:
       - Rerun a category C failure (contract, permission, port conflict) after its cause was fixed, under a new C(run_id).
     type: bool
     default: false
-  retry_delay_s:
-    description:
-      - First delay before an in-place retry of a network failure (doubles each attempt, with jitter).
-    type: float
-    default: 2.0
 attributes:
   check_mode:
     support: full
@@ -58,10 +53,7 @@ attributes:
 seealso:
   - module: signalcraft.ops.pipeline_status
   - module: signalcraft.ops.pipeline_backfill
-extends_documentation_fragment:
-  - signalcraft.ops.pipeline
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.pipeline, signalcraft.ops.pipeline.retry, signalcraft.ops.aws, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""
@@ -132,7 +124,7 @@ ARGUMENT_SPEC = dict(
     partition=dict(type="str", required=True),
     run_id=dict(type="str"),
     confirm_fixed=dict(type="bool", default=False),
-    retry_delay_s=dict(type="float", default=2.0),
+    **config.retry_argument_spec()
 )
 
 

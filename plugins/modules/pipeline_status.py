@@ -30,11 +30,7 @@ options:
     type: str
 seealso:
   - module: signalcraft.ops.pipeline_backfill
-extends_documentation_fragment:
-  - signalcraft.ops.pipeline
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
+extends_documentation_fragment: [signalcraft.ops.pipeline, signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only]
 """
 
 EXAMPLES = r"""

@@ -31,11 +31,7 @@ options:
     type: str
 seealso:
   - module: signalcraft.ops.pipeline_rerun
-extends_documentation_fragment:
-  - signalcraft.ops.pipeline
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
+extends_documentation_fragment: [signalcraft.ops.pipeline, signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only]
 """
 
 EXAMPLES = r"""

@@ -99,8 +99,7 @@ notes:
   - Roles mark this task C(changed_when=false) because an audit record is not a change to the managed system.
 seealso:
   - module: signalcraft.ops.jobintel_preflight
-extends_documentation_fragment:
-  - signalcraft.ops.aws
+extends_documentation_fragment: [signalcraft.ops.aws]
 """
 
 EXAMPLES = r"""

@@ -77,8 +77,9 @@ options:
       - The runbook's own planning rules (in C(plugins/module_utils/runbooks/)), which turn
         O(policy_inputs) into start_at/stop_after, skips, refusals, the id form and facts for the phases.
       - C(dr_drill) is the DR drill's (validate_only, teardown, allow_full_drill, auto_promote, retries).
+      - C(dr_failback) is the DR failback's (teardown, dry_run).
     type: str
-    choices: [dr_drill]
+    choices: [dr_drill, dr_failback]
   policy_inputs:
     description: The runbook's inputs the O(policy) reads.
     type: dict
@@ -87,10 +88,7 @@ attributes:
   check_mode:
     support: full
     description: Read-only; phases listed in O(check_mode_skips) are planned as skipped.
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.runbook
+extends_documentation_fragment: [signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.runbook]
 """
 
 EXAMPLES = r"""
@@ -169,11 +167,12 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core import phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import failback as dr_failback
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases as dr_phases
 
 # A runbook's own planning rules, named explicitly by the runbook (option policy): its refusals,
 # its skips and the facts its phases read. The engine consumes their data; it knows no runbook.
-POLICIES = {"dr_drill": dr_phases.ENGINE}
+POLICIES = {"dr_drill": dr_phases.ENGINE, "dr_failback": dr_failback.ENGINE}
 
 ARGUMENT_SPEC = dict(
     runbook=dict(type="str", required=True),

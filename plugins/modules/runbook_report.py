@@ -44,8 +44,7 @@ options:
     description: The page's title (default C(<operations> <execution ids>) from the receipts).
     type: str
     default: ""
-extends_documentation_fragment:
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""

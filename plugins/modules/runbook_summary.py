@@ -25,6 +25,8 @@ description:
   - With O(s3_bucket), the summary is also copied to C(s3://<s3_bucket>/<s3_prefix>/<execution_id>/<file>).
   - An identical summary already on disk and in S3 is left alone (C(changed=false)).
   - Fails with the failed phase's token (the summary is written first), so the run ends with that line.
+  - A derived summary's C(warnings) (the drill's C(rpo_target_missed), C(rto_target_missed)) make the line
+    C(status=warn reason=<first warning>); the task does not fail (the run recovered; it missed a target).
   - Writes nothing in check mode.
   - This module replaces C(signalcraft.ops.dr_summary), which redirects here.
 options:
@@ -48,8 +50,16 @@ options:
     default: ""
   derive:
     description: The runbook whose own summary document is derived (in C(plugins/module_utils/runbooks/)).
+      - C(dr_failback) - the failback's C(dr_failback_summary.v1) and, beside it, C(state_transitions.log) (one line per
+        gate and per state moved, with its time).
     type: str
-    choices: [dr_drill]
+    choices: [dr_drill, dr_failback]
+  derive_inputs:
+    description:
+      - Inputs of the O(derive) summary that no receipt holds. For C(dr_drill), the inventory's targets
+        C(rpo_target_minutes) and C(rto_target_minutes) (empty or 0 for none); a missed target is a warning.
+    type: dict
+    default: {}
   s3_bucket:
     description: Receipt bucket for the S3 copy (empty for none).
     type: str
@@ -64,10 +74,7 @@ attributes:
   diff_mode:
     support: none
     description: The summary is a derived record, not managed state.
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.runbook
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.runbook]
 """
 
 EXAMPLES = r"""
@@ -92,7 +99,8 @@ RETURN = r"""
 status:
   description:
     - C(ok) when no phase failed, else C(fail) with the failed phase's token as C(reason) (the task
-      fails, so the run ends with that line). With O(derive=dr_drill), C(planned) in check mode.
+      fails, so the run ends with that line). With O(derive=dr_drill), C(planned) in check mode, and
+      C(warn) (reason C(rpo_target_missed) or C(rto_target_missed)) when the drill missed a target.
   returned: always
   type: str
 outputs:
@@ -106,6 +114,11 @@ outputs:
     path:
       description: Where it was written (null in check mode).
       type: str
+    files:
+      description: Further records the O(derive) keeps beside the summary (C(dr_failback) - C(state_transitions.log)).
+      returned: with derive=dr_failback and not check mode
+      type: list
+      elements: str
     s3_uri:
       description: The S3 copy.
       returned: when s3_bucket and not check mode
@@ -119,12 +132,13 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core import phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import failback as dr_failback
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases as dr_phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 # Runbooks whose summary document is their own, named explicitly by the runbook (option derive).
-DERIVES = {"dr_drill": dr_phases.ENGINE}
+DERIVES = {"dr_drill": dr_phases.ENGINE, "dr_failback": dr_failback.ENGINE}
 
 ARGUMENT_SPEC = dict(
     runbook=dict(type="str", required=True),
@@ -134,6 +148,7 @@ ARGUMENT_SPEC = dict(
     outcomes=dict(type="dict", default={}),
     summary_file=dict(type="str", default=""),
     derive=dict(type="str", choices=sorted(DERIVES)),
+    derive_inputs=dict(type="dict", default={}),
     s3_bucket=dict(type="str"),
     s3_prefix=dict(type="str", default="receipts"),
 )
@@ -157,7 +172,7 @@ def run(ops):
     if derive:
         # Every receipt of the execution, also those of steps outside the plan (an approval, a bootstrap publish).
         recorded = engine.read_receipts(phase_dir, strict=True)
-        summary = derive["summarize"](ops.execution_id, recorded, params["receipt_dir"])
+        summary = derive["summarize"](ops.execution_id, recorded, params["receipt_dir"], params["derive_inputs"])
     else:
         recorded = engine.read_receipts(phase_dir, params["phases"])
         summary = engine.summarize(params["runbook"], ops.execution_id, params["phases"], recorded, params["receipt_dir"],
@@ -180,6 +195,10 @@ def run(ops):
         body = (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode("utf-8")
         changed = receipts.write_if_changed(path, body)
         outputs["path"] = path
+        # Further records a derive keeps beside its summary (failback's state_transitions.log), from the same receipts.
+        for name, text in sorted((derive.get("files") or (lambda _recorded: {}))(recorded).items()):
+            changed = receipts.write_if_changed(os.path.join(params["receipt_dir"], name), text.encode("utf-8")) or changed
+            outputs.setdefault("files", []).append(os.path.join(params["receipt_dir"], name))
         line.append(("summary", path))
         if params["s3_bucket"]:
             key = "/".join(x for x in ((params["s3_prefix"] or "").strip("/"), ops.execution_id, os.path.basename(path)) if x)
@@ -197,6 +216,12 @@ def run(ops):
             "receipts in %s" % phase_dir) if recorded and not ops.check_mode else "check mode wrote no receipts")
     elif ops.check_mode and derive:
         status = "planned"
+    elif summary.get("warnings"):
+        # A missed objective is reported, not failed: the drill recovered, too slowly or from stale data.
+        status, reason = "warn", summary["warnings"][0]["reason"]
+        message = "; ".join(w["message"] for w in summary["warnings"])
+        return dict(status=status, reason=reason, changed=changed, message=message, outputs=outputs, line=line,
+                    warnings=[message])
     return dict(status=status, reason=reason if failed_phase else None, changed=changed, message=message if failed_phase else None,
                 outputs=outputs, line=line)
 

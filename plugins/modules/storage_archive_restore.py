@@ -60,10 +60,7 @@ attributes:
   diff_mode:
     support: full
     description: The restore state before and after.
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.postgres.recordings
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.postgres.recordings]
 """
 
 EXAMPLES = r"""

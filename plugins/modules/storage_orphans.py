@@ -52,11 +52,7 @@ options:
     description: Fail (reason C(orphans_found)) when any orphan is found, for scheduled checks that should alert.
     type: bool
     default: false
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.read_only
-  - signalcraft.ops.postgres.recordings
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only, signalcraft.ops.postgres.recordings]
 """
 
 EXAMPLES = r"""

@@ -24,6 +24,17 @@ description:
   - Per batch of at most 1,000 keys (one DeleteObjects request each) the object is deleted (every
     version on versioned buckets), confirmed gone with HeadObject, and only then its row gets
     C(deleted_at). A crash between the two writes is repaired by the next run.
+  - Before the sweep (dry run, apply and check mode alike; it only reads) the IAM pre-flight asks
+    C(iam:SimulatePrincipalPolicy) whether the caller's role (from C(sts:GetCallerIdentity); an assumed-role
+    session is simulated as its role C(arn:aws:iam::<account>:role/<name>)) may C(s3:DeleteObject) one object per
+    bucket and top-level prefix of what the sweep would delete (and C(s3:DeleteObjectVersion) on versioned buckets,
+    where every version is deleted by id), and C(glacier:DeleteArchive) on O(glacier_vaults). Anything not
+    C(allowed) fails closed with C(iam_action_denied) naming the action and resource; a caller that may not run
+    the simulation fails with C(iam_simulation_denied). O(skip_iam_preflight=true) skips it (receipted as skipped).
+  - The stale-object backlog (expired, unmarked, outside the window, no table legal hold) is reported in the
+    line (C(backlog=<n>)) and outputs; above O(backlog_threshold) a dry run recommends a manual run
+    (C(recommendation=manual_run)); with O(auto_run_above) a dry run whose backlog exceeds it proceeds to
+    apply (C(auto_run=applied), receipt phase C(apply), C(outputs.backlog.auto_applied=true)).
   - Dry run by default (counts what would be deleted, reads only); O(apply=true) deletes. Nothing
     is written in check mode.
   - Reports C(deleted_count), C(skipped_legal_hold), C(errors), per-batch progress (also appended to
@@ -69,18 +80,38 @@ options:
   progress_file:
     description: Append one JSON line per batch to this file while the sweep runs (tail it during long sweeps); not written in check mode.
     type: path
+  skip_iam_preflight:
+    description: Skip the IAM policy simulation (for a caller without C(iam:SimulatePrincipalPolicy)); receipted as skipped.
+    type: bool
+    default: false
+  iam_principal_arn:
+    description:
+      - The IAM role or user ARN to simulate instead of the caller's. Needed when the caller's role has a path
+        (an assumed-role session ARN does not carry it).
+    type: str
+  glacier_vaults:
+    description:
+      - S3 Glacier vault names (or vault ARNs) on which the role must be allowed C(glacier:DeleteArchive).
+      - Empty (the default) when recordings are archived in S3 Glacier storage classes, which C(s3:DeleteObject) covers.
+    type: list
+    elements: str
+    default: []
+  backlog_threshold:
+    description: Stale objects above which a dry run recommends a manual run (the runbook's 10k).
+    type: int
+    default: 10000
+  auto_run_above:
+    description: When set, a dry run whose stale-object backlog exceeds this number proceeds to apply. Unset never auto-applies.
+    type: int
 attributes:
   check_mode:
     support: full
-    description: Runs the pre-flight checks and counts like a dry run; never deletes. With O(apply=true) it reports
-      C(changed) when the run would delete.
+    description: Runs the pre-flight checks (including the IAM simulation) and counts like a dry run; never deletes.
+      With O(apply=true), or O(auto_run_above) exceeded, it reports C(changed) when the run would delete.
   diff_mode:
     support: partial
     description: The number of unmarked expired rows in O(buckets) before and after (planned in check mode with O(apply=true)).
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
-  - signalcraft.ops.postgres.recordings
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.postgres.recordings]
 """
 
 EXAMPLES = r"""
@@ -175,6 +206,17 @@ outputs:
       returned: success
       type: list
       elements: dict
+    iam_preflight:
+      description:
+        - C(status) (C(ok), C(skipped), C(fail)), C(principal) simulated, C(required) pairs, C(actions) checked and
+          C(denied) (C(action), C(resource), C(decision)).
+      returned: always
+      type: dict
+    backlog:
+      description:
+        - C(stale_objects), C(threshold), C(above_threshold), C(recommend_manual_run), C(auto_run_above), C(auto_applied).
+      returned: success
+      type: dict
     before:
       description:
         - Counts before the sweep (C(dangling_count) is the runbook's query; C(expired_unmarked), C(held), C(in_window),
@@ -196,8 +238,10 @@ import os
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import retention
-from ansible_collections.signalcraft.ops.plugins.module_utils.services import db
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import db, iam
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import ACCESS_DENIED_CODES, AWS_ERRORS, AwsConnection, error_code
 
 ARGUMENT_SPEC = dict(
     **db.recordings_argument_spec(),
@@ -209,13 +253,50 @@ ARGUMENT_SPEC = dict(
     concurrency=dict(type="int", default=16),
     max_batches=dict(type="int", default=0),
     progress_file=dict(type="path"),
+    skip_iam_preflight=dict(type="bool", default=False),
+    iam_principal_arn=dict(type="str"),
+    glacier_vaults=dict(type="list", elements="str", default=[]),
+    backlog_threshold=dict(type="int", default=retention.DEFAULT_BACKLOG_THRESHOLD),
+    auto_run_above=dict(type="int"),
 )
+
+
+def iam_preflight(ops, database, features):
+    """Simulate the deletes the sweep needs for the caller's role; raises before any delete."""
+    p = ops.params
+    if p["skip_iam_preflight"]:
+        return {"status": "skipped", "detail": "skipped by -e retention_skip_iam_preflight=true"}
+    aws = ops.connection("aws")
+    ident = aws.factory.caller_identity()
+    principal = iam.policy_source_arn(ident["arn"], p["iam_principal_arn"])
+    vaults = [retention.glacier_vault_arn(v, aws.region, ident["account"]) for v in p["glacier_vaults"]]
+    required = retention.iam_requirements(retention.iam_samples(database, p["buckets"], p["window_days"]), features, vaults)
+    if not required:
+        return {"status": "ok", "principal": principal, "required": 0, "actions": [], "denied": [],
+                "detail": "nothing is due for deletion; no delete to simulate"}
+    try:
+        results = iam.simulate(ops.client("iam"), principal, required)
+    except AWS_ERRORS as exc:
+        code = error_code(exc)
+        if code in ACCESS_DENIED_CODES:
+            raise GuardError("iam_simulation_denied", "%s may not run iam:SimulatePrincipalPolicy on %s (%s), so the IAM pre-flight "
+                             "cannot check s3:DeleteObject; grant iam:SimulatePrincipalPolicy on %s to it, or skip the check "
+                             "explicitly with -e retention_skip_iam_preflight=true (receipted as skipped). Nothing was deleted."
+                             % (ident["arn"], principal, code, principal),
+                             details={"iam_preflight": {"status": "fail", "principal": principal, "denied": []}})
+        if code == "NoSuchEntity":
+            raise GuardError("iam_principal_unsupported", "IAM has no principal %s (a role with a path?); pass "
+                             "-e retention_iam_principal_arn=<the role's full ARN> or -e retention_skip_iam_preflight=true."
+                             % principal, details={"iam_preflight": {"status": "fail", "principal": principal, "denied": []}})
+        raise
+    return retention.iam_verdict(principal, required, iam.denied(required, results))
 
 
 def run(ops):
     p = ops.params
     ops.phase = "apply" if p["apply"] else "dry_run"
     retention.validate_inputs(p["buckets"], p["window_days"], p["batch_size"])
+    retention.validate_backlog_inputs(p["backlog_threshold"], p["auto_run_above"])
     lines = []
 
     def progress(line):
@@ -231,10 +312,23 @@ def run(ops):
     database = db.Database(p["dsn"], application_name="signalcraft.ops.storage_retention")
     try:
         checks, features = retention.preflight(s3, database, p["buckets"], p["legal_hold_mode"], p["window_days"])
-        sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=p["apply"] and not ops.check_mode,
+        before = retention.breakdown(database, p["buckets"], p["window_days"])
+        backlog = retention.backlog_plan(before["unexplained"], p["backlog_threshold"], p["auto_run_above"], p["apply"])
+        apply = p["apply"] or backlog["auto_applied"]
+        ops.phase = "apply" if apply else "dry_run"
+        try:
+            iam_check = iam_preflight(ops, database, features)
+        except OpsError as exc:
+            exc.details = dict(exc.details or {}, backlog=backlog,
+                               line=[("backlog", backlog["stale_objects"]), ("iam_preflight", "fail")])
+            raise
+        checks.append(dict(name="iam_preflight", status=iam_check["status"],
+                           detail=iam_check.get("detail") or "%s allowed for %s" % (", ".join(iam_check["actions"]), iam_check["principal"])))
+        sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=apply and not ops.check_mode,
                                 batch_size=p["batch_size"], concurrency=p["concurrency"], legal_hold_mode=p["legal_hold_mode"],
                                 max_batches=p["max_batches"], progress=progress, features=features)
-        result = sweep.run()
+        result = sweep.run(before=before)
+        result.update(backlog=backlog, iam_preflight=iam_check)
     except retention.SweepStopped as exc:
         exc.details = dict(exc.result, progress=lines, line=retention.line_fields(exc.result))
         exc.details.pop("before", None)
@@ -243,13 +337,17 @@ def run(ops):
         database.close()
     result.update(checks=checks, progress=lines, log_json=retention.json_log(result))
     # Check mode with apply=true reports what the run would change (changed, diff of the unmarked expired rows).
-    would = ops.check_mode and p["apply"] and result["would_delete_count"] > 0
+    would = ops.check_mode and apply and result["would_delete_count"] > 0
     changed = result["deleted_count"] > 0 or would
     before = result["before"]["expired_unmarked"]
     diff = {"before": {"expired_unmarked": before},
             "after": {"expired_unmarked": before - result["would_delete_count"] if would else result["after"]["expired_unmarked"]}}
     outcome = dict(changed=changed, outputs=result, line=retention.line_fields(result), diff=diff if changed else None,
                    status="planned" if ops.check_mode else "ok")
+    if backlog["recommend_manual_run"]:
+        outcome["warnings"] = ["The stale-object backlog is %d (above %d): run the sweep now with -e retention_apply=true "
+                               "(or let a plan-only run apply with -e retention_auto_run_above=<n>)."
+                               % (backlog["stale_objects"], backlog["threshold"])]
     if result["errors"]:
         outcome.update(status="fail", reason="delete_errors",
                        message="%d object(s) were not deleted; their rows stay unmarked and the next run retries them "

@@ -222,9 +222,7 @@ attributes:
 seealso:
   - module: amazon.aws.s3_bucket
   - module: community.aws.s3_lifecycle
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""

@@ -66,9 +66,7 @@ notes:
     bucket is for temporary uploads only, which makes that acceptable.
   - On a versioned bucket deletes leave noncurrent versions (a warning says so) until the lifecycle
     rule's noncurrent-version expiration removes them.
-extends_documentation_fragment:
-  - signalcraft.ops.aws
-  - signalcraft.ops.receipt
+extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt]
 """
 
 EXAMPLES = r"""

@@ -293,3 +293,72 @@ def test_wrapper_usage_errors_and_missing_receipts(sandbox, tmp_path):
     # Ansible never ran the phase (here: only a syntax check), so there is no receipt to read.
     code, out, err, _id = wrapper(sandbox, tmp_path, "db_verify", ansible_args=["--syntax-check"])
     assert (code, out) == (70, ["db_verify status=fail reason=no_receipt"])
+
+
+def _databases(sandbox):
+    with psycopg.connect(sandbox["SANDBOX_PG_CI_DSN"], autocommit=True) as conn:
+        return sorted(r[0] for r in conn.execute("select datname from pg_database"))
+
+
+def test_prod_verify_runs_db_verify_then_strict_ops_daily_and_stops_at_the_first_failure(sandbox, schema, tmp_path):
+    dsn, admin, name = schema
+    dsn_arg = ["-e", "db_ops_dsn=%s" % dsn]
+    # No tables yet: db_verify fails (exit 1) and ops_daily does not run (its receipt says skipped).
+    code, out, err, missing_id = wrapper(sandbox, tmp_path, "prod_verify", ansible_args=dsn_arg)
+    assert (code, out) == (1, ["db_verify status=fail reason=missing_tables",
+                               "prod_verify status=fail reason=missing_tables ran=db_verify failed_phase=db_verify"]), err
+    with open(os.path.join(str(tmp_path / "receipts"), missing_id, "ops_daily.json")) as handle:
+        assert json.load(handle)["status"] == "skipped"
+
+    with db.open_session(dsn) as database:
+        migrations.MigrationRunner(database).apply(migrations.discover(SHIPPED))
+    admin.execute(
+        "insert into %s.delivery_metrics (metric_date, channel, delivered_total, held_total, suppressed_total, failed_total) values "
+        "('2026-03-10', 'email', 900, 10, 20, 1), ('2026-03-11', 'email', 100, 40, 0, 0)" % name)
+    # Healthy: both steps' lines, then the summary; exit 0. The inventory's ops_daily is not strict: prod_verify is.
+    code, out, err, healthy_id = wrapper(sandbox, tmp_path, "prod_verify", "--as-of", "2026-03-10", ansible_args=dsn_arg)
+    assert code == 0, err
+    assert out[0] == "db_verify status=ok" and out[-2] == "ops_daily_watchdog status=healthy"
+    assert out[-1] == "prod_verify status=ok ran=db_verify,ops_daily"
+    assert receipt(sandbox, tmp_path / "receipts", healthy_id, "db_verify")["status"] == "success"
+    with open(os.path.join(str(tmp_path / "receipts"), healthy_id, "ops_daily.json")) as handle:
+        daily = json.load(handle)
+    assert daily["status"] == "success" and daily["inputs"]["strict"] is True and daily["outputs"]["health"] == "healthy"
+    # Unhealthy: the watchdog's exit code 2 is prod_verify's.
+    code, out, err, _ = wrapper(sandbox, tmp_path, "prod_verify", "--as-of", "2026-03-11", ansible_args=dsn_arg)
+    assert (code, out[-1]) == (2, "prod_verify status=fail reason=hold_rate_high ran=db_verify,ops_daily failed_phase=ops_daily"), err
+
+
+def test_db_migrations_integration_applies_everything_to_a_throwaway_database_and_drops_it(sandbox, run_playbook, tmp_path):
+    before = _databases(sandbox)
+    code, out, err, execution_id = wrapper(sandbox, tmp_path, "db_migrations_integration")
+    assert (code, out) == (0, ["db_migrations_integration status=ok migrations=3 applied=3"]), err
+    with open(os.path.join(str(tmp_path / "receipts"), execution_id, "db_migrations_integration.json")) as handle:
+        done = json.load(handle)
+    assert done["outputs"]["database"].startswith("signalcraft_migcheck_") and done["outputs"]["verify"] == "db_verify status=ok"
+    assert [m["filename"] for m in done["outputs"]["applied"]] == sorted(os.listdir(SHIPPED))
+    assert _databases(sandbox) == before  # created and dropped again
+    assert sandbox["SANDBOX_PG_CI_DSN"].split("@")[0].split(":")[-1] not in json.dumps(done) + err  # no password anywhere
+
+    # A broken migration: the token names it, and the throwaway database is gone all the same.
+    migrations_dir = tmp_path / "migrations"
+    shutil.copytree(SHIPPED, str(migrations_dir))
+    (migrations_dir / "0004_broken.sql").write_text("alter table no_such_table add column x int;\n")
+    code, out, err, _ = wrapper(sandbox, tmp_path, "db_migrations_integration",
+                                ansible_args=["-e", "db_ops_migrations_dir=%s" % migrations_dir])
+    assert (code, out) == (1, ["db_migrations_integration status=fail reason=migration_failed migration=0004_broken.sql"]), err
+    assert _databases(sandbox) == before
+
+    # Migrations that do not create a required table fail the gate's db_verify.
+    code, out, err, _ = wrapper(sandbox, tmp_path, "db_migrations_integration",
+                                ansible_args=["-e", '{"db_ops_required_tables": ["delivery_metrics", "not_created_by_any"]}'])
+    assert (code, out) == (1, ["db_migrations_integration status=fail reason=missing_tables migrations=3"]), err
+
+    # The service's own role may not create databases: refused with the fix, nothing created; check mode connects to nothing.
+    code, out, err, _ = wrapper(sandbox, tmp_path, "db_migrations_integration",
+                                ansible_args=["-e", "db_ops_integration_dsn=%s" % sandbox["SANDBOX_PG_DSN"]])
+    assert (code, out) == (1, ["db_migrations_integration status=fail reason=db_createdb_denied migrations=3"]), err
+    planned = run_playbook("db_migrations_integration.yml", check=True)
+    assert planned.rc == 0 and module_result(planned, "Apply every migration to a throwaway database and verify it")["token_line"] \
+        == "db_migrations_integration status=planned migrations=3"
+    assert _databases(sandbox) == before

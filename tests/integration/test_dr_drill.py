@@ -15,11 +15,15 @@ import time
 import uuid
 
 import pytest
+import yaml
 from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from tests.conftest import REPO_ROOT
 
 PHASES = ("bringup", "restore", "validate", "promote", "teardown")
@@ -92,8 +96,10 @@ def assert_restored(core, batch, namespace):
     assert secret.type == "kubernetes.io/dockerconfigjson"
     account = core.read_namespaced_service_account("jobintel", namespace)
     assert "ecr-pull" in [s.name for s in account.image_pull_secrets or []]
-    # enable_triggers=false (the default): the restored CronJob exists but is suspended.
-    assert batch.read_namespaced_cron_job("jobintel-daily", namespace).spec.suspend is True
+    # Restore always leaves the CronJob suspended (and marked as suspended by it); promote resumes it.
+    cronjob = batch.read_namespaced_cron_job("jobintel-daily", namespace)
+    assert cronjob.spec.suspend is True
+    assert (cronjob.metadata.annotations or {}).get("signalcraft.io/suspended-by") == "dr-restore"
 
 
 def approve_when_requested(sandbox, run_id, receipt_dir, outcome):
@@ -176,6 +182,14 @@ def test_headline_stop_after_validate_then_approved_promote_and_teardown(sandbox
     assert pointer["run_id"] == run_id and pointer["canonical"] == "dr"
     assert pointer["approval"] == {"mode": "manual", "approver": "alice", "ticket": "CHG-4242", "execution_arn": promoted["execution_arn"]}
     assert pointer["bundle_sha256"] == found["restore"]["outputs"]["bundle_sha256"]
+    # Promote made DR live: the CronJob restore suspended runs again (read back from the DR cluster), and the
+    # receipt (local and in the receipt bucket) records it beside the pointer.
+    assert batch.read_namespaced_cron_job("jobintel-daily", "jobintel").spec.suspend is False
+    assert (promoted["scheduling"], promoted["resumed_cronjobs"], promoted["keep_suspended"]) == ("resumed", ["jobintel-daily"], False)
+    assert {"name": "jobintel-daily", "action": "resumed", "suspend": False} in promoted["cronjobs"]
+    assert promoted["pointer_uri"].endswith("/dr/canonical.json") and promoted["pointer_version_id"]
+    assert s3_receipt(sandbox, run_id, "promote")["outputs"]["resumed_cronjobs"] == ["jobintel-daily"]
+    assert "scheduling=resumed" in second.stdout and "resumed=jobintel-daily" in second.stdout
     # Teardown: back to zero runners of this run.
     assert live_runners(sandbox, run_id) == []
     assert [i["State"]["Name"] for i in runners(sandbox, run_id)] == ["terminated"]
@@ -273,11 +287,21 @@ def test_cost_discipline_sequence_with_retries_and_bypass(sandbox, run_playbook,
     assert found["bringup"] == bringup_receipt and found["restore"]["status"] == "success"
     assert found["promote"]["skip_reason"] == "stop_after=validate"
 
-    # 6) Promote with the rehearsal bypass: recorded as a bypass, no gate execution.
-    step = drill(run_playbook, receipt_dir, start_at="promote", stop_after="promote", auto_promote=True, allow_promote_bypass=True, **extra)
+    # 6) Promote with the rehearsal bypass and keep_suspended: recorded as a bypass, no gate execution, the pointer moves
+    #    and the CronJob stays suspended (read back); check mode first says what it would do and changes nothing.
+    check = run_playbook("dr_drill.yml", dict(FAST, receipt_dir=str(receipt_dir), start_at="promote", stop_after="promote", auto_promote=True,
+                                              allow_promote_bypass=True, **extra), check=True)
+    assert check.rc == 0, check.stdout
+    # (the output callback may wrap the line: its fields are checked one by one)
+    assert all(f in check.stdout for f in ("pointer=would_move", "scheduling=would_resume", "resumed=jobintel-daily")), check.stdout
+    assert batch.read_namespaced_cron_job("jobintel-daily", namespace).spec.suspend is True
+    step = drill(run_playbook, receipt_dir, start_at="promote", stop_after="promote", auto_promote=True, allow_promote_bypass=True,
+                 keep_suspended=True, **extra)
     assert step.rc == 0, step.stdout
     promoted = phase_receipts(receipt_dir)["promote"]["outputs"]
     assert (promoted["approval_mode"], promoted["bypass"], promoted["approver"]) == ("bypass", True, None)
+    assert (promoted["scheduling"], promoted["resumed_cronjobs"], promoted["keep_suspended"]) == ("kept_suspended", [], True)
+    assert batch.read_namespaced_cron_job("jobintel-daily", namespace).spec.suspend is True
     pointer = s3_json(sandbox, sandbox["SANDBOX_ARTIFACT_BUCKET"], pointer_key)
     assert pointer["run_id"] == run_id and pointer["approval"]["mode"] == "bypass" and pointer["approval"]["approver"] is None
     sfn = sandbox.boto3_client("stepfunctions")
@@ -554,3 +578,131 @@ def test_resume_after_a_failed_validate_then_teardown_on_failure(sandbox, run_pl
     final = summary(receipt_dir)
     assert (final["status"], final["failed_phase"], final["runner_count_after_teardown"]) == ("failed", "promote", 0)
     assert s3_receipt(sandbox, run_id, "teardown")["status"] == "success"
+
+
+def boot_runner(sandbox, run_id, outcome, timeout=120):
+    """The emulated runner "boots": once bringup launched it, take the user data EC2 holds for it (what the role
+    rendered from roles/dr_bringup/templates/k3s-user-data.yaml.j2), and run its script's publish step with the
+    AWS CLI against the sandbox's SSM -- publishing the DR cluster's kubeconfig, as k3s on a real runner would."""
+    import base64
+    import yaml
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline and not live_runners(sandbox, run_id):
+            time.sleep(0.5)
+        instance = live_runners(sandbox, run_id)[0]["InstanceId"]
+        encoded = sandbox.boto3_client("ec2").describe_instance_attribute(InstanceId=instance, Attribute="userData")["UserData"]["Value"]
+        user_data = base64.b64decode(encoded).decode("utf-8")
+        document = yaml.safe_load(user_data)
+        script = next(f["content"] for f in document["write_files"] if f["path"] == "/usr/local/sbin/signalcraft-dr-k3s.sh")
+        path = os.path.join(sandbox.dir, "runner-%s.sh" % run_id)
+        with open(path, "w") as handle:
+            handle.write(script)
+        env = sandbox.process_env()
+        env["PATH"] = "%s:%s" % (os.path.join(REPO_ROOT, ".venv-awscli", "bin"), env["PATH"])
+        done = subprocess.run(["bash", path, "publish", sandbox["SANDBOX_DR_KUBECONFIG"]], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        outcome.update(rc=done.returncode, stderr=done.stderr, user_data=user_data)
+    except Exception as exc:  # reported by the test, not lost in the thread
+        outcome.update(rc=-1, stderr=repr(exc))
+
+
+def test_real_bringup_user_data_publishes_the_kubeconfig_that_bringup_and_restore_use(sandbox, run_playbook, tmp_path, clean_faults):
+    """kubeconfig_source=ssm_parameter as in dev/staging/prod: the rendered cloud-config's publish step is the only source of the
+    kubeconfig; bringup waits for the SecureString, restore uses it. The inventory's RPO/RTO targets are missed: status=warn, rc 0."""
+    run_id, receipt_dir, namespace = "test-userdata-%s" % uid(), tmp_path / "userdata", "dr-userdata-%s" % uid()
+    parameter = "/signalcraft/dr/%s/kubeconfig" % run_id
+    outcome = {}
+    booter = threading.Thread(target=boot_runner, args=(sandbox, run_id, outcome))
+    booter.start()
+    run = drill(run_playbook, receipt_dir, run_id=run_id, stop_after="validate", dr_namespace=namespace,
+                dr_bringup_kubeconfig_source="ssm_parameter", dr_rpo_target_minutes=60, dr_rto_target_minutes=0.01)
+    booter.join(timeout=180)
+    assert outcome.get("rc") == 0, outcome
+    assert run.rc == 0, run.stdout
+    # The user data the runner got is the shipped template, rendered with the inventory's values.
+    assert outcome["user_data"].startswith("#cloud-config\n")
+    assert "PARAMETER=%s" % parameter in outcome["user_data"] and "REGION=us-east-1" in outcome["user_data"]
+    # The runner published a SecureString; bringup saved exactly it, and restore ran against that cluster.
+    published = sandbox.boto3_client("ssm").get_parameter(Name=parameter, WithDecryption=True)["Parameter"]
+    assert published["Type"] == "SecureString"
+    with open(sandbox["SANDBOX_DR_KUBECONFIG"]) as handle:
+        assert published["Value"] == handle.read()
+    assert (receipt_dir / "kubeconfig.yaml").read_text() == published["Value"]
+    found = phase_receipts(receipt_dir)
+    assert statuses(found) == {"bringup": "success", "restore": "success", "validate": "success", "promote": "skipped", "teardown": "skipped"}
+    assert found["bringup"]["outputs"]["image"]["platforms"] == ["linux/amd64", "linux/arm64"]
+    core, batch = apis(sandbox)
+    assert_restored(core, batch, namespace)
+
+    # RPO/RTO: the summary in S3 (and on disk) against the receipts and the backup's metadata, read back independently.
+    assert "dr_drill status=warn reason=rpo_target_missed run_id=%s" % run_id in run.stdout
+    stored = s3_json(sandbox, sandbox["SANDBOX_RECEIPT_BUCKET"], "receipts/%s/drill.summary.json" % run_id)
+    assert stored == summary(receipt_dir) and stored["status"] == "success"
+    bucket, prefix = sandbox["SANDBOX_BACKUP_URI"][len("s3://"):].split("/", 1)
+    metadata = s3_json(sandbox, bucket, prefix.rstrip("/") + "/metadata.json")
+    point, spent = stored["objectives"]["recovery_point"], stored["objectives"]["recovery_time"]
+    assert point["backup_created_at"] == metadata["created_at"].replace(".000Z", "Z")
+    assert point["restored_at"] == found["restore"]["started_at"][:19] + "Z"
+    started, validated = (receipts.parse_timestamp(found[p][k]) for p, k in (("bringup", "started_at"), ("validate", "finished_at")))
+    assert spent["to_validate_minutes"] == round((validated - started).total_seconds() / 60.0, 2) > 0
+    assert spent["to_promote_minutes"] is None
+    pointer = s3_json(sandbox, sandbox["SANDBOX_ARTIFACT_BUCKET"], "jobintel/control-plane/current.json")
+    assert stored["objectives"]["recovery_point"]["bundle_created_at"].startswith(pointer["created_at"][:19])
+    assert stored["objectives"]["targets"]["status"] == "warn"
+    assert [w["reason"] for w in stored["warnings"]] == ["rpo_target_missed", "rto_target_missed"]
+
+
+def test_an_amd64_only_image_is_refused_before_any_runner_is_launched(sandbox, run_playbook, tmp_path):
+    from tests.sandbox.seed import compute
+    run_id, receipt_dir = "test-amd64-%s" % uid(), tmp_path / "amd64"
+    registry = sandbox["SANDBOX_IMAGE_REF"].split("/")[0]
+    image_ref = "%s/jobintel@%s" % (registry, compute.push_index(sandbox.boto3_client("ecr"), "amd64-only", ("amd64",)))
+    seq = last_seq(sandbox)
+    run = drill(run_playbook, receipt_dir, run_id=run_id, stop_after="bringup", image_ref=image_ref)
+    assert run.rc != 0
+    assert "bringup status=fail reason=image_arch_missing" in run.stdout, run.stdout
+    assert "linux/amd64" in run.stdout and image_ref in run.stdout
+    found = phase_receipts(receipt_dir)
+    assert found["bringup"]["status"] == "failed" and found["bringup"]["failure_code"] == "image_arch_missing"
+    requests = aws_requests_since(sandbox, seq)
+    assert ("ecr", "BatchGetImage") in requests
+    assert ("ec2", "RunInstances") not in requests
+    assert runners(sandbox, run_id) == []
+
+
+def test_a_kubeconfig_that_may_not_touch_secrets_fails_in_guards_before_a_runner_starts(sandbox, run_playbook, tmp_path):
+    """An identity that may read ConfigMaps but not Secrets: the guards ask the DR cluster (SelfSubjectAccessReview) and
+    refuse with k8s_forbidden naming verb, resource and namespace; no runner is started, nothing is written."""
+    run_id, receipt_dir, namespace = "test-forbidden-%s" % uid(), tmp_path / "forbidden", "dr-forbidden-%s" % uid()
+    identity = sandbox.control("dr", "identities", {"name": "cm-reader-%s" % uid(), "rules": [
+        {"apiGroups": [""], "resources": ["configmaps", "namespaces"], "verbs": ["get", "list", "watch"]}]})
+    document = yaml.safe_load(open(sandbox["SANDBOX_DR_KUBECONFIG"]))
+    document["users"][0]["user"]["token"] = identity["token"]
+    kubeconfig = tmp_path / "cm-reader.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(document))
+    kubeconfig.chmod(0o600)
+    core, batch = apis(sandbox)
+    mark = last_seq(sandbox)
+    run = drill(run_playbook, receipt_dir, run_id=run_id, stop_after="validate", dr_namespace=namespace,
+                dr_bringup_kubeconfig_source_path=str(kubeconfig))
+    assert run.rc != 0
+    assert "dr_drill status=fail reason=k8s_forbidden run_id=%s failed_phase=guards" % run_id in run.stdout, run.stdout
+    assert "k8s_access status=fail reason=k8s_forbidden cluster=dr" in run.stdout
+    guards = phase_receipts(receipt_dir)["guards"]
+    assert (guards["status"], guards["failure_code"]) == ("failed", "k8s_forbidden")
+    assert "get secrets in namespace %s (restore)" % namespace in guards["message"]
+    assert "create secrets in namespace %s" % namespace in guards["message"]
+    assert "get configmaps" not in guards["message"]  # what it may do is not named
+    assert s3_receipt(sandbox, run_id, "guards")["failure_code"] == "k8s_forbidden"
+    # No runner was started (the request log has no RunInstances) and nothing reached the DR cluster.
+    assert [op for _service, op in aws_requests_since(sandbox, mark) if op == "RunInstances"] == []
+    assert runners(sandbox, run_id) == []
+    assert not namespace_exists(core, namespace)
+    # A 403 met later (the same identity reading the Secret) maps to the same token.
+    reader = k8s_config.new_client_from_config(config_file=str(kubeconfig))
+    with pytest.raises(ApiException) as refused:
+        k8s_client.CoreV1Api(reader).read_namespaced_secret("ecr-pull", "jobintel")
+    assert refused.value.status == 403
+    assert k8s.to_ops_error(refused.value).reason == "k8s_forbidden"
+    assert 'cannot get resource "secrets" in API group "" in the namespace "jobintel"' in str(k8s.to_ops_error(refused.value))

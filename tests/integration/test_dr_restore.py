@@ -13,6 +13,7 @@ import tarfile
 import uuid
 
 import pytest
+import yaml
 import zstandard
 from kubernetes import client as k8s_client
 
@@ -20,6 +21,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import bundle
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import control_plane
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
+from tests.sandbox.seed import archives as seed_archives
 
 
 def changed_tasks(run):
@@ -140,8 +142,33 @@ def _changed_backup(sandbox, prefix):
     return {"dr_bundle_backup_uri": "s3://%s/%s" % (bucket, target)}
 
 
+def _schema_rejected_backup(sandbox, prefix):
+    """A backup whose Deployment says ``replicas: two``: consistent checksums, but the Kubernetes schema rejects it."""
+    publish(sandbox, prefix)
+    s3 = sandbox.boto3_client("s3")
+    bucket, source = backup.parse_s3_uri(sandbox["SANDBOX_BACKUP_URI"])
+    target = "test-restore-schema/%s" % prefix
+    blobs = {name: s3.get_object(Bucket=bucket, Key="%s/%s" % (source, name))["Body"].read() for name in backup.CONTRACT_OBJECTS}
+    members = seed_archives.untar_zst(blobs["manifests.tar.zst"])
+    for name, data in members.items():
+        document = yaml.safe_load(data)
+        if document.get("kind") == "Deployment":
+            document["spec"]["replicas"] = "two"
+            members[name] = yaml.safe_dump(document).encode()
+    blobs["manifests.tar.zst"] = seed_archives.tar_zst(members)
+    metadata = json.loads(blobs["metadata.json"])
+    metadata["objects"] = {name: seed_archives.describe(data) for name, data in blobs.items() if name != "metadata.json"}
+    blobs["metadata.json"] = json.dumps(metadata).encode()
+    for name, data in blobs.items():
+        s3.put_object(Bucket=bucket, Key="%s/%s" % (target, name), Body=data)
+    return {"dr_bundle_backup_uri": "s3://%s/%s" % (bucket, target)}
+
+
 @pytest.mark.parametrize("prepare, reason, words, phase", [
     (_missing_pointer, "control_plane_pointer_missing", "publish from primary first", "fetch"),
+    # Validated offline against the DR cluster's schema version before the first write: nothing reaches the cluster.
+    (_schema_rejected_backup, "k8s_manifest_invalid", "deployment/jobintel-dashboard does not validate against the kubernetes 1.32 schema at spec.replicas",
+     "restore_validate"),
     (_tampered_bundle, "bundle_hash_mismatch", "republish from primary", "fetch"),
     (_changed_backup, "backup_checksum_mismatch", "manifests.tar.zst has sha256", "contract"),
 ])

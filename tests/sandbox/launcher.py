@@ -119,6 +119,7 @@ def env_exports(state):
         "SANDBOX_PRIMARY_CONTROL_URL": comps["k8s_primary"]["url"] + "/_sandbox",
         "SANDBOX_DR_CONTROL_URL": comps["k8s_dr"]["url"] + "/_sandbox",
         "SANDBOX_PG_DSN": comps["postgres"]["dsn"],
+        "SANDBOX_PG_CI_DSN": comps["postgres"].get("ci_dsn", ""),
         "SANDBOX_ARTIFACT_BUCKET": seed["artifact_bucket"],
         "SANDBOX_BACKUP_BUCKET": seed["backup_bucket"],
         "SANDBOX_RECEIPT_BUCKET": seed["receipt_bucket"],

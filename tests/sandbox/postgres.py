@@ -16,6 +16,7 @@ import time
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pg_schema.sql")
 DATABASE = "signalcraft"
 ROLE = "signalcraft"
+CI_ROLE = "signalcraft_ci"
 
 
 def _bin(name):
@@ -69,7 +70,10 @@ def start(log_path):
         pid = int(handle.readline().strip())
     admin_env = dict(os.environ, PGPASSWORD=password)
     psql = [_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+    # ROLE owns the service database and may not create databases (as in production); CI_ROLE is the CI
+    # server's role of the db_migrations_integration gate, which creates and drops throwaway databases.
     subprocess.run(psql + ["-d", "postgres", "-c", "CREATE ROLE %s LOGIN PASSWORD '%s'" % (ROLE, password),
+                           "-c", "CREATE ROLE %s LOGIN CREATEDB PASSWORD '%s'" % (CI_ROLE, password),
                            "-c", "CREATE DATABASE %s OWNER %s" % (DATABASE, ROLE)],
                    check=True, env=admin_env, stdout=subprocess.DEVNULL)
     subprocess.run(psql[:-2] + ["-U", ROLE, "-d", DATABASE, "-f", SCHEMA_FILE], check=True, env=admin_env,
@@ -77,7 +81,8 @@ def start(log_path):
     with open(log_path, "a") as log:
         log.write("postgres started pid=%d port=%d data=%s\n" % (pid, port, data_dir))
     return {"pid": pid, "port": port, "base_dir": base, "data_dir": data_dir,
-            "dsn": "postgresql://%s:%s@127.0.0.1:%d/%s" % (ROLE, password, port, DATABASE)}
+            "dsn": "postgresql://%s:%s@127.0.0.1:%d/%s" % (ROLE, password, port, DATABASE),
+            "ci_dsn": "postgresql://%s:%s@127.0.0.1:%d/postgres" % (CI_ROLE, password, port)}
 
 
 def healthy(record):

@@ -184,7 +184,7 @@ def test_schedules_are_created_disabled_and_pass_only_asked_variables():
         asked = _survey_vars(BY_NAME[schedule["unified_job_template"]])
         for key, value in (schedule.get("extra_data") or {}).items():
             assert key in asked and value in asked[key].get("choices", [value]), (schedule["name"], key)
-        assert re.match(r"^DTSTART:\d{8}T\d{6}Z RRULE:FREQ=(HOURLY|DAILY);INTERVAL=1$", schedule["rrule"])
+        assert re.match(r"^DTSTART:\d{8}T\d{6}Z RRULE:FREQ=(HOURLY|DAILY|WEEKLY);INTERVAL=1(;BYDAY=(MO|TU|WE|TH|FR|SA|SU))?$", schedule["rrule"])
 
 
 def test_credential_types_inject_what_the_collection_reads():

@@ -215,6 +215,18 @@ class Database:
         return bool(self.scalar("select has_table_privilege(current_user, %s, %s) as ok", (table, privilege)))
 
 
+def dsn_for_database(dsn, name):
+    """The same server, role and options as ``dsn`` but database ``name`` (a key=value conninfo string)."""
+    if not HAS_PSYCOPG:
+        raise DbError("db_driver_missing", "psycopg (version 3) is not installed on the controller: %s; install it "
+                      "with 'pip install \"psycopg[binary]\"' in the Python that runs Ansible." % PSYCOPG_IMPORT_ERROR)
+    try:
+        return psycopg.conninfo.make_conninfo(dsn, dbname=name)
+    except psycopg.ProgrammingError as exc:
+        raise DbError("db_dsn_invalid", "The database DSN %s is not valid: %s; fix the DSN in the inventory."
+                      % (redact_dsn(dsn, dsn), redact_dsn(_error_text(exc), dsn)))
+
+
 def open_session(dsn, application_name="signalcraft.ops", connect_timeout=DEFAULT_CONNECT_TIMEOUT,
                  statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS):
     """A ``Database`` already connected, so connection errors surface before any other work."""

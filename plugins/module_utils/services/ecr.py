@@ -91,3 +91,75 @@ def dockerconfigjson(credentials):
         "username": credentials["username"], "password": credentials["password"], "auth": auth,
     }}}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+# BatchGetImage returns the manifest in one of these media types (acceptedMediaTypes). Asking for the index
+# types first makes ECR hand back the manifest list / OCI index of a multi-arch image, not one platform's manifest.
+INDEX_MEDIA_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json")
+MANIFEST_MEDIA_TYPES = ("application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
+
+
+def platforms_of(manifest_text, media_type=None):
+    """``(kind, platforms)`` of an image manifest (pure).
+
+    ``kind`` is ``index`` for a manifest list / OCI image index, whose ``manifests[].platform`` give the
+    platforms as ``os/architecture[/variant]``; ``manifest`` for a single-platform manifest, whose platform is
+    only in its config blob (``platforms`` is then empty). Attestation entries (``unknown/unknown``, which
+    buildx adds beside the images) are left out.
+    """
+    try:
+        document = json.loads(manifest_text)
+    except (TypeError, ValueError):
+        raise GuardError("image_arch_unknown", "ECR returned a manifest that is not JSON, so its platforms cannot be read; check the image in ECR.")
+    media_type = document.get("mediaType") or media_type
+    if media_type in INDEX_MEDIA_TYPES or "manifests" in document:
+        found = []
+        for entry in document.get("manifests") or []:
+            platform = entry.get("platform") or {}
+            name = "/".join(x for x in (platform.get("os"), platform.get("architecture"), platform.get("variant")) if x)
+            if name and name != "unknown/unknown" and name not in found:
+                found.append(name)
+        return "index", found
+    return "manifest", []
+
+
+def require_platform(ecr, image_ref, os_name="linux", architecture="arm64", variable="dr_image_ref"):
+    """Refuse ``image_ref`` unless its manifest list / image index has an ``os_name/architecture`` image.
+
+    ECR BatchGetImage is asked for the index media types first. An image pushed as one platform's manifest is
+    refused too (``image_arch_unknown``): its architecture is only in the config blob, which ECR serves from a
+    pre-signed layer URL (GetDownloadUrlForLayer) that needs a second credentialed download, so the drill asks
+    for the release pipeline's multi-arch image instead of guessing. Returns ``{"image_ref", "digest",
+    "media_type", "platforms"}``.
+    """
+    parsed = require_pinned_image(image_ref, allow_tags=True, context="the DR runner")
+    if not parsed["ecr_account"]:
+        raise GuardError("image_not_ecr", "%s %r is not an ECR reference; push the image to ECR and use its digest." % (variable, image_ref))
+    image_id = {"imageDigest": parsed["digest"]} if parsed["digest"] else {"imageTag": parsed["tag"]}
+    try:
+        response = ecr.batch_get_image(registryId=parsed["ecr_account"], repositoryName=parsed["repository"], imageIds=[image_id],
+                                       acceptedMediaTypes=list(INDEX_MEDIA_TYPES + MANIFEST_MEDIA_TYPES))
+    except Exception as exc:  # botocore ClientError
+        if _error_code(exc) in _NOT_FOUND_CODES:
+            raise GuardError("image_not_found", "%s %r is not in ECR (%s); push it first or fix the digest." % (variable, image_ref, _error_code(exc)))
+        raise
+    images = response.get("images") or []
+    if not images:
+        raise GuardError("image_not_found", "%s %r is not in ECR; push it first or fix the digest." % (variable, image_ref))
+    image = images[0]
+    kind, platforms = platforms_of(image.get("imageManifest"), image.get("imageManifestMediaType"))
+    wanted = "%s/%s" % (os_name, architecture)
+    result = {"image_ref": image_ref, "digest": image.get("imageId", {}).get("imageDigest"),
+              "media_type": image.get("imageManifestMediaType"), "platforms": platforms}
+    if kind != "index":
+        raise GuardError("image_arch_unknown",
+                         "%s %r is a single-platform image manifest (%s), so its architecture cannot be checked without pulling "
+                         "its config; the %s runner needs %s. Publish the release's multi-arch image (a manifest list with "
+                         "linux/amd64 and linux/arm64) and pass its digest as -e image_ref." % (
+                             variable, image_ref, result["media_type"] or "no media type", architecture, wanted), details=result)
+    if not any(p == wanted or p.startswith(wanted + "/") for p in platforms):
+        raise GuardError("image_arch_missing",
+                         "%s %r has no %s image (platforms found: %s); the DR runner is %s. Publish a multi-arch image with "
+                         "%s (docker buildx --platform linux/amd64,linux/arm64) and pass its digest as -e image_ref." % (
+                             variable, image_ref, wanted, ", ".join(platforms) or "none", architecture, wanted), details=result)
+    return result

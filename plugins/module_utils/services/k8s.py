@@ -16,6 +16,7 @@ import base64
 import copy
 import json
 import os
+import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
@@ -35,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module through 
 
 try:
     import kubernetes_validate
+    import kubernetes_validate.utils
     HAS_KUBERNETES_VALIDATE = True
 except ImportError:  # pragma: no cover - validation is then reported as unavailable
     HAS_KUBERNETES_VALIDATE = False
@@ -180,10 +182,120 @@ def validate_manifest(manifest, kubernetes_version=DEFAULT_SCHEMA_VERSION):
     try:
         kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
     except kubernetes_validate.ValidationError as exc:
-        path = ".".join(str(p) for p in getattr(getattr(exc, "caused_by", None), "path", []) or [])
+        # kubernetes-validate copies the jsonschema error's attributes: ``path`` is the offending field.
+        path = ".".join(str(p) for p in (getattr(exc, "path", None) or getattr(getattr(exc, "caused_by", None), "path", None) or []))
         raise ValueError("%s does not validate against the Kubernetes %s schema%s: %s" % (
             label, kubernetes_version, " at %s" % path if path else "", str(exc).splitlines()[0]))
     return manifest
+
+
+def _version_tuple(text):
+    match = re.match(r"^v?([0-9]+)\.([0-9]+)", str(text or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def server_version(api):
+    """The cluster's ``/version`` (``major``, ``minor``, ``git_version``), one GET."""
+    return k8s_client.VersionApi(api).get_code().to_dict()
+
+
+def schema_version(version_info=None):
+    """The kubernetes-validate schema version (``"1.32"``) for a cluster's ``/version``.
+
+    Managed clusters report ``minor: "32+"`` or only a ``gitVersion``; both are read. A cluster newer
+    than the newest bundled schema is checked against the newest one, one older than the oldest against
+    the oldest (fields rarely disappear between adjacent minors); an unreadable version falls back to
+    DEFAULT_SCHEMA_VERSION (k3s on the DR runner).
+    """
+    info = version_info or {}
+    wanted = None
+    if str(info.get("major") or "").isdigit() and re.match(r"^[0-9]+", str(info.get("minor") or "")):
+        wanted = (int(info["major"]), int(re.match(r"^[0-9]+", str(info["minor"])).group(0)))
+    wanted = wanted or _version_tuple(info.get("git_version") or info.get("gitVersion"))
+    if wanted is None:
+        return DEFAULT_SCHEMA_VERSION
+    available = sorted({_version_tuple(v) for v in kubernetes_validate.utils.all_versions()}) if HAS_KUBERNETES_VALIDATE else []
+    if available:
+        wanted = min(max(wanted, available[0]), available[-1])
+    return "%d.%d" % wanted
+
+
+def manifest_label(manifest):
+    """``Kind/namespace/name`` (``Kind/name`` for a cluster-scoped object) as messages name an object."""
+    metadata = manifest.get("metadata") or {}
+    parts = [manifest.get("kind") or "?"] + ([metadata["namespace"]] if metadata.get("namespace") else []) + [metadata.get("name") or "?"]
+    return "/".join(parts)
+
+
+def validate_manifests(manifests, kubernetes_version, option=None):
+    """Validate every manifest offline, before the first write of the caller (restore, bundle apply, validate Job, failback).
+
+    Raises OpsError ``k8s_manifest_invalid`` naming the object and the schema error, so nothing is written
+    when one object of a list is bad. A kind without a bundled schema (a custom resource) cannot be checked
+    offline: it is listed in ``unchecked`` and left to the server. ``option`` names the operator's input
+    the manifests come from. Returns ``{"schema_version", "validated", "unchecked"}``.
+    """
+    if not HAS_KUBERNETES_VALIDATE:
+        raise OpsError("missing_dependency", "kubernetes-validate is required to validate manifests before they are applied; install "
+                                             "the collection's requirements (pip install -r requirements.txt, or meta/ee-requirements.txt in "
+                                             "the execution environment). Nothing was written.")
+    unchecked = []
+    for manifest in manifests:
+        try:
+            validate_manifest(manifest, kubernetes_version)
+        except ValueError as exc:
+            where = " (from %s)" % option if option else ""
+            raise OpsError("k8s_manifest_invalid", "%s%s; nothing was written. Fix the object at its source (the backup, the bundle "
+                                                   "or the rendered template) and rerun." % (exc, where),
+                           details={"object": manifest_label(manifest), "schema_version": kubernetes_version, "error": str(exc)})
+        except kubernetes_validate.SchemaNotFoundError:
+            unchecked.append(manifest_label(manifest))
+    return {"schema_version": kubernetes_version, "validated": len(manifests) - len(unchecked), "unchecked": unchecked}
+
+
+def _requirement_label(requirement):
+    resource = requirement["resource"] + ("/%s" % requirement["subresource"] if requirement.get("subresource") else "")
+    if requirement.get("group"):
+        resource = "%s.%s" % (resource, requirement["group"])
+    scope = "namespace %s" % requirement["namespace"] if requirement.get("namespace") else "the cluster scope"
+    return "%s %s in %s" % (requirement["verb"], resource, scope)
+
+
+def access_review(api, requirement):
+    """One SelfSubjectAccessReview (authorization.k8s.io/v1): may the kubeconfig's identity do ``requirement``?
+
+    ``requirement`` is ``{"verb", "resource", "group", "namespace", "subresource", "name"}`` (RBAC's resource
+    attributes). Nothing is stored by the server; check mode asks the same question.
+    """
+    attributes = {k: requirement[k] for k in ("verb", "resource", "group", "namespace", "subresource", "name") if requirement.get(k)}
+    attributes.setdefault("group", "")
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
+    status = k8s_client.AuthorizationV1Api(api).create_self_subject_access_review(body).status
+    return {"allowed": bool(status.allowed), "denied": bool(getattr(status, "denied", None)), "reason": status.reason or None,
+            "evaluation_error": status.evaluation_error or None}
+
+
+def check_access(api, requirements, cluster="dr", option=None):
+    """Ask for every requirement before anything acts; OpsError ``k8s_forbidden`` naming each verb, resource and namespace refused.
+
+    Returns the requirements with ``allowed`` and ``label``. ``cluster`` (``dr``/``primary``) names the cluster in
+    the message and the line, ``option`` the operator's input that chose the kubeconfig.
+    """
+    answered = []
+    for requirement in requirements:
+        answer = access_review(api, requirement)
+        answered.append(dict(requirement, allowed=answer["allowed"], label=_requirement_label(requirement)))
+    denied = [a for a in answered if not a["allowed"]]
+    if denied:
+        which = "the DR cluster" if cluster == "dr" else "the %s cluster" % cluster
+        refused = "; ".join("%s (%s)" % (d["label"], d["phase"]) if d.get("phase") else d["label"] for d in denied)
+        where = " (%s)" % option if option else ""
+        message = ("the kubeconfig's identity on %s may not %s; grant it (a Role and RoleBinding in the namespace) or use a "
+                   "kubeconfig that has it%s. Nothing ran." % (which, refused, where))
+        line = [("cluster", cluster), ("denied", len(denied)), ("verb", denied[0]["verb"]), ("resource", denied[0]["resource"]),
+                ("namespace", denied[0].get("namespace") or "cluster")]
+        raise OpsError("k8s_forbidden", message, details={"checked": answered, "denied": [d["label"] for d in denied], "line": line})
+    return answered
 
 
 def to_ops_error(exc, action=None):
@@ -210,6 +322,7 @@ class K8sConnection:
         self.context = ops.params.get("context")
         ops.add_secret(*kubeconfig_secret_values(self.kubeconfig))
         self._dynamic = None
+        self._schema_version = None
 
     @staticmethod
     def argument_spec():
@@ -233,3 +346,13 @@ class K8sConnection:
         if self._dynamic is None:
             self._dynamic = DynamicClient(self.api())
         return self._dynamic
+
+    def schema_version(self):
+        """The schema version for this cluster (its ``/version``, read once)."""
+        if self._schema_version is None:
+            self._schema_version = schema_version(server_version(self.api()))
+        return self._schema_version
+
+    def validate_manifests(self, manifests, option=None):
+        """validate_manifests() against this cluster's schema version: the one check every writer calls before its first write."""
+        return validate_manifests(manifests, self.schema_version(), option=option)

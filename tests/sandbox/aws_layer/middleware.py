@@ -8,7 +8,7 @@ and log the request. ``/_sandbox/`` paths go to the control API instead.
 import io
 import time
 
-from . import s3_lifecycle, s3_rules
+from . import iam_simulation, s3_lifecycle, s3_rules
 from .classify import classify
 from .control import PREFIX, ControlApi
 from .ecs_outcomes import EcsOutcomes
@@ -98,6 +98,14 @@ class SandboxMiddleware:
             time.sleep(fault.latency_ms / 1000.0)
         elif fault is not None:
             return self._reply_error(info, fault_error(info, fault.error), environ, start_response, fault.error)
+        if iam_simulation.is_simulation(info):  # moto has no SimulatePrincipalPolicy: answered here
+            reply = iam_simulation.answer(environ, body, self.account_id)
+            if not isinstance(reply, tuple):
+                return self._reply_error(info, reply, environ, start_response)
+            if not _from_sandbox_actor(environ):
+                self.request_log.record(info, 200, injected=False, fault=None)
+            start_response(reply[0], reply[1])
+            return [reply[2]]
         rejection = s3_rules.delete_objects_violation(info, body) or s3_lifecycle.lifecycle_violation(info, body) or self.restores.reject(info)
         if rejection is not None:
             return self._reply_error(info, rejection, environ, start_response)

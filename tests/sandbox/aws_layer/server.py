@@ -12,7 +12,7 @@ import threading
 
 from werkzeug.serving import make_server
 
-from . import moto_access, sfn_tokens
+from . import moto_access, sfn_ecs, sfn_tokens
 from .middleware import SandboxMiddleware
 
 
@@ -21,6 +21,7 @@ def build_app(account_id, request_log_size=5000):
     from moto.server import DomainDispatcherApplication, create_backend_app  # pylint: disable=import-outside-toplevel
 
     sfn_tokens.install()
+    sfn_ecs.install()
     return SandboxMiddleware(DomainDispatcherApplication(create_backend_app), account_id, request_log_size)
 
 

@@ -333,6 +333,9 @@ class Api:
 
     @staticmethod
     def _deleted_body(rtype, obj):
+        if rtype.plural == "services":
+            # The Service registry sets ReturnDeletedObject: a delete answers the deleted Service, not a Status.
+            return obj
         if rtype.plural == "pods":
             obj["metadata"]["deletionTimestamp"] = iso()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0

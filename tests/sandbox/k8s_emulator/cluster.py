@@ -5,6 +5,7 @@ import threading
 
 from . import quantity
 from .api import Api
+from .authz import Identities
 from .controllers import ControllerManager
 from .events import Recorder
 from .faults import FaultInjector
@@ -67,6 +68,7 @@ class Cluster:
         self.store = Store()
         self.api = Api(self.store, root_ca)
         self.faults = FaultInjector()
+        self.identities = Identities()
         self.config = RuntimeConfig(memory=memory)
         self.recorder = Recorder(self.store, self.node_name)
         self.pulls = PullChecker(self.store, self.faults, aws_endpoint_url, region, account_id)
@@ -115,8 +117,9 @@ class Cluster:
                 self.store.put("nodes", wanted)
 
     def reset(self):
-        """Drop every object and fault, then bootstrap again."""
+        """Drop every object, fault and registered identity, then bootstrap again."""
         self.faults.clear()
+        self.identities.clear()
         self.store.clear()
         self.bootstrap()
 

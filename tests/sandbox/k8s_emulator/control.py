@@ -3,6 +3,7 @@
 import re
 
 from . import errors
+from .authz import IdentityError
 from .cluster import ConfigError
 from .controllers.cronjobs import TriggerRefused
 from .faults import FaultConfigError
@@ -19,6 +20,8 @@ def handle(cluster, method, path, body):
         return _faults(cluster, method, body)
     if path == "/_sandbox/config":
         return _config(cluster, method, body)
+    if path == "/_sandbox/identities":
+        return _identities(cluster, method, body)
     if path == "/_sandbox/reset" and method == "POST":
         cluster.reset()
         return 200, {"ok": True}
@@ -40,6 +43,20 @@ def _faults(cluster, method, body):
         except FaultConfigError as exc:
             return 400, {"error": str(exc)}
         return 200, cluster.faults.snapshot()
+    return 405, {"error": "method not allowed"}
+
+
+def _identities(cluster, method, body):
+    if method == "GET":
+        return 200, cluster.identities.snapshot()
+    if method == "DELETE":
+        cluster.identities.clear()
+        return 200, []
+    if method == "POST":
+        try:
+            return 201, cluster.identities.register(body)
+        except IdentityError as exc:
+            return 400, {"error": str(exc)}
     return 405, {"error": "method not allowed"}
 
 

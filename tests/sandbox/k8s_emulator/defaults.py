@@ -84,6 +84,13 @@ def apply_defaults(obj):
         spec.setdefault("successfulJobsHistoryLimit", 3)
         spec.setdefault("failedJobsHistoryLimit", 1)
         _template_spec(obj)
+    elif kind == "Service" and isinstance(spec, dict):
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                port.setdefault("targetPort", port.get("port"))
     elif kind == "Deployment" and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
         strategy = spec.setdefault("strategy", {})
@@ -126,6 +133,14 @@ def prepare_create(obj):
     elif kind in ("Job", "CronJob", "Deployment"):
         obj["status"] = {}
         meta["generation"] = 1
+    elif kind == "Service" and isinstance(obj.get("spec"), dict):
+        # k3s's default service CIDR is 10.43.0.0/16; the address is derived from the uid (stable, no allocator).
+        spec = obj["spec"]
+        if spec.get("clusterIP") in (None, ""):
+            digest = int(meta["uid"].replace("-", "")[:8], 16)
+            spec["clusterIP"] = "10.43.%d.%d" % ((digest >> 8) % 256, digest % 254 + 1)
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        obj["status"] = {"loadBalancer": {}}
     if kind == "Job" and isinstance(obj.get("spec"), dict):
         spec = obj["spec"]
         if not spec.get("manualSelector"):

@@ -104,6 +104,10 @@ RESOURCE_TYPES = (
     ResourceType("pods", "pod", "Pod", "", "v1", True, short_names=("po",), categories=("all",),
                  subresources=(Subresource("log", "Pod", ("get",)), _status("Pod")), has_status=True),
     ResourceType("events", "event", "Event", "", "v1", True, short_names=("ev",)),
+    # Services: stored, defaulted and validated; their proxy subresource (proxy.py) answers for the
+    # emulated workload behind them. No kube-proxy: the cluster IP routes nothing.
+    ResourceType("services", "service", "Service", "", "v1", True, short_names=("svc",), categories=("all",),
+                 subresources=(Subresource("proxy", "ServiceProxyOptions", ("get",)), _status("Service")), has_status=True),
     ResourceType("deployments", "deployment", "Deployment", "apps", "v1", True, short_names=("deploy",), categories=("all",),
                  subresources=(Subresource("scale", "Scale", STATUS_VERBS, "autoscaling", "v1"), _status("Deployment")),
                  has_status=True),

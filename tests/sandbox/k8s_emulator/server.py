@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import control, errors, openapi, protobuf, resources, tables
+from . import authz, control, errors, openapi, protobuf, proxy, resources, tables
 from .api import strip_for_list
 from .controllers.kubelet import container_log
 from .patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, apply_patch, PatchError
@@ -65,6 +65,7 @@ class Request:
         self.params = params
         self.body = body
         self.headers = headers
+        self.user = authz.ADMIN
 
     @property
     def verb(self):
@@ -227,9 +228,10 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.startswith("/_sandbox/"):
                 self._control(method, url.path, body)
                 return
-            if not self._authorized():
+            user = self._authenticated()
+            if user is None:
                 raise errors.unauthorized()
-            self._api(method, url.path, params, body)
+            self._api(method, url.path, params, body, user)
         except errors.ApiError as exc:
             self.send_json(exc.code, exc.status(), exc.headers)
         except (BrokenPipeError, ConnectionResetError, socket.timeout, ssl.SSLError):
@@ -239,10 +241,15 @@ class Handler(BaseHTTPRequestHandler):
             error = errors.ApiError(500, "InternalError", "Internal error occurred: %s" % exc, {"causes": [{"message": str(exc)}]})
             self.send_json(500, error.status())
 
-    def _authorized(self):
+    def _authenticated(self):
+        """The identity of the bearer token: the admin (the kubeconfig's token), a registered identity, or None."""
         header = self.headers.get("Authorization") or ""
         scheme, dummy, token = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.server.token.encode())
+        if scheme.lower() != "bearer":
+            return None
+        if hmac.compare_digest(token.strip().encode(), self.server.token.encode()):
+            return authz.ADMIN
+        return self.server.cluster.identities.lookup(token.strip())
 
     def _control(self, method, path, body):
         try:
@@ -255,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ API
 
-    def _api(self, method, path, params, body):
+    def _api(self, method, path, params, body, user):
         if path in _HEALTH_PATHS:
             self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
             return
@@ -267,6 +274,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/openapi/v3/"):
             self.send_json(200, openapi.group_version(path))
+            return
+        if path.rstrip("/") == authz.SSAR_PATH:
+            # Every authenticated user may ask what it may do (system:basic-user).
+            if method != "POST":
+                raise errors.method_not_allowed()
+            request = Request(method, None, None, None, None, params, body, self.headers)
+            self.send_json(201, authz.self_subject_access_review(user, self._decode(request)))
+            return
+        proxied = proxy.split_path(path)
+        if proxied is not None:
+            self._service_proxy(method, user, *proxied)
             return
         kind, value = parse_path(path)
         if kind == "discovery":
@@ -281,6 +299,10 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.method_not_allowed()
         if subresource and verb not in rtype.subresource(subresource).verbs:
             raise errors.method_not_allowed()
+        allowed, dummy = authz.allows(user, verb, rtype.group, rtype.plural, subresource or "", namespace or "", name or "")
+        if not allowed:
+            raise authz.forbidden(user, verb, rtype, namespace, name, subresource)
+        request.user = user
         rule = self.server.cluster.faults.decide({"verb": verb, "resource": rtype.plural, "namespace": namespace or "", "name": name or ""})
         if rule is not None:
             if rule.error == "latency":
@@ -288,6 +310,17 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 raise errors.injected(int(rule.error))
         getattr(self, "_verb_" + verb)(request)
+
+    def _service_proxy(self, method, user, namespace, service_id, subpath):
+        """GET through a Service's proxy subresource (RBAC: ``get`` on ``services/proxy``); see proxy.py."""
+        services, pods, deployments = (resources.BY_PLURAL[plural] for plural in ("services", "pods", "deployments"))
+        if method != "GET":
+            raise errors.method_not_allowed()
+        allowed, dummy = authz.allows(user, "get", "", "services", "proxy", namespace, service_id)
+        if not allowed:
+            raise authz.forbidden(user, "get", services, namespace, service_id, "proxy")
+        code, payload, content_type = proxy.answer(self.server.cluster.api, services, pods, deployments, namespace, service_id, subpath)
+        self.send_bytes(code, payload, content_type)
 
     def _decode(self, request):
         content_type = (request.headers.get("Content-Type") or "application/json").split(";")[0].strip()
@@ -365,6 +398,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         api = self.server.cluster.api
         existed = content_type != APPLY_PATCH or api.store.get(request.rtype.plural, request.namespace or "", request.name) is not None
+        if not existed and not authz.allows(request.user, "create", request.rtype.group, request.rtype.plural, "", request.namespace or "",
+                                            request.name)[0]:
+            # An apply that would create the object also needs "create", as the real patch handler checks.
+            raise authz.forbidden(request.user, "create", request.rtype, request.namespace, request.name)
         # Apply needs an explicit fieldManager; other writes default it from the User-Agent.
         manager = request.params.get("fieldManager") if content_type == APPLY_PATCH else request.manager
         obj = api.patch(request.rtype, request.namespace, request.name, content_type, request.body, manager, request.dry_run, force,

@@ -388,7 +388,35 @@ def _serviceaccount(errs, obj, old):
             errs.required("imagePullSecrets[%d].name" % index)
 
 
-_KIND_CHECKS = {"ConfigMap": _configmap, "Secret": _secret, "Pod": _pod, "Job": _job, "CronJob": _cronjob,
+def _service(errs, obj, old):
+    """The ServiceSpec rules a Service here needs: ports, their names and numbers, the immutable clusterIP."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    ports = spec.get("ports") or []
+    if spec.get("type", "ClusterIP") != "ExternalName" and spec.get("clusterIP") != "None" and not ports:
+        errs.required("spec.ports")
+    names = set()
+    for index, port in enumerate(ports):
+        where = "spec.ports[%d]" % index
+        if not isinstance(port, dict):
+            errs.invalid(where, port, "must be an object")
+            continue
+        if len(ports) > 1 and not port.get("name"):
+            errs.required(where + ".name")
+        if port.get("name") in names:
+            errs.append(FieldError("duplicate", where + ".name", port.get("name")))
+        names.add(port.get("name"))
+        number = port.get("port")
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 65535:
+            errs.invalid(where + ".port", number, "must be between 1 and 65535, inclusive")
+        if port.get("protocol", "TCP") not in ("TCP", "UDP", "SCTP"):
+            errs.not_supported(where + ".protocol", port.get("protocol"), ["SCTP", "TCP", "UDP"])
+    if old is not None:
+        before = (old.get("spec") or {}).get("clusterIP")
+        if before and spec.get("clusterIP") not in (None, "", before):
+            errs.invalid("spec.clusterIP", spec.get("clusterIP"), "field is immutable")
+
+
+_KIND_CHECKS = {"Service": _service, "ConfigMap": _configmap, "Secret": _secret, "Pod": _pod, "Job": _job, "CronJob": _cronjob,
                 "Deployment": _deployment, "ServiceAccount": _serviceaccount}
 
 

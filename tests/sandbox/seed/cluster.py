@@ -63,6 +63,12 @@ def seed_primary(kubeconfig, seed_output):
             _create(apps.create_namespaced_deployment, NAMESPACE, document)
         else:
             raise ValueError("fixture %s: no seed rule for kind %s" % (name, kind))
+    # The primary's own objects that are not part of the seeded backup (a DR restore does not bring them).
+    for name, data in sorted(archives.fixture_tree("k8s-primary").items()):
+        document = yaml.safe_load(archives.render_template(data, values))
+        if document["kind"] != "Service":
+            raise ValueError("fixture %s: no seed rule for kind %s" % (name, document["kind"]))
+        _create(core.create_namespaced_service, NAMESPACE, document)
     _wait_until_quiet(core)
     return NAMESPACE
 

@@ -46,24 +46,63 @@ def _ensure_repository(ecr):
         ecr.create_repository(repositoryName=REPOSITORY)
 
 
-def _tagged_image(ecr):
-    """``(digest, manifest)`` currently tagged ``sandbox``, or ``(None, None)``."""
-    images = ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": IMAGE_TAG}])["images"]
+def _tagged_image(ecr, tag=IMAGE_TAG):
+    """``(digest, manifest)`` currently tagged ``tag``, or ``(None, None)``."""
+    images = ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["images"]
     if not images:
         return None, None
     return images[0]["imageId"]["imageDigest"], images[0].get("imageManifest")
 
 
-def ensure_image(ecr):
-    """Repository ``jobintel`` holding the fixture manifest tagged ``sandbox``; returns moto's digest."""
-    _ensure_repository(ecr)
-    manifest = archives.read_fixture("ecr", "manifest.json").decode("utf-8")
-    digest, current = _tagged_image(ecr)
-    if digest and current == manifest:
+INDEX_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
+# What the release pipeline pushes (seed section B): one tag, a manifest list with both platforms.
+ARCHITECTURES = ("amd64", "arm64")
+
+
+def _digest(manifest):
+    # ECR's digest is the sha256 of the manifest bytes; moto makes one up for a manifest without layers
+    # (a random one for a manifest list), so it is given explicitly, as `docker push` knows it.
+    return "sha256:" + hashlib.sha256(manifest.encode("utf-8")).hexdigest()
+
+
+def _put(ecr, manifest, media_type, tag=None):
+    kwargs = dict(repositoryName=REPOSITORY, imageManifest=manifest, imageManifestMediaType=media_type, imageDigest=_digest(manifest))
+    if tag:
+        kwargs["imageTag"] = tag
+    return ecr.put_image(**kwargs)["image"]["imageId"]["imageDigest"]
+
+
+def platform_manifest(architecture):
+    """The fixture image manifest of one platform (its config blob, hence its digest, differs per architecture)."""
+    document = json.loads(archives.read_fixture("ecr", "manifest.json").decode("utf-8"))
+    document["config"]["digest"] = "sha256:" + hashlib.sha256(("%s/%s" % (document["config"]["digest"], architecture)).encode()).hexdigest()
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+def push_index(ecr, tag, architectures=ARCHITECTURES):
+    """Push one untagged image manifest per architecture, then the manifest list naming them under ``tag``.
+
+    Returns the list's digest. Idempotent: a list already under ``tag`` with the same content is left alone.
+    """
+    entries = []
+    for architecture in architectures:
+        child = platform_manifest(architecture)
+        media_type = json.loads(child)["mediaType"]
+        if not ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageDigest": _digest(child)}])["images"]:
+            _put(ecr, child, media_type)
+        entries.append({"mediaType": media_type, "size": len(child.encode("utf-8")), "digest": _digest(child),
+                        "platform": {"architecture": architecture, "os": "linux"}})
+    index = json.dumps({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": entries}, indent=2, sort_keys=True)
+    digest, current = _tagged_image(ecr, tag)
+    if digest and current == index:
         return digest
-    response = ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag=IMAGE_TAG,
-                             imageManifestMediaType=json.loads(manifest)["mediaType"])
-    return response["image"]["imageId"]["imageDigest"]
+    return _put(ecr, index, INDEX_MEDIA_TYPE, tag)
+
+
+def ensure_image(ecr):
+    """Repository ``jobintel`` holding the multi-arch image (linux/amd64 + linux/arm64) tagged ``sandbox``; returns its digest."""
+    _ensure_repository(ecr)
+    return push_index(ecr, IMAGE_TAG)
 
 
 def ensure_role(iam, name, inline_policy=None):

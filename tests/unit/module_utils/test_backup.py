@@ -115,15 +115,18 @@ def test_state_archives_with_escaping_or_special_members_are_refused():
     assert corrupt.value.reason == "archive_corrupt"
 
 
-def test_prepared_manifests_target_the_namespace_and_keep_triggers_off_unless_enabled():
+def test_prepared_manifests_target_the_namespace_and_are_always_suspended_and_marked():
     cronjob = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "jobintel", "uid": "u",
                                                                          "resourceVersion": "7"},
                "spec": {"suspend": False, "schedule": "@daily"}, "status": {"active": []}}
     prepared = backup.prepare_manifest(cronjob, "dr-test")
-    assert prepared["metadata"] == {"name": "c", "namespace": "dr-test"}
+    # Restore leaves it suspended, and says so: promote resumes exactly the CronJobs carrying this mark.
+    assert prepared["metadata"] == {"name": "c", "namespace": "dr-test", "annotations": {"signalcraft.io/suspended-by": "dr-restore"}}
     assert prepared["spec"]["suspend"] is True and "status" not in prepared
-    assert backup.prepare_manifest(cronjob, "dr-test", enable_triggers=True)["spec"]["suspend"] is False
-    assert cronjob["spec"]["suspend"] is False  # the input is not modified
+    assert cronjob["spec"]["suspend"] is False and "annotations" not in cronjob["metadata"]  # the input is not modified
+    # A backup's own suspend: true (its DR convention) is restored the same way: suspended and marked.
+    paused = dict(cronjob, spec={"suspend": True, "schedule": "@daily"})
+    assert backup.prepare_manifest(paused, "dr-test")["metadata"]["annotations"] == {"signalcraft.io/suspended-by": "dr-restore"}
 
 
 def test_manifests_without_kind_or_name_are_refused():

@@ -47,3 +47,38 @@ def test_pull_credentials_make_a_dockerconfigjson(sandbox, client):
     entry = document["auths"][creds["registry"]]
     assert entry["username"] == "AWS"
     assert base64.b64decode(entry["auth"]).decode() == "AWS:" + creds["password"]
+
+
+def _index(*platforms):
+    return json.dumps({"schemaVersion": 2, "mediaType": ecr.INDEX_MEDIA_TYPES[0], "manifests": [
+        {"digest": "sha256:" + "0" * 64, "platform": dict(zip(("os", "architecture", "variant"), p.split("/")))} for p in platforms]})
+
+
+@pytest.mark.parametrize("manifest, expected", [
+    (_index("linux/amd64", "linux/arm64/v8", "unknown/unknown"), ("index", ["linux/amd64", "linux/arm64/v8"])),
+    (json.dumps({"schemaVersion": 2, "mediaType": ecr.MANIFEST_MEDIA_TYPES[1], "config": {}, "layers": []}), ("manifest", [])),
+])
+def test_platforms_of_an_index_and_of_a_single_manifest(manifest, expected):
+    assert ecr.platforms_of(manifest) == expected
+
+
+def test_the_seeded_multi_arch_image_has_linux_arm64(sandbox, client):
+    found = ecr.require_platform(client, sandbox["SANDBOX_IMAGE_REF"])
+    assert found["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert found["digest"] == sandbox["SANDBOX_IMAGE_REF"].split("@")[1]
+
+
+def test_an_amd64_only_image_and_a_single_manifest_are_refused_naming_what_was_found(sandbox, client):
+    from tests.sandbox.seed import compute
+    registry = sandbox["SANDBOX_IMAGE_REF"].split("/")[0]
+    digest = compute.push_index(client, "unit-amd64-only", ("amd64",))
+    with pytest.raises(GuardError) as refused:
+        ecr.require_platform(client, "%s/jobintel@%s" % (registry, digest))
+    assert refused.value.reason == "image_arch_missing"
+    assert "linux/amd64" in refused.value.message and "linux/arm64" in refused.value.message
+    # One platform's image manifest (what a plain `docker push` of one build gives): its architecture is not checkable.
+    single = compute.platform_manifest("arm64")
+    single_digest = client.batch_get_image(repositoryName="jobintel", imageIds=[{"imageDigest": compute._digest(single)}])["images"][0]
+    with pytest.raises(GuardError) as unknown:
+        ecr.require_platform(client, "%s/jobintel@%s" % (registry, single_digest["imageId"]["imageDigest"]))
+    assert unknown.value.reason == "image_arch_unknown"

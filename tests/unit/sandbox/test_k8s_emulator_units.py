@@ -13,7 +13,7 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 # pylint: disable=wrong-import-position
-from tests.sandbox.k8s_emulator import cron, decoding, defaults, errors, fieldmanager, patching, protobuf, quantity  # noqa: E402
+from tests.sandbox.k8s_emulator import authz, cron, decoding, defaults, errors, fieldmanager, patching, protobuf, quantity  # noqa: E402
 from tests.sandbox.k8s_emulator.cluster import Cluster  # noqa: E402
 from tests.sandbox.k8s_emulator.controllers.cronjobs import TriggerRefused  # noqa: E402
 from tests.sandbox.k8s_emulator.faults import FaultConfigError, FaultInjector  # noqa: E402
@@ -415,3 +415,32 @@ def test_job_active_deadline():
     job = cluster.store.get("jobs", "default", "late")
     assert [c["reason"] for c in job["status"]["conditions"] if c["type"] == "Failed"] == ["DeadlineExceeded"]
     assert cluster.store.list("pods", "default") == []
+
+
+def test_rbac_identities_and_self_subject_access_review():
+    identities = authz.Identities()
+    with pytest.raises(authz.IdentityError):
+        identities.register({"name": "x", "rules": [{"resources": ["configmaps"], "verbs": ["get"]}]})  # no apiGroups
+    token = identities.register({"name": "reader", "namespaces": ["jobintel"],
+                                 "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]},
+                                           {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["patch"], "resourceNames": ["daily"]}]})["token"]
+    reader = identities.lookup(token)
+    assert authz.allows(reader, "list", "", "configmaps", namespace="jobintel")[0]
+    assert not authz.allows(reader, "get", "", "secrets", namespace="jobintel")[0]
+    assert not authz.allows(reader, "get", "", "configmaps", namespace="other")[0]  # bound in jobintel only
+    assert not authz.allows(reader, "get", "", "namespaces")[0]  # a RoleBinding never grants cluster scope
+    assert authz.allows(reader, "patch", "batch", "cronjobs", namespace="jobintel", name="daily")[0]
+    assert not authz.allows(reader, "patch", "batch", "cronjobs", namespace="jobintel", name="other")[0]
+    assert authz.allows(authz.ADMIN, "delete", "", "namespaces", name="x")[0]
+    review = authz.self_subject_access_review(reader, {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                                                       "spec": {"resourceAttributes": {"verb": "get", "resource": "secrets",
+                                                                                       "namespace": "jobintel"}}})
+    assert review["status"] == {"allowed": False} and review["kind"] == "SelfSubjectAccessReview"
+    with pytest.raises(errors.ApiError) as invalid:
+        authz.self_subject_access_review(reader, {"spec": {}})
+    assert invalid.value.code == 422
+    denied = authz.forbidden(reader, "get", BY_PLURAL["secrets"], "jobintel", "ecr-pull")
+    assert denied.code == 403 and denied.message == ('secrets "ecr-pull" is forbidden: User "reader" cannot get resource "secrets" '
+                                                     'in API group "" in the namespace "jobintel"')
+    identities.clear()
+    assert identities.lookup(token) is None

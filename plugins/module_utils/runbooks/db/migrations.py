@@ -320,3 +320,56 @@ def verify_failed(reason):
     """``db_verify status=fail reason=<reason>`` for failures before any table was checked (connection, input)."""
     return {"status": "fail", "reason": reason, "token_line": status_line.format_line(VERIFY_KEY, "fail", reason),
             "exit_code": status_line.EXIT_FAIL, "missing_tables": [], "pending_migrations": [], "checked_tables": []}
+
+
+INTEGRATION_KEY = "db_migrations_integration"
+# A throwaway database's name: the prefix, then a random suffix (lower case: unquoted identifiers fold).
+_DATABASE_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+
+
+def throwaway_database_name(prefix, suffix):
+    """``<prefix>_<suffix>``, refused unless it is a plain lower-case identifier (it is interpolated into DDL)."""
+    if not _DATABASE_PREFIX.match(prefix or ""):
+        raise MigrationError("db_name_invalid",
+                             "db_ops_integration_database_prefix %r is not a plain lower-case identifier of at most 41 "
+                             "characters (letters, digits, _); choose e.g. signalcraft_migcheck." % (prefix,))
+    return "%s_%s" % (prefix, re.sub(r"[^a-z0-9_]", "_", suffix.lower()))[:63]
+
+
+def integration_check(admin, open_database, name, listed, required_tables, table=DEFAULT_TABLE, execution_id=None,
+                      statement_timeout_ms=0, keep_database=False):
+    """The ``db_migrations_integration`` gate: every migration applied to a database made for the check, then db_verify.
+
+    ``admin`` is a ``db.Database`` on the server's maintenance database (its role may CREATE DATABASE);
+    ``open_database(name)`` opens a ``db.Database`` on database ``name`` of the same server. The
+    throwaway database is dropped at the end whatever happened, unless ``keep_database``. Raises
+    MigrationError(``migration_failed`` naming the file, or the verify reason) after dropping it.
+    Returns ``{"database", "applied", "verify", "dropped"}``.
+    """
+    try:
+        admin.execute("create database %s" % name)
+    except DbError as exc:
+        if "[42501]" not in exc.message:  # insufficient_privilege
+            raise
+        raise MigrationError("db_createdb_denied",
+                             "the role of db_ops_integration_dsn may not create databases (%s); point it at a CI or sandbox "
+                             "server whose role has CREATEDB (ALTER ROLE <role> CREATEDB)." % exc.message)
+    dropped = False
+    try:
+        with open_database(name) as database:
+            runner = MigrationRunner(database, table, execution_id=execution_id, statement_timeout_ms=statement_timeout_ms)
+            result = runner.apply(listed)
+            verdict = verify(database, required_tables, listed, table)
+        if verdict["status"] != "ok":
+            raise MigrationError(verdict["reason"],
+                                 "after all %d migrations applied to an empty database, db_verify says %s (missing tables: %s; "
+                                 "pending: %s); add the migration that creates them." % (
+                                     len(listed), verdict["reason"], ", ".join(verdict["missing_tables"]) or "none",
+                                     ", ".join(m["filename"] for m in verdict["pending_migrations"]) or "none"),
+                                 missing_tables=verdict["missing_tables"])
+    finally:
+        if not keep_database:
+            # WITH (FORCE) (PostgreSQL 13+) ends the sessions a failed migration may have left behind.
+            admin.execute("drop database if exists %s with (force)" % name)
+            dropped = True
+    return {"database": name, "applied": result["applied"], "verify": verdict["token_line"], "dropped": dropped}

@@ -59,6 +59,11 @@ def execution_arn(state_machine_arn, run_id):
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + execution_name(run_id)
 
 
+def state_machine_of(execution_arn):
+    """``arn:...:execution:<machine>:<name>`` -> ``arn:...:stateMachine:<machine>``."""
+    return execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
+
+
 # SendTaskSuccess/SendTaskFailure errors for a token the execution no longer waits on.
 _STALE_TOKEN_CODES = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
 
@@ -120,8 +125,14 @@ def describe(sfn, arn):
         except ValueError:
             output = {}
     approval = output.get("approval") if isinstance(output.get("approval"), dict) else {}
+    decision = DECISIONS.get(described["status"], described["status"].lower())
+    if described["status"] == "RUNNING":
+        # The gate ends with its decision; an orchestrator runs on (promote, teardown): read the decision from history.
+        decided, approval_output = token_decision(history(sfn, arn))
+        if decided:
+            decision, approval = decided, approval_output
     return {"execution_arn": described["executionArn"], "status": described["status"],
-            "decision": DECISIONS.get(described["status"], described["status"].lower()),
+            "decision": decision,
             "approver": approval.get("approver"), "ticket": approval.get("ticket"), "approved_at": approval.get("approved_at"),
             "error": described.get("error"), "cause": described.get("cause"),
             "started_at": described["startDate"].isoformat() if hasattr(described.get("startDate"), "isoformat") else None}
@@ -151,24 +162,52 @@ def wait(sfn, arn, timeout, poll=5.0, sleep=time.sleep, clock=time.time):
         current = describe(sfn, arn)
         if current is None:
             raise GuardError("approval_missing", "gate execution %s does not exist; run the promote phase to request approval." % arn)
-        if current["status"] != "RUNNING" or clock() >= deadline:
+        if current["status"] != "RUNNING" or current["decision"] != "pending" or clock() >= deadline:
             return current
         sleep(poll)
 
 
-def pending_token(sfn, arn):
-    """The task token the execution is waiting on, from its newest TaskScheduled event, or None."""
+def history(sfn, arn):
+    """Every event of an execution (GetExecutionHistory, all pages)."""
     events = []
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
         events.extend(page.get("events", []))
-    events.sort(key=lambda e: e.get("id", 0), reverse=True)
-    for event in events:  # newest first
+    return events
+
+
+def pending_token(sfn, arn):
+    """The task token the execution is waiting on, from its newest TaskScheduled event, or None."""
+    return pending_token_from(history(sfn, arn))
+
+
+def pending_token_from(events):
+    """The token of the newest TaskScheduled event when no task outcome followed it (pure; any event order)."""
+    for event in sorted(events, key=lambda e: e.get("id", 0), reverse=True):  # newest first
         if event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
             return None
         if event["type"] == "TaskScheduled":
             params = json.loads(event["taskScheduledEventDetails"].get("parameters") or "{}")
             return _find_key(params, TOKEN_KEY)
     return None
+
+
+def token_decision(events):
+    """The decision on a token task that already had its outcome, for an execution that runs on after its gate
+    (the orchestrator: promote and teardown follow the approval). ``(decision, approval output)`` or ``(None, {})``."""
+    waiting = False
+    for event in sorted(events, key=lambda e: e.get("id", 0)):
+        if event["type"] == "TaskScheduled":
+            params = json.loads(event["taskScheduledEventDetails"].get("parameters") or "{}")
+            waiting = bool(_find_key(params, TOKEN_KEY))
+        elif waiting and event["type"] == "TaskSucceeded":
+            try:
+                output = json.loads(event["taskSucceededEventDetails"].get("output") or "{}")
+            except ValueError:
+                output = {}
+            return "approved", output if isinstance(output, dict) else {}
+        elif waiting and event["type"] in ("TaskFailed", "TaskTimedOut"):
+            return ("expired" if event["type"] == "TaskTimedOut" else "rejected"), {}
+    return None, {}
 
 
 def _find_key(document, key):
@@ -209,7 +248,7 @@ def decide(sfn, arn, approve, approver, ticket, cause=None, check_mode=False, se
     if current is None:
         raise GuardError("approval_missing", "gate execution %s does not exist; the promote phase requests it first." % arn)
     wanted = "approved" if approve else "rejected"
-    if current["status"] != "RUNNING":
+    if current["status"] != "RUNNING" or current["decision"] != "pending":
         if current["decision"] == wanted and (not approve or (current["approver"], current["ticket"]) == (approver, ticket)):
             return False, current
         raise GuardError("approval_already_decided", "gate execution %s is already %s (%s); start a new drill run to decide again." % (

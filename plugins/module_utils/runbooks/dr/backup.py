@@ -18,6 +18,7 @@ import json
 import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import archives
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import scheduling
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
@@ -131,7 +132,10 @@ def load_backup(s3, backup_uri, verify_checksums=True, require_checksums=False, 
         if not size:
             raise GuardError("backup_object_empty", "%s s3://%s/%s is empty; the backup is incomplete -- pick another "
                                                     "dr_bundle_backup_uri or rerun the backup. Nothing was changed." % (name, bucket, key))
-        objects[name] = {"key": key, "uri": "s3://%s/%s" % (bucket, key), "size": size, "sha256": None, "verified": False}
+        modified = response.get("LastModified")
+        # LastModified: the backup's recovery point when metadata.json records no created_at (drill RPO).
+        objects[name] = {"key": key, "uri": "s3://%s/%s" % (bucket, key), "size": size, "sha256": None, "verified": False,
+                         "last_modified": modified.isoformat() if hasattr(modified, "isoformat") else modified}
     blobs[METADATA] = get_bytes(s3, bucket, objects[METADATA]["key"])
     try:
         metadata = json.loads(blobs[METADATA].decode("utf-8"))
@@ -208,8 +212,11 @@ def controller_owned(manifest):
     return any(isinstance(ref, dict) and ref.get("controller") for ref in refs)
 
 
-def prepare_manifest(manifest, namespace, enable_triggers=False):
-    """A copy ready to apply: target namespace, no server-populated fields, CronJobs suspended unless triggers are on.
+def prepare_manifest(manifest, namespace):
+    """A copy ready to apply: target namespace, no server-populated fields, CronJobs always suspended.
+
+    DR scheduling starts only when promote resumes it (scheduling.py): a CronJob restore suspends is
+    marked so, and promote resumes exactly those.
 
     A Job whose selector the API server generated (no ``manualSelector``) loses that selector and the
     controller-uid labels: they name the old Job's uid, and the API server refuses a Job that brings
@@ -223,7 +230,7 @@ def prepare_manifest(manifest, namespace, enable_triggers=False):
     metadata["namespace"] = namespace
     batch = str(prepared.get("apiVersion", "")).startswith("batch/")
     if prepared.get("kind") == "CronJob" and batch:
-        prepared.setdefault("spec", {})["suspend"] = not enable_triggers
+        scheduling.suspend_for_restore(prepared)
     if prepared.get("kind") == "Job" and batch and not (prepared.get("spec") or {}).get("manualSelector"):
         spec = prepared.setdefault("spec", {})
         spec.pop("selector", None)

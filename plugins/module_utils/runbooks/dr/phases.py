@@ -18,6 +18,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import phases as engine
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import objectives
 
 DRILL_PHASES = ("bringup", "restore", "validate", "promote", "teardown")
 SUMMARY_SCHEMA_VERSION = "dr_drill_summary.v1"
@@ -153,12 +154,14 @@ def skipped_receipt_kept(phase_entry, existing_status):
     return bool(existing_status) and phase_entry["action"] == "skip" and (phase_entry["reason"] or "").startswith("start_at=")
 
 
-def summarize(run_id, phase_receipts, receipt_dir=None):
+def summarize(run_id, phase_receipts, receipt_dir=None, inputs=None):
     """``drill.summary.json`` derived from the phase receipts only (never kept separately).
 
     ``phase_receipts`` maps phase -> receipt.v1 (missing phases count as ``not_recorded``). Status is
     ``failed`` when any phase failed, ``success`` when at least one phase succeeded and none failed,
-    else ``skipped``.
+    else ``skipped``. ``inputs`` are the inventory's targets (``rpo_target_minutes``, ``rto_target_minutes``):
+    ``objectives`` holds the drill's recovery point and time (objectives.py) and a missed target is one of
+    ``warnings`` (``[{"reason", "message"}]``), which the summary step reports as ``status=warn``.
     """
     rows, failed, succeeded = [], None, 0
     extra = sorted(p for p in phase_receipts if p not in DRILL_PHASES)
@@ -184,6 +187,7 @@ def summarize(run_id, phase_receipts, receipt_dir=None):
         if receipt and receipt["status"] == "success":
             outputs[phase] = receipt.get("outputs") or {}
     promote = outputs.get("promote", {})
+    measured = objectives.objectives(phase_receipts, (inputs or {}).get("rpo_target_minutes"), (inputs or {}).get("rto_target_minutes"))
     return {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "run_id": run_id,
@@ -197,6 +201,8 @@ def summarize(run_id, phase_receipts, receipt_dir=None):
         "image_ref": (phase_receipts.get("validate") or {}).get("inputs", {}).get("image_ref"),
         "bundle": {k: (outputs.get("restore") or {}).get(k) for k in ("bundle_uri", "bundle_sha256")},
         "runner_count_after_teardown": (outputs.get("teardown") or {}).get("remaining"),
+        "objectives": measured,
+        "warnings": measured["targets"]["warnings"],
     }
 
 

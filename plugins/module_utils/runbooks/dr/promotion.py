@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: signalcraft.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Promotion in batch mode: record, by compare-and-swap on one pointer, that the DR publish pointers are canonical.
+"""Promotion in batch mode: DR scheduling resumed, and, by compare-and-swap on one pointer, the DR publish pointers canonical.
 
 Promote does not cut DNS or switch traffic. It moves ``<prefix>/dr/canonical.json`` (pointers.py, If-Match)
 to a document naming the drill run, the image, the control-plane bundle and who approved it (or that the
-gate was bypassed in a rehearsal). Promoting the same run again with the same approval changes nothing.
+gate was bypassed in a rehearsal), and resumes the CronJobs the restore suspended (scheduling.py), unless a
+rehearsal keeps them suspended: a promoted DR that runs nothing would leave no daily job running anywhere.
+Promoting the same run again with the same approval changes nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,6 +15,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import scheduling
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 
 CANONICAL_SCHEMA_VERSION = "dr_canonical.v1"
@@ -56,3 +60,27 @@ def promote(s3, bucket, key, document, check_mode=False):
     current = pointers.read_pointer(s3, bucket, key)
     return {"changed": moved["changed"], "previous": moved["previous"], "document": current["document"],
             "etag": moved["etag"], "version_id": moved.get("version_id")}
+
+
+def resume_scheduling(dyn, namespace, plan, keep_suspended=False, dry_run=False):
+    """Resume the CronJobs ``plan`` (scheduling.plan_resume) names, unless ``keep_suspended``; ``dry_run`` is ``dryRun=All``.
+
+    Returns ``{"scheduling": resumed|would_resume|running|kept_suspended|none, "resumed": [names], "cronjobs": [{"name",
+    "action", "suspend"}]}`` -- what the receipt and the status line record.
+    """
+    rows = [{"name": n, "action": "running", "suspend": False} for n in plan["running"]]
+    rows += [{"name": n, "action": "left_suspended", "suspend": True} for n in plan["left"]]
+    resumed = []
+    if keep_suspended:
+        rows += [{"name": n, "action": "kept_suspended", "suspend": True} for n in plan["resume"]]
+        state = "kept_suspended"
+    else:
+        try:
+            patched = scheduling.set_suspend(dyn, namespace, plan["resume"], False, dry_run=dry_run)
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
+        except k8s.K8S_ERRORS as exc:
+            raise k8s.to_ops_error(exc, action="resuming the CronJobs %s in namespace %s" % (",".join(plan["resume"]), namespace))
+        rows += [{"name": r["name"], "action": "would_resume" if dry_run else "resumed", "suspend": r["suspend_after"]} for r in patched]
+        resumed = [r["name"] for r in patched]
+        state = ("would_resume" if dry_run else "resumed") if resumed else ("running" if plan["running"] else "none")
+    return {"scheduling": state, "resumed": resumed, "cronjobs": sorted(rows, key=lambda r: r["name"])}

@@ -82,8 +82,10 @@ def masked(obj, before=None):
     return result
 
 
-def apply_all(dyn, manifests, namespace, dry_run=False, namespace_exists=True, force=False, field_manager=k8s.FIELD_MANAGER):
+def apply_all(dyn, manifests, namespace, dry_run=False, namespace_exists=True, force=False, field_manager=k8s.FIELD_MANAGER, forced=()):
     """Server-side apply each manifest in order; ``[{"kind", "name", "changed", "diff"}]``.
+
+    ``forced`` names ``(kind, name)`` pairs applied with ``force`` whatever ``force`` says.
 
     In check mode for a namespace that does not exist yet the server cannot dry-run namespaced
     objects (it answers 404), so each is reported as a would-be creation instead.
@@ -95,7 +97,8 @@ def apply_all(dyn, manifests, namespace, dry_run=False, namespace_exists=True, f
         if dry_run and not namespace_exists:
             entry.update(changed=True, diff={"before": None, "after": masked(manifest)})
         else:
-            outcome = k8s.apply(dyn, manifest, field_manager=field_manager, force=force, dry_run=dry_run)
+            outcome = k8s.apply(dyn, manifest, field_manager=field_manager, force=force or (manifest["kind"], manifest["metadata"]["name"]) in forced,
+                                dry_run=dry_run)
             # A restored Secret's values never reach the result, the diff or -v output.
             entry.update(changed=outcome["changed"], diff={"before": masked(outcome["before"]),
                                                            "after": masked(outcome["after"], outcome["before"] or {})})

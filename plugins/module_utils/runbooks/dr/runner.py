@@ -37,6 +37,11 @@ def instance_architecture(instance_type):
     return "arm64" if ARM64_FAMILY.match(instance_type or "") else "x86_64"
 
 
+def image_architecture(instance_type):
+    """The OCI platform architecture (``arm64``/``amd64``) an instance type runs, as image indexes name it."""
+    return "arm64" if instance_architecture(instance_type) == "arm64" else "amd64"
+
+
 def check_instance_type(instance_type, family=DEFAULT_FAMILY):
     """Runners stay in one ARM family (``t4g.*`` by default) for parity with the release image."""
     require_instance_family(instance_type, family)

@@ -73,7 +73,6 @@ PROBLEMS = {
     "cronjob_suspended": DEGRADED, "job_failed": DEGRADED, "pods_waiting": DEGRADED, "deployment_unavailable": DEGRADED,
 }
 _WAITING_BAD = ("ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError", "InvalidImageName")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -146,7 +145,7 @@ def validate_params(params):
 
 
 def validate_run_id(run_id):
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not layout.valid_run_id(run_id):
         raise HarnessError("run_id_invalid", "run_id %r is not usable as a directory name; use letters, digits, '_', '.', ':', "
                                              "'-' (e.g. m21-20260301T000000Z)." % (run_id,))
     return run_id

@@ -42,10 +42,17 @@ BUCKET_ENV, PREFIX_ENV = "JOBINTEL_S3_BUCKET", "JOBINTEL_S3_PREFIX"
 # What reading run_health.v1.json may meet and still report "no health document".
 _UNREADABLE_HEALTH = ("NoSuchKey", "404", "NotFound", "AccessDenied", "403", "NoSuchBucket")
 
+# A run id is one path component of the layout (runs/<run_id>/): no '/', nothing that could escape it.
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 # A run id that begins with its UTC start time (20260301T060000Z, 20260301T060000Z-retry) orders by it.
 _RUN_ID_TIME = re.compile(r"^(\d{8}T\d{6}Z)")
 
 join = s3_helpers.join_key
+
+
+def valid_run_id(run_id):
+    """Whether ``run_id`` can name a run directory: letters, digits, '_', '.', ':', '-', starting alphanumeric, at most 128."""
+    return isinstance(run_id, str) and bool(_RUN_ID.match(run_id))
 
 
 def run_id_time(run_id):

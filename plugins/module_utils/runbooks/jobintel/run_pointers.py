@@ -20,22 +20,17 @@ import re
 # The layout's names, kept here for callers that import them from run_pointers.
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel.layout import (  # noqa: F401 pylint: disable=unused-import
     LATEST, OUTBOX, POINTER_NAME, RUN_HEALTH, RUN_SUMMARY, RUNS, STATE, join, latest_prefix, outbox_prefix, pair_run_prefix,
-    pointer_key, run_prefix)
+    pointer_key, run_prefix, valid_run_id)
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_transfer
 
 POINTER_FIELDS = ("schema_version", "run_id", "provider", "profile", "target", "published_at", "object_count", "provenance")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _TARGET = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.*)$")
 
 
 def pair_label(provider=None, profile=None):
     return "%s/%s" % (provider, profile) if provider and profile else "last_success"
-
-
-def valid_run_id(run_id):
-    return isinstance(run_id, str) and bool(_RUN_ID.match(run_id))
 
 
 def valid_name(name):

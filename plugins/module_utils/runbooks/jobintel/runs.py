@@ -83,7 +83,6 @@ FAILURE_CODES = {
     "early_failure_unknown": "run failed before providers were consulted",
 }
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _CANDIDATE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _MISSING_CODES = s3_helpers.ALREADY_GONE
 _DENIED_CODES = s3_helpers.DENIED
@@ -102,7 +101,7 @@ class RunsError(OpsError):
 
 def validate_run_id(run_id):
     """A run id is one path component of the run layout; refuse anything that could escape it."""
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+    if not layout.valid_run_id(run_id):
         raise RunsError("run_id_invalid", "run_id %r is not a run id (letters, digits, '_', '.', ':', '-'; "
                                           "no '/'), e.g. 20260101T060000Z." % (run_id,))
     return run_id
@@ -381,7 +380,7 @@ def list_run_ids(s3, bucket, prefix, source):
     ids = []
     for common in _listed(s3, bucket, base, lambda: s3_helpers.list_common_prefixes(s3, bucket, base)):
         run_id = common[len(base):].strip("/")
-        if _RUN_ID.match(run_id):
+        if layout.valid_run_id(run_id):
             ids.append(run_id)
     return ids
 

@@ -33,6 +33,11 @@ def argument_spec():
     )
 
 
+def retry_argument_spec():
+    """The in-place retry delay of the modules that run steps (documented by doc fragment signalcraft.ops.pipeline.retry)."""
+    return dict(retry_delay_s=dict(type="float", default=2.0))
+
+
 def _configured_executors(params):
     return {
         "local": executors.LocalExecutor(),

@@ -70,6 +70,21 @@ class SweepStopped(OpsError):
         self.result = result
 
 
+# The runbook: "Run the job manually when backlog thresholds exceed 10k stale objects".
+DEFAULT_BACKLOG_THRESHOLD = 10000
+# One representative object per bucket and top-level prefix of what the sweep would delete: policies are
+# usually scoped by prefix, so simulating these keys asks IAM exactly what the deletes will ask.
+_IAM_SAMPLE_SQL = """
+select r.bucket, min(r.object_key) as object_key from recordings r
+where r.deleted_at is null and r.expires_at < now() and r.bucket = any(%(buckets)s)
+  and r.created_at < now() - make_interval(days => %(window)s)
+  and not exists (select 1 from legal_holds h where h.recording_id = r.id and h.released_at is null)
+group by r.bucket, split_part(r.object_key, '/', 1)
+order by 1, 2 limit %(limit)s
+"""
+_IAM_SAMPLE_LIMIT = 100
+
+
 def validate_inputs(buckets, window_days, batch_size):
     if not buckets:
         raise GuardError("retention_buckets_missing", "No buckets to sweep; set retention_buckets in the inventory.")
@@ -137,6 +152,69 @@ def preflight(s3, database, buckets, legal_hold_mode="skip", window_days=30):
     return checks, features
 
 
+def validate_backlog_inputs(threshold, auto_run_above):
+    if threshold is None or int(threshold) < 0:
+        raise GuardError("backlog_threshold_invalid", "retention_backlog_threshold must be 0 or more stale objects; got %r." % threshold)
+    if auto_run_above is not None and int(auto_run_above) < 0:
+        raise GuardError("backlog_threshold_invalid", "retention_auto_run_above must be 0 or more stale objects (or unset); got %r." % auto_run_above)
+
+
+def backlog_plan(stale, threshold, auto_run_above=None, apply=False):
+    """Pure: the backlog report and whether a plan-only run proceeds to apply.
+
+    ``stale`` is the sweep's backlog: expired, unmarked, created before the window, not under a
+    table legal hold (S3 Object Lock holds are only found during the sweep).
+    """
+    stale = int(stale)
+    above = stale > int(threshold)
+    auto = (not apply) and auto_run_above is not None and stale > int(auto_run_above)
+    return {"stale_objects": stale, "threshold": int(threshold), "above_threshold": above,
+            "recommend_manual_run": above and not apply and not auto,
+            "auto_run_above": None if auto_run_above is None else int(auto_run_above), "auto_applied": auto}
+
+
+def iam_samples(database, buckets, window_days):
+    """``[(bucket, key)]``: one object per bucket and top-level prefix that the sweep would delete."""
+    rows = database.query(_IAM_SAMPLE_SQL, {"buckets": list(buckets), "window": int(window_days), "limit": _IAM_SAMPLE_LIMIT})
+    return [(r["bucket"], r["object_key"]) for r in rows]
+
+
+def iam_requirements(samples, features, glacier_vault_arns=()):
+    """Pure: the ``(action, resource)`` pairs the sweep needs.
+
+    s3:DeleteObject on each sampled object (the runbook's check); s3:DeleteObjectVersion as well on
+    versioned/Object Lock buckets, where the sweep deletes every version by VersionId. Recordings in
+    S3 Glacier storage classes (GLACIER_IR, DEEP_ARCHIVE) are S3 objects: s3:DeleteObject covers them.
+    glacier:DeleteArchive is an S3 Glacier *vault* permission; it is checked on the vaults named
+    (retention_glacier_vaults), for accounts that still keep recordings in vaults.
+    """
+    pairs = []
+    for bucket, key in samples:
+        arn = "arn:aws:s3:::%s/%s" % (bucket, key)
+        pairs.append(("s3:DeleteObject", arn))
+        if (features.get(bucket) or {}).get("versioned"):
+            pairs.append(("s3:DeleteObjectVersion", arn))
+    pairs.extend(("glacier:DeleteArchive", vault) for vault in glacier_vault_arns)
+    return pairs
+
+
+def glacier_vault_arn(vault, region, account):
+    return vault if vault.startswith("arn:") else "arn:aws:glacier:%s:%s:vaults/%s" % (region, account, vault)
+
+
+def iam_verdict(principal, required, missing):
+    """Pure: the IAM pre-flight check for the result, or GuardError ``iam_action_denied`` naming what is missing."""
+    if missing:
+        named = "; ".join("%s on %s (%s)" % (m["action"], m["resource"], m["decision"]) for m in missing[:5])
+        more = " and %d more" % (len(missing) - 5) if len(missing) > 5 else ""
+        raise GuardError("iam_action_denied", "IAM policy simulation for %s denies %s%s; grant the action(s) to the retention role "
+                         "(nothing was deleted)." % (principal, named, more),
+                         details={"iam_preflight": {"status": "fail", "principal": principal, "required": len(required),
+                                                    "denied": missing}})
+    return {"status": "ok", "principal": principal, "required": len(required),
+            "actions": sorted({a for a, _r in required}), "denied": []}
+
+
 def breakdown(database, buckets, window_days):
     """What is left: the seed's count and, for the swept buckets, held / in-window / unexplained."""
     row = database.query(_BREAKDOWN_SQL, {"buckets": list(buckets), "window": int(window_days)})[0]
@@ -202,11 +280,12 @@ class Sweep:
         if len(self.result["error_samples"]) < _MAX_ERRORS_LISTED:
             self.result["error_samples"].append({"bucket": bucket, "key": key, "code": code, "detail": detail})
 
-    def run(self):
+    def run(self, before=None):
+        """``before``: the breakdown already read for the plan (the backlog), else read here."""
         started = time.time()
         if self.features is None:
             self.features = {b: bucket_features(self.s3, b) for b in self.buckets}
-        before = breakdown(self.db, self.buckets, self.window_days)
+        before = before or breakdown(self.db, self.buckets, self.window_days)
         self.result["before"] = before
         self.result["skipped_in_window"] = before["in_window"]
         self.result["skipped_legal_hold_table"] = before["held"]
@@ -347,7 +426,22 @@ def line_fields(result):
             ("would_delete_count", int(result.get("would_delete_count", 0))),
             ("skipped_legal_hold", int(result.get("skipped_legal_hold", 0))),
             ("skipped_in_window", int(result.get("skipped_in_window", 0))),
-            ("errors", int(result.get("errors", 0)))]
+            ("errors", int(result.get("errors", 0)))] + plan_fields(result)
+
+
+def plan_fields(result):
+    """The backlog and the IAM pre-flight, when the result has them (appended to the line)."""
+    fields = []
+    backlog = result.get("backlog")
+    if backlog:
+        fields.append(("backlog", backlog["stale_objects"]))
+        if backlog.get("auto_applied"):
+            fields.append(("auto_run", "applied"))
+        elif backlog.get("recommend_manual_run"):
+            fields.append(("recommendation", "manual_run"))
+    if result.get("iam_preflight"):
+        fields.append(("iam_preflight", result["iam_preflight"]["status"]))
+    return fields
 
 
 def token_line(result, reason=None, status=None):
@@ -359,4 +453,7 @@ def token_line(result, reason=None, status=None):
 def json_log(result):
     """One JSON object per run, the structured log the runbook's CloudWatch check reads."""
     keys = ("apply", "deleted_count", "would_delete_count", "skipped_legal_hold", "skipped_in_window", "errors", "complete")
-    return json.dumps({k: result.get(k) for k in keys}, sort_keys=True)
+    out = {k: result.get(k) for k in keys}
+    if result.get("backlog"):
+        out["backlog"] = result["backlog"]["stale_objects"]
+    return json.dumps(out, sort_keys=True)
