@@ -142,8 +142,8 @@ def run(ops):
     params = ops.params
     names = {key: params[key] for key in ("cluster", "namespace", "deployment", "service", "port", "health_path")}
     dashboard.require_inputs(names, params["kubeconfig"])
-    outputs = {"cluster": params["cluster"], "proxy_path": dashboard.proxy_path(params["namespace"], params["service"], params["port"],
-                                                                                 params["health_path"])}
+    path = dashboard.proxy_path(params["namespace"], params["service"], params["port"], params["health_path"])
+    outputs = {"cluster": params["cluster"], "proxy_path": path}
     reason, message, state, health, attempts = dashboard.check(
         ops.connection("k8s").api(), names, params["min_available"], params["timeout"], params["poll_interval"], params["request_timeout"])
     outputs.update(deployment=state, health=health)

@@ -241,7 +241,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage i
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import db, iam
-from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import ACCESS_DENIED_CODES, AWS_ERRORS, AwsConnection, error_code
+from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import ACCESS_DENIED_CODES, AwsConnection, BotoCoreError, ClientError, error_code
 
 ARGUMENT_SPEC = dict(
     **db.recordings_argument_spec(),
@@ -276,7 +276,7 @@ def iam_preflight(ops, database, features):
                 "detail": "nothing is due for deletion; no delete to simulate"}
     try:
         results = iam.simulate(ops.client("iam"), principal, required)
-    except AWS_ERRORS as exc:
+    except (ClientError, BotoCoreError) as exc:
         code = error_code(exc)
         if code in ACCESS_DENIED_CODES:
             raise GuardError("iam_simulation_denied", "%s may not run iam:SimulatePrincipalPolicy on %s (%s), so the IAM pre-flight "

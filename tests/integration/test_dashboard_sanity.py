@@ -16,7 +16,6 @@ from kubernetes import client
 from tests.conftest import REPO_ROOT
 
 FIXTURES = os.path.join(REPO_ROOT, "tests", "sandbox", "seed", "fixtures")
-TASK = "Check the dashboard through the Kubernetes API"
 
 
 def _dashboard(sandbox, namespace, cluster="primary", env=None, replicas=1):
@@ -51,13 +50,6 @@ def _wait_available(api, namespace, want):
             return
         time.sleep(0.3)
     raise AssertionError("deployment in %s never had %d available replicas" % (namespace, want))
-
-
-def _result(run):
-    results = [e["event_data"]["res"] for e in run.events if e.get("event") in ("runner_on_ok", "runner_on_failed", "runner_item_on_ok",
-                                                                                   "runner_item_on_failed")
-               and e["event_data"].get("task", "").split(" : ")[-1] == TASK and "token_line" in e["event_data"].get("res", {})]
-    return results
 
 
 def _receipt(sandbox, root, execution_id, cluster):

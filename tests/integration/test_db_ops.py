@@ -325,7 +325,7 @@ def test_prod_verify_runs_db_verify_then_strict_ops_daily_and_stops_at_the_first
         daily = json.load(handle)
     assert daily["status"] == "success" and daily["inputs"]["strict"] is True and daily["outputs"]["health"] == "healthy"
     # Unhealthy: the watchdog's exit code 2 is prod_verify's.
-    code, out, err, _ = wrapper(sandbox, tmp_path, "prod_verify", "--as-of", "2026-03-11", ansible_args=dsn_arg)
+    code, out, err, dummy = wrapper(sandbox, tmp_path, "prod_verify", "--as-of", "2026-03-11", ansible_args=dsn_arg)
     assert (code, out[-1]) == (2, "prod_verify status=fail reason=hold_rate_high ran=db_verify,ops_daily failed_phase=ops_daily"), err
 
 
@@ -344,19 +344,19 @@ def test_db_migrations_integration_applies_everything_to_a_throwaway_database_an
     migrations_dir = tmp_path / "migrations"
     shutil.copytree(SHIPPED, str(migrations_dir))
     (migrations_dir / "0004_broken.sql").write_text("alter table no_such_table add column x int;\n")
-    code, out, err, _ = wrapper(sandbox, tmp_path, "db_migrations_integration",
-                                ansible_args=["-e", "db_ops_migrations_dir=%s" % migrations_dir])
+    code, out, err, dummy = wrapper(sandbox, tmp_path, "db_migrations_integration",
+                                    ansible_args=["-e", "db_ops_migrations_dir=%s" % migrations_dir])
     assert (code, out) == (1, ["db_migrations_integration status=fail reason=migration_failed migration=0004_broken.sql"]), err
     assert _databases(sandbox) == before
 
     # Migrations that do not create a required table fail the gate's db_verify.
-    code, out, err, _ = wrapper(sandbox, tmp_path, "db_migrations_integration",
-                                ansible_args=["-e", '{"db_ops_required_tables": ["delivery_metrics", "not_created_by_any"]}'])
+    code, out, err, dummy = wrapper(sandbox, tmp_path, "db_migrations_integration",
+                                    ansible_args=["-e", '{"db_ops_required_tables": ["delivery_metrics", "not_created_by_any"]}'])
     assert (code, out) == (1, ["db_migrations_integration status=fail reason=missing_tables migrations=3"]), err
 
     # The service's own role may not create databases: refused with the fix, nothing created; check mode connects to nothing.
-    code, out, err, _ = wrapper(sandbox, tmp_path, "db_migrations_integration",
-                                ansible_args=["-e", "db_ops_integration_dsn=%s" % sandbox["SANDBOX_PG_DSN"]])
+    code, out, err, dummy = wrapper(sandbox, tmp_path, "db_migrations_integration",
+                                    ansible_args=["-e", "db_ops_integration_dsn=%s" % sandbox["SANDBOX_PG_DSN"]])
     assert (code, out) == (1, ["db_migrations_integration status=fail reason=db_createdb_denied migrations=3"]), err
     planned = run_playbook("db_migrations_integration.yml", check=True)
     assert planned.rc == 0 and module_result(planned, "Apply every migration to a throwaway database and verify it")["token_line"] \

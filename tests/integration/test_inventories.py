@@ -19,8 +19,8 @@ with open(os.path.join(REPO_ROOT, "tests", "integration", "playbooks.yml")) as _
     PLAYBOOKS = yaml.safe_load(_handle)
 
 AWS_PLAYBOOKS = sorted(name for name, entry in PLAYBOOKS.items() if "aws" in (entry.get("writes") or []))
-CASES = [("prod", name) for name in AWS_PLAYBOOKS] + [(env, name) for env in ("dev", "staging")
-                                                        for name in ("daily.yml", "retention.yml", "dr_drill.yml")]
+CASES = [("prod", name) for name in AWS_PLAYBOOKS]
+CASES += [(env, name) for env in ("dev", "staging") for name in ("daily.yml", "retention.yml", "dr_drill.yml")]
 
 
 # Playbooks that refuse an inventory like this one even earlier, for their own reason (still before any call).
@@ -41,4 +41,3 @@ def test_a_placeholder_inventory_stops_before_any_call(sandbox, run_playbook, tm
     assert EARLIER.get(playbook, PLACEHOLDER) in " ".join(run.stdout.split()), run.stdout[-3000:]
     assert requests_since(sandbox, mark) == []
     assert k8s_versions(sandbox) == k8s_before
-

@@ -145,8 +145,8 @@ def test_a_role_without_delete_object_is_refused_before_any_delete(sandbox, run_
 
 def test_an_allowed_role_deletes_and_the_backlog_triggers_apply(sandbox, run_playbook, tmp_path):
     bucket = "test-ret-backlog-%s" % uuid.uuid4().hex[:10]
-    rows = [("rec/%d" % i, True, False, False, False, True) for i in range(5)] + [("window/0", True, True, False, False, True),
-                                                                                 ("hold/0", True, False, True, False, True)]
+    rows = [("rec/%d" % i, True, False, False, False, True) for i in range(5)]
+    rows += [("window/0", True, True, False, False, True), ("hold/0", True, False, True, False, True)]
     make_recordings(sandbox, bucket, rows)
     creds = _role(sandbox, "ret-ok-%s" % uuid.uuid4().hex[:8], READ_ACTIONS + ["s3:DeleteObject", "iam:SimulatePrincipalPolicy"])
     base = {"retention_buckets": [bucket], "retention_window_days": 7, "signalcraft_receipt_root": str(tmp_path / "r")}

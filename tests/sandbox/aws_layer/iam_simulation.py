@@ -96,7 +96,7 @@ def _managed_document(policy):
 
 
 def _entity_documents(entity):
-    docs = [(name, doc) for name, doc in entity.policies.items()]
+    docs = list(entity.policies.items())
     docs += [(arn, _managed_document(policy)) for arn, policy in entity.managed_policies.items()]
     return docs
 

@@ -63,7 +63,7 @@ class Identities:
     def snapshot(self):
         """Identities without their tokens."""
         with self.lock:
-            return [{k: v for k, v in ident.items()} for ident in self.by_token.values()]
+            return [dict(ident) for ident in self.by_token.values()]
 
     def clear(self):
         """Forget every registered identity (the admin token stays)."""

@@ -26,8 +26,8 @@ def drill(promoted=True, validate_status="success"):
     """Receipts of a drill: bringup 0-5, restore 30-35 (backup 90 min old at 30), validate 35-50, promote 50-80."""
     return {
         "bringup": receipt("bringup", "success", 0, 5),
-        "restore": receipt("restore", "success", 30, 35, {"backup_created_at": BACKUP, "backup_last_modified": "2026-01-01T00:05:00+00:00",
-                                                           "bundle_created_at": "2026-01-01T01:20:00.000Z"}),
+        "restore": receipt("restore", "success", 30, 35, {
+            "backup_created_at": BACKUP, "backup_last_modified": "2026-01-01T00:05:00+00:00", "bundle_created_at": "2026-01-01T01:20:00.000Z"}),
         "validate": receipt("validate", validate_status, 35, 50),
         "promote": receipt("promote", "success", 50, 80, {"promoted": promoted}),
         "teardown": receipt("teardown", "skipped", 80, 80),
