@@ -62,7 +62,7 @@ demo: sandbox-up
 	$(BIN)/ansible-playbook -i inventories/local playbooks/demo.yml
 	@echo "Receipts: $(CURDIR)/state/receipts/ (and s3://$$(. $(SANDBOX_DIR)/env.sh && echo $$SANDBOX_RECEIPT_BUCKET)/receipts/)"
 
-# Every layer. pytest and molecule each start and stop their own sandbox.
+# Every layer. pytest and molecule each start and stop their own sandbox (molecule: one for all its scenarios).
 test: setup
 	$(MAKE) --no-print-directory schemas-check unit molecule lint sanity
 

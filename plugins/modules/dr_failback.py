@@ -240,6 +240,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import
     GuardError, parse_image_ref, require_values, validate_k8s_name, validate_s3_prefix)
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import failback
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases as dr_phases
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import scheduling
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
@@ -265,30 +266,20 @@ ARGUMENT_SPEC = dict(
     image_ref=dict(type="str"),
     concurrency=dict(type="int", default=8),
 )
-# Its own field manager: the patch is an Update of spec.suspend only, never an apply that could prune.
-FIELD_MANAGER = "signalcraft.ops-dr-failback"
 
 
 # -- Kubernetes: CronJobs and Jobs of one namespace ------------------------------------------------------------------
 
 def _items(dyn, kind, namespace):
+    if kind == "CronJob":
+        return scheduling.list_cronjobs(dyn, namespace)
     resource = dyn.resources.get(api_version="batch/v1", kind=kind)
     return [item.to_dict() for item in resource.get(namespace=namespace).items]
 
 
 def _set_suspend(dyn, namespace, names, suspend, dry_run):
-    """Merge-patch ``spec.suspend`` of each named CronJob (``dryRun=All`` in check mode); the names the server changed."""
-    resource = dyn.resources.get(api_version="batch/v1", kind="CronJob")
-    kwargs = {"body": {"spec": {"suspend": bool(suspend)}}, "namespace": namespace,
-              "content_type": "application/merge-patch+json", "field_manager": FIELD_MANAGER}
-    if dry_run:
-        kwargs["dry_run"] = "All"
-    done = []
-    for name in names:
-        after = resource.patch(name=name, **kwargs).to_dict()
-        if bool((after.get("spec") or {}).get("suspend")) == bool(suspend):
-            done.append(name)
-    return done
+    """scheduling.set_suspend (the one CronJob suspend patch); the names whose ``spec.suspend`` the server now holds as asked."""
+    return [r["name"] for r in scheduling.set_suspend(dyn, namespace, names, suspend, dry_run=dry_run) if r["suspend_after"] == bool(suspend)]
 
 
 def _thaw(ops, names, action):
