@@ -132,3 +132,13 @@ def test_playbooks_carry_no_module_defaults(playbook):
 def test_playbook_variable_mapping_stays_small():
     counts = {p: len(_mapping_lines(os.path.join(PLAYBOOKS_DIR, p))) for p in PLAYBOOKS}
     assert sum(counts.values()) < 150, counts
+
+
+def test_test_file_basenames_are_unique():
+    """pytest imports test files without packages by basename (rootdir importmode): two files of one name in
+    tests/unit and tests/integration stop collection of the second with 'import file mismatch'."""
+    import collections
+
+    names = collections.Counter(name for _root, _dirs, files in os.walk(os.path.join(REPO_ROOT, "tests"))
+                                for name in files if name.startswith("test_") and name.endswith(".py"))
+    assert not [name for name, count in names.items() if count > 1]
