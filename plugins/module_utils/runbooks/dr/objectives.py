@@ -110,22 +110,21 @@ def compare(point, time_, rpo_target_minutes=None, rto_target_minutes=None):
     run in this run), ``no_targets`` when the inventory sets none.
     """
     rpo_target, rto_target = _target(rpo_target_minutes), _target(rto_target_minutes)
+    checks = (
+        (rpo_target, point.get("worst_minutes"), "rpo_target_missed",
+         lambda value: "recovery point %.2f min (backup %s min, bundle %s min) exceeds dr_rpo_target_minutes=%g" % (
+             value, point.get("backup_age_minutes"), point.get("bundle_age_minutes"), rpo_target)),
+        (rto_target, time_.get("to_validate_minutes"), "rto_target_missed",
+         lambda value: "recovery time %.2f min (bringup start to validate) exceeds dr_rto_target_minutes=%g" % (value, rto_target)),
+    )
     warnings, unmeasured = [], False
-    if rpo_target is not None:
-        value = point.get("worst_minutes")
+    for target, value, reason, describe in checks:
+        if target is None:
+            continue
         if value is None:
             unmeasured = True
-        elif value > rpo_target:
-            warnings.append({"reason": "rpo_target_missed", "message": "recovery point %.2f min (backup %s min, bundle %s min) exceeds "
-                                                                       "dr_rpo_target_minutes=%g" % (value, point.get("backup_age_minutes"),
-                                                                                                     point.get("bundle_age_minutes"), rpo_target)})
-    if rto_target is not None:
-        value = time_.get("to_validate_minutes")
-        if value is None:
-            unmeasured = True
-        elif value > rto_target:
-            warnings.append({"reason": "rto_target_missed", "message": "recovery time %.2f min (bringup start to validate) exceeds "
-                                                                       "dr_rto_target_minutes=%g" % (value, rto_target)})
+        elif value > target:
+            warnings.append({"reason": reason, "message": describe(value)})
     if warnings:
         status = "warn"
     elif rpo_target is None and rto_target is None:
