@@ -32,8 +32,19 @@ def aws_writes_since(sandbox, seq):
             if e["seq"] > seq and not str(e["operation"]).startswith(READ_PREFIXES)]
 
 
-def k8s_versions(sandbox):
-    return {cluster: sandbox.control(cluster, "health")["resourceVersion"] for cluster in ("primary", "dr")}
+def k8s_audit_marks(sandbox):
+    """Where each cluster's audit log stands (see k8s_writes_since)."""
+    return {cluster: sandbox.control(cluster, "audit?limit=1")["last_seq"] for cluster in ("primary", "dr")}
+
+
+def k8s_writes_since(sandbox, marks):
+    """Mutating API requests clients sent to either cluster after ``marks``, read from the emulators' audit logs.
+
+    Not the resourceVersion: the emulator's controllers move it on their own (a CronJob that an earlier
+    test's promote resumed fires on its schedule), which says nothing about what the playbook did.
+    """
+    return [(cluster, entry["method"], entry["path"]) for cluster, seq in marks.items()
+            for entry in sandbox.control(cluster, "audit?since=%d" % seq)["items"] if entry["mutating"]]
 
 
 def test_catalog_lists_every_playbook():
@@ -54,14 +65,14 @@ def test_wrong_account_or_region_is_refused_before_any_write(sandbox, run_playbo
         # The operator points the run at another region than the inventory expects.
         extravars["signalcraft_aws_region"] = "eu-west-1" if sandbox["AWS_DEFAULT_REGION"] != "eu-west-1" else "us-west-2"
         token = "region_mismatch"
-    mark, k8s_before = last_seq(sandbox), k8s_versions(sandbox)
+    mark, k8s_before = last_seq(sandbox), k8s_audit_marks(sandbox)
 
     run = run_playbook(playbook, extravars)
 
     assert run.rc != 0, run.stdout[-3000:]
     assert "account_guard status=fail reason=%s" % token in run.stdout, run.stdout[-3000:]
     assert aws_writes_since(sandbox, mark) == []
-    assert k8s_versions(sandbox) == k8s_before
+    assert k8s_writes_since(sandbox, k8s_before) == []
     refusal = root / ("guard-%s" % wrong) / "account_guard.json"
     with open(refusal) as handle:
         receipt = json.load(handle)

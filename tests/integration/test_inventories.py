@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.integration.test_guard_matrix import k8s_versions, last_seq
+from tests.integration.test_guard_matrix import k8s_audit_marks, last_seq
 
 with open(os.path.join(REPO_ROOT, "tests", "integration", "playbooks.yml")) as _handle:
     PLAYBOOKS = yaml.safe_load(_handle)
@@ -34,10 +34,12 @@ def requests_since(sandbox, seq):
 
 @pytest.mark.parametrize("environment,playbook", CASES)
 def test_a_placeholder_inventory_stops_before_any_call(sandbox, run_playbook, tmp_path, environment, playbook):
-    mark, k8s_before = last_seq(sandbox), k8s_versions(sandbox)
+    mark, k8s_before = last_seq(sandbox), k8s_audit_marks(sandbox)
     extravars = dict(PLAYBOOKS[playbook].get("vars") or {}, signalcraft_receipt_root=str(tmp_path / "receipts"))
     run = run_playbook(playbook, extravars, inventory=environment)
     assert run.rc != 0, run.stdout[-3000:]
     assert EARLIER.get(playbook, PLACEHOLDER) in " ".join(run.stdout.split()), run.stdout[-3000:]
     assert requests_since(sandbox, mark) == []
-    assert k8s_versions(sandbox) == k8s_before
+    # Not one Kubernetes request either, read or write (the clusters' audit logs).
+    assert [(cluster, entry["method"], entry["path"]) for cluster, seq in k8s_before.items()
+            for entry in sandbox.control(cluster, "audit?since=%d" % seq)["items"]] == []

@@ -5,6 +5,7 @@ import threading
 
 from . import quantity
 from .api import Api
+from .audit import AuditLog
 from .authz import Identities
 from .controllers import ControllerManager
 from .events import Recorder
@@ -69,6 +70,7 @@ class Cluster:
         self.api = Api(self.store, root_ca)
         self.faults = FaultInjector()
         self.identities = Identities()
+        self.audit = AuditLog()
         self.config = RuntimeConfig(memory=memory)
         self.recorder = Recorder(self.store, self.node_name)
         self.pulls = PullChecker(self.store, self.faults, aws_endpoint_url, region, account_id)

@@ -11,7 +11,7 @@ from .faults import FaultConfigError
 _TRIGGER = re.compile(r"^/_sandbox/cronjobs/([^/]+)/([^/]+)/trigger/?$")
 
 
-def handle(cluster, method, path, body):
+def handle(cluster, method, path, body, query=None):
     """Run one control request; returns ``(http_status, json_payload)``."""
     path = path.rstrip("/") or path
     if path == "/_sandbox/health" and method == "GET":
@@ -22,6 +22,8 @@ def handle(cluster, method, path, body):
         return _config(cluster, method, body)
     if path == "/_sandbox/identities":
         return _identities(cluster, method, body)
+    if path == "/_sandbox/audit" and method == "GET":
+        return _audit(cluster, query)
     if path == "/_sandbox/reset" and method == "POST":
         cluster.reset()
         return 200, {"ok": True}
@@ -29,6 +31,16 @@ def handle(cluster, method, path, body):
     if match and method == "POST":
         return _trigger(cluster, match.group(1), match.group(2))
     return 404, {"error": "unknown control endpoint %s %s" % (method, path)}
+
+
+def _audit(cluster, query):
+    """``GET /_sandbox/audit?since=N&limit=M``: the client requests after sequence ``N`` (see audit.py)."""
+    try:
+        since = int((query or {}).get("since", 0))
+        limit = int((query or {}).get("limit", 5000))
+    except ValueError:
+        return 400, {"error": "since and limit must be integers"}
+    return 200, {"last_seq": cluster.audit.last_seq(), "items": cluster.audit.since(since, limit)}
 
 
 def _faults(cluster, method, body):

@@ -226,9 +226,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             if url.path.startswith("/_sandbox/"):
-                self._control(method, url.path, body)
+                self._control(method, url.path, body, params)
                 return
             user = self._authenticated()
+            self.server.cluster.audit.record(method, url.path, url.query, (user or {}).get("name", "system:anonymous"))
             if user is None:
                 raise errors.unauthorized()
             self._api(method, url.path, params, body, user)
@@ -251,13 +252,13 @@ class Handler(BaseHTTPRequestHandler):
             return authz.ADMIN
         return self.server.cluster.identities.lookup(token.strip())
 
-    def _control(self, method, path, body):
+    def _control(self, method, path, body, params=None):
         try:
             payload = json.loads(body) if body.strip() else None
         except ValueError:
             self.send_json(400, {"error": "body must be JSON"})
             return
-        code, answer = control.handle(self.server.cluster, method, path, payload)
+        code, answer = control.handle(self.server.cluster, method, path, payload, params)
         self.send_json(code, answer)
 
     # ------------------------------------------------------------------ API

@@ -779,6 +779,27 @@ def test_cronjob_trigger_honours_suspend(primary):
     assert primary.control("POST", "cronjobs/%s/missing/trigger" % ns)[0] == 404
 
 
+def test_audit_log_records_client_requests_but_not_the_controllers_work(primary):
+    """/_sandbox/audit lists what clients sent (verb, path, user, dry run); a Job the controllers complete is not in it."""
+    ns = primary.namespace("audit")
+    mark = primary.control("GET", "audit?limit=1")[1]["last_seq"]
+    primary.batch.create_namespaced_job(ns, job_body("audited"))
+    primary.http("POST", "/api/v1/namespaces/%s/configmaps?dryRun=All" % ns, {"metadata": {"name": "dry"}, "data": {}})
+    primary.http("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                 {"spec": {"resourceAttributes": {"verb": "get", "resource": "pods", "namespace": ns}}})
+    wait_for(lambda: job_condition(primary, ns, "audited", "Complete"), message="audited job complete")
+    status, audit = primary.control("GET", "audit?since=%d" % mark)
+    assert status == 200
+    seen = [(entry["method"], entry["path"], entry["mutating"]) for entry in audit["items"]]
+    assert seen[0] == ("POST", "/apis/batch/v1/namespaces/%s/jobs" % ns, True)
+    assert ("POST", "/api/v1/namespaces/%s/configmaps" % ns, False) in seen  # dryRun=All persists nothing
+    assert ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", False) in seen
+    # The pod the Job controller created and the status it wrote are the emulator's own work, not requests.
+    assert [path for method, path, mutating in seen if mutating] == ["/apis/batch/v1/namespaces/%s/jobs" % ns]
+    assert audit["last_seq"] >= audit["items"][-1]["seq"]
+    assert primary.control("GET", "audit?since=x")[0] == 400
+
+
 def test_insufficient_memory_until_config_raised(primary):
     """A pod requesting more memory than allocatable stays Pending (Unschedulable + event) until /_sandbox/config raises it."""
     ns = primary.namespace("mem")
