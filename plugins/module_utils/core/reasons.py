@@ -97,6 +97,9 @@ _SECTIONS = (
                            "Pass a new -e signalcraft_execution_id to run again, or widen start_at/stop_after."),
         "phase_failed": ("A phase failed outside a module (a YAML refusal), so no module token applies.",
                          "Read the phase's message and receipt; fix it and rerun with -e start_at=<phase>."),
+        "lock_held": ("Another execution holds the runbook's lock on this environment (a drill or failback is running); "
+                      "nothing was written.",
+                      "Wait for the run the message names to finish; if it is known to be dead, rerun with -e break_lock=true."),
     }),
     ("s3", "S3 buckets and transfers", {
         "bucket_unset": ("The bucket variable is empty.",

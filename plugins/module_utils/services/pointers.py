@@ -105,7 +105,8 @@ def read_pointer(s3, bucket, key, version_id=None):
     }
 
 
-def _conditional_put(s3, bucket, key, document, if_match=None):
+def conditional_put(s3, bucket, key, document, if_match=None):
+    """Create (``If-None-Match: *``) or replace (``If-Match: <if_match>``) the object; PointerConflict when it moved."""
     kwargs = {
         "Bucket": bucket, "Key": key, "Body": serialize(document),
         "ContentType": "application/json", "CacheControl": "no-cache",
@@ -140,7 +141,7 @@ def write_pointer(s3, bucket, key, document, expected_etag=None):
         raise PointerConflict("%s is no longer at ETag %s; re-read it and retry." % (s3_uri(bucket, key), expected_etag))
     if current is not None and current["document"] == document:
         return {"changed": False, "etag": current["etag"], "version_id": current["version_id"], "previous": current["document"]}
-    written = _conditional_put(s3, bucket, key, document, if_match=current["etag"] if current else None)
+    written = conditional_put(s3, bucket, key, document, if_match=current["etag"] if current else None)
     written.update({"changed": True, "previous": current["document"] if current else None})
     return written
 

@@ -45,7 +45,7 @@ def test_the_server_refuses_a_stale_conditional_write(sandbox, s3, key):
     first = pointers.write_pointer(s3, bucket, key, {"n": 1})
     s3.put_object(Bucket=bucket, Key=key, Body=b'{"n": 99}')  # another writer, unconditional
     with pytest.raises(pointers.PointerConflict):
-        pointers._conditional_put(s3, bucket, key, {"n": 2}, if_match=first["etag"])  # pylint: disable=protected-access
+        pointers.conditional_put(s3, bucket, key, {"n": 2}, if_match=first["etag"])
     assert pointers.read_pointer(s3, bucket, key)["document"] == {"n": 99}
 
 
