@@ -15,7 +15,12 @@ version_added: "0.2.0"
 description:
   - Reads the orchestrator state machine's newest O(limit) executions (ListExecutions, newest first) and, for each running
     one, its history (GetExecutionHistory) to tell the phase it is in and whether it waits on the approval task token.
-  - Returns C(status status=ok executions=<n> running=<n> waiting=<execution name>|none [waiting_phase=approval]).
+  - Lists the last O(drills) drills side by side (run id, status, recovery point = age of the older of backup and bundle
+    restored, recovery time = bringup start to validate and to promote, targets met or missed), oldest first, so an
+    operator sees whether DR is getting slower or staler.
+  - Returns C(status status=ok orchestrator=deployed|missing executions=<n> running=<n> waiting=<execution name>|none
+    [waiting_phase=approval] drills=<n>). Without the orchestrator it still lists the drills (a warning says so), unless
+    there is no receipt bucket or O(drills=0), when it fails with C(orchestrator_missing).
   - Reads only. The account guard (C(signalcraft_expected_account_id)) runs before the first call.
 author:
   - signalcraft maintainers (@signalcraft)
@@ -31,6 +36,19 @@ options:
     description: How many of the newest executions to list (1-100).
     type: int
     default: 10
+  drills:
+    description:
+      - How many of the last drills to show side by side with their recovery point and time (0-100; 0 for none), from
+        the drill index the drill's summary keeps in the receipt bucket (C(<s3_prefix>/index/dr_drill/)).
+    type: int
+    default: 5
+  s3_bucket:
+    description: The receipt bucket holding the drill index (C(signalcraft_receipt_bucket)); empty - no drills are listed.
+    type: str
+  s3_prefix:
+    description: The receipt prefix (C(signalcraft_receipt_prefix)).
+    type: str
+    default: receipts
 extends_documentation_fragment: [signalcraft.ops.aws, signalcraft.ops.receipt, signalcraft.ops.read_only]
 seealso:
   - module: signalcraft.ops.dr_orchestrator
@@ -66,18 +84,30 @@ outputs:
       returned: success
       type: list
       elements: dict
+    drills:
+      description:
+        - The last drills, oldest first; each C({run_id, status, failed_phase, promoted, started_at, finished_at,
+          recovery_point, recovery_time, targets, warnings}) as the drill's summary recorded them.
+      returned: success
+      type: list
+      elements: dict
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import approval
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import orchestrator
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_service
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import AwsConnection
 
 ARGUMENT_SPEC = dict(
     state_machine_arn=dict(type="str"),
     state_machine_name=dict(type="str", default="signalcraft-dr-orchestrator"),
     limit=dict(type="int", default=10),
+    drills=dict(type="int", default=5),
+    s3_bucket=dict(type="str"),
+    s3_prefix=dict(type="str", default="receipts"),
 )
 
 
@@ -89,24 +119,53 @@ def run(ops):
     p = ops.params
     if not 1 <= p["limit"] <= 100:
         raise OpsError("invalid_input", "limit %d is outside 1..100; pass -e limit=<1-100>." % p["limit"])
+    if not 0 <= p["drills"] <= 100:
+        raise OpsError("invalid_input", "drills %d is outside 0..100; pass -e drills=<0-100>." % p["drills"])
     sfn = ops.client("stepfunctions")
     arn = p["state_machine_arn"] or orchestrator.find_state_machine(sfn, p["state_machine_name"])
-    if not arn:
+    if not arn and not (p["s3_bucket"] and p["drills"]):
         raise OpsError("orchestrator_missing", "state machine %s does not exist; deploy it with playbooks/dr_orchestrator.yml "
                                                "(or set dr_orchestrator_state_machine_name)." % p["state_machine_name"])
+    if not arn:
+        # Drills run without the orchestrator too: their RPO/RTO are still worth showing.
+        ops.warn("state machine %s does not exist (deploy it with playbooks/dr_orchestrator.yml); only the last drills are "
+                 "listed." % p["state_machine_name"])
     listed = []
-    for execution in orchestrator.list_executions(sfn, arn, p["limit"]):
+    for execution in orchestrator.list_executions(sfn, arn, p["limit"]) if arn else []:
         entry = {"name": execution["name"], "execution_arn": execution["executionArn"], "status": execution["status"],
                  "started_at": _when(execution.get("startDate")), "stopped_at": _when(execution.get("stopDate"))}
         if execution["status"] == "RUNNING":
             entry.update(orchestrator.execution_state(approval.history(sfn, execution["executionArn"])))
         listed.append(entry)
     waiting = [{"name": e["name"], "execution_arn": e["execution_arn"], "phase": e["phase"]} for e in listed if e.get("waiting_for_approval")]
-    line = [("executions", len(listed)), ("running", sum(1 for e in listed if e["status"] == "RUNNING")),
+    line = [("orchestrator", "deployed" if arn else "missing"), ("executions", len(listed)), ("running", sum(1 for e in listed if e["status"] == "RUNNING")),
             ("waiting", waiting[0]["name"] if waiting else "none")]
     if waiting:
         line.append(("waiting_phase", waiting[0]["phase"]))
-    return {"changed": False, "outputs": {"state_machine_arn": arn, "executions": listed, "waiting": waiting}, "line": line}
+    drills = last_drills(ops.client("s3"), p["s3_bucket"], p["s3_prefix"], p["drills"]) if p["s3_bucket"] and p["drills"] else []
+    line.append(("drills", len(drills)))
+    return {"changed": False, "outputs": {"state_machine_arn": arn, "executions": listed, "waiting": waiting, "drills": drills},
+            "line": line}
+
+
+def last_drills(s3, bucket, prefix, count):
+    """The newest ``count`` drill index entries (one per run id), oldest first."""
+    base = "/".join(x for x in ((prefix or "").strip("/"), "index", "dr_drill", "") if x != "")
+    keys = [key for key in s3_service.list_keys(s3, bucket, base + "/") if key.endswith(".json")]
+    picked, seen = [], set()
+    for key in sorted(keys, reverse=True):
+        try:
+            found = pointers.read_pointer(s3, bucket, key)
+        except pointers.PointerInvalid:
+            continue  # not an index entry (someone else's file): skipped, the rest still listed
+        entry = (found or {}).get("document")
+        if not entry or entry.get("run_id") in seen:
+            continue
+        seen.add(entry.get("run_id"))
+        picked.append(entry)
+        if len(picked) == count:
+            break
+    return list(reversed(picked))
 
 
 def main():

@@ -22,7 +22,8 @@ description:
   - With O(derive), the runbook's own summary document is derived from every receipt in O(phase_dir)
     instead (C(dr_drill) - the drill's C(dr_drill_summary.v1) with the promotion, the bundle and the
     runner count after teardown; its line names the C(run_id), and check mode says C(status=planned)).
-  - With O(s3_bucket), the summary is also copied to C(s3://<s3_bucket>/<s3_prefix>/<execution_id>/<file>).
+  - With O(s3_bucket), the summary is also copied to C(s3://<s3_bucket>/<s3_prefix>/<execution_id>/<file>); a drill's
+    (O(derive=dr_drill)) also gets its entry in C(<s3_prefix>/index/dr_drill/), which C(dr_status.yml) lists.
   - An identical summary already on disk and in S3 is left alone (C(changed=false)).
   - Fails with the failed phase's token (the summary is written first), so the run ends with that line.
   - A derived summary's C(warnings) (the drill's C(rpo_target_missed), C(rto_target_missed)) make the line
@@ -123,6 +124,12 @@ outputs:
       description: The S3 copy.
       returned: when s3_bucket and not check mode
       type: str
+    index_uri:
+      description:
+        - The runbook's index entry beside the receipts (C(<s3_prefix>/index/dr_drill/<start>-<run_id>.json) - run id, status,
+          recovery point and time; what C(dr_status.yml) lists for the last drills).
+      returned: with derive=dr_drill, s3_bucket and not check mode
+      type: str
 """
 
 import json
@@ -205,6 +212,13 @@ def run(ops):
             outputs["s3_uri"] = "s3://%s/%s" % (params["s3_bucket"], key)
             try:
                 changed = s3_transfer.put_if_changed(ops.client("s3"), params["s3_bucket"], key, body) or changed
+                # The runbook's index entry (the drill's: what dr_status.yml lists side by side), next to the receipts.
+                entry = (derive.get("index") or (lambda _summary: None))(summary)
+                if entry:
+                    index_key = "/".join(x for x in ((params["s3_prefix"] or "").strip("/"), "index", params["runbook"], entry[0]) if x)
+                    index_body = (json.dumps(entry[1], indent=2, sort_keys=True) + "\n").encode("utf-8")
+                    changed = s3_transfer.put_if_changed(ops.client("s3"), params["s3_bucket"], index_key, index_body) or changed
+                    outputs["index_uri"] = "s3://%s/%s" % (params["s3_bucket"], index_key)
             except OpsError as exc:
                 exc.changed_so_far = exc.changed_so_far or changed
                 exc.details = dict(outputs, **exc.details)

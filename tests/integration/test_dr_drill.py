@@ -197,6 +197,20 @@ def test_headline_stop_after_validate_then_approved_promote_and_teardown(sandbox
     assert final["status"] == "success" and final["runner_count_after_teardown"] == 0
     assert final["promotion"] == {"promoted": True, "approval_mode": "manual", "bypass": False, "approver": "alice", "ticket": "CHG-4242"}
 
+    # dr_status.yml lists the drill with its recovery point and time, read from the index entry its summary wrote.
+    s3 = sandbox.boto3_client("s3")
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=sandbox["SANDBOX_RECEIPT_BUCKET"], Prefix="receipts/index/dr_drill/")["Contents"]
+             if o["Key"].endswith("-%s.json" % run_id)]
+    entry = s3_json(sandbox, sandbox["SANDBOX_RECEIPT_BUCKET"], key)
+    assert (entry["run_id"], entry["status"], entry["promoted"]) == (run_id, "success", True)
+    assert entry["recovery_time"] == final["objectives"]["recovery_time"] and entry["recovery_point"] == final["objectives"]["recovery_point"]
+    assert entry["recovery_time"]["to_promote_minutes"] >= entry["recovery_time"]["to_validate_minutes"] > 0
+    status = run_playbook("dr_status.yml", {"drills": 3})
+    assert status.rc == 0, status.stdout
+    text = " ".join(status.stdout.split())
+    assert "drill %s success" % run_id in text and "rto_validate_min=%s" % entry["recovery_time"]["to_validate_minutes"] in text, text[-3000:]
+    assert "rto_promote_min=%s" % entry["recovery_time"]["to_promote_minutes"] in text and "drills=" in text
+
 
 # Eight drill runs in sequence: longer than the suite's per-test timeout on a loaded machine.
 @pytest.mark.timeout(2400)

@@ -206,8 +206,38 @@ def summarize(run_id, phase_receipts, receipt_dir=None, inputs=None):
     }
 
 
+def index_entry(summary):
+    """``(key name, document)`` of the drill's entry in ``<receipt prefix>/index/dr_drill/``, or None before any phase ran.
+
+    Why an index: dr_status.yml shows the last drills' recovery point and time side by side, and finding them by
+    listing every execution's receipts would read the whole receipt prefix. The name starts with the drill's first
+    phase start (UTC, compact), so a listing is in drill order and the newest are the last keys.
+    """
+    started = sorted(row["started_at"] for row in summary.get("phases") or [] if row.get("started_at"))
+    if not started:
+        return None
+    finished = sorted(row["finished_at"] for row in summary.get("phases") or [] if row.get("finished_at"))
+    begun = objectives.parse_time(started[0])
+    measured = summary.get("objectives") or {}
+    document = {
+        "schema_version": "dr_drill_index.v1",
+        "run_id": summary["run_id"],
+        "status": summary["status"],
+        "failed_phase": summary.get("failed_phase"),
+        "promoted": bool((summary.get("promotion") or {}).get("promoted")),
+        "started_at": started[0],
+        "finished_at": finished[-1] if finished else None,
+        "recovery_point": measured.get("recovery_point"),
+        "recovery_time": measured.get("recovery_time"),
+        "targets": {k: v for k, v in (measured.get("targets") or {}).items() if k != "warnings"},
+        "warnings": [w.get("reason") for w in summary.get("warnings") or []],
+    }
+    return "%s-%s.json" % (begun.strftime("%Y%m%dT%H%M%SZ"), summary["run_id"]), document
+
+
 # What the phase engine (runbook_plan policy=dr_drill, runbook_summary derive=dr_drill) asks of the drill.
 ENGINE = {
+    "index": index_entry,
     "rules": rules,
     "resolve_execution_id": resolve_run_id,
     "new_execution_id": new_run_id,
