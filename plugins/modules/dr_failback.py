@@ -211,6 +211,14 @@ outputs:
       type: list
       elements: str
       returned: step=divergence or step=primary
+    delete:
+      description:
+        - The primary's C(latest/<provider>/<profile>/) keys that DR's C(latest/) no longer has, for the pairs DR published;
+          O(step=primary) deletes them after the copies, so the primary's C(latest/) ends as DR's (as publish leaves it).
+          One the primary rewrote itself since the promotion is a conflict instead, unless O(allow_overwrite) names it.
+      type: list
+      elements: str
+      returned: step=divergence or step=primary
     conflict:
       description: Conflicting keys (the refusal names them).
       type: list
@@ -241,6 +249,7 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import failback
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import phases as dr_phases
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import scheduling
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.jobintel import layout
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import pointers
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_helpers
@@ -303,7 +312,7 @@ def _gather(ops, promoted):
     dr_prefix = (promoted.get("publish_prefix") or "").strip("/")
     promoted_at = receipts.parse_timestamp(promoted["promoted_at"])
     if dr_prefix == prefix:
-        return "shared", dict(failback.plan_divergence({}, {}, promoted_at), dr_prefix=dr_prefix, dr_pointers={}), {}, {}
+        return "shared", dict(failback.plan_divergence({}, {}, promoted_at), dr_prefix=dr_prefix, dr_pointers={}, delete=[]), {}, {}
     base = (dr_prefix + "/") if dr_prefix else ""
     listing = list(s3_helpers.list_objects(s3, bucket, base))
     etags = dict((item["Key"], item.get("ETag")) for item in listing)
@@ -324,8 +333,14 @@ def _gather(ops, promoted):
             if current is not None:
                 dr_pointers[rel] = failback.rebase_pointer(current["document"], bucket, dr_prefix, prefix)
     primary_base = (prefix + "/") if prefix else ""
-    present = dict((item["Key"], item) for item in s3_helpers.list_objects(s3, bucket, primary_base) if
-                   failback.relative(item["Key"], prefix) in dr_objects)
+    primary_listing = list(s3_helpers.list_objects(s3, bucket, primary_base))
+    present = dict((item["Key"], item) for item in primary_listing if failback.relative(item["Key"], prefix) in dr_objects)
+    # The primary's latest/ keys DR's latest/ no longer has, for the pairs DR published (publish deletes those too).
+    dr_rels = [failback.relative(item["Key"], dr_prefix) for item in listing]
+    primary_latest = dict((failback.relative(item["Key"], prefix), item["LastModified"]) for item in primary_listing
+                          if (failback.relative(item["Key"], prefix) or "").startswith(layout.LATEST + "/")
+                          and failback.in_scope(failback.relative(item["Key"], prefix), p["publish_provider"], p["publish_profile"]))
+    stale = failback.plan_stale_latest(rels, dr_rels, primary_latest, promoted_at, p["allow_overwrite"])
 
     def head(rel):
         item = present.get(primary_base + rel)
@@ -349,12 +364,19 @@ def _gather(ops, promoted):
     primary = dict(zip(sorted(dr_objects), heads))
     plan = failback.plan_divergence(dr_objects, primary, promoted_at, p["allow_overwrite"], dr_pointers)
     plan["dr_prefix"], plan["dr_pointers"] = dr_prefix, dr_pointers
+    plan["delete"] = stale["delete"]
+    plan["conflict"] = sorted(plan["conflict"] + stale["conflict"])
+    for rel in stale["conflict"] + [r for r in stale["delete"] if r in set(a.strip("/") for a in p["allow_overwrite"] or ())]:
+        plan["details"][rel] = {"dr_sha256": None, "dr_size": None, "primary_last_modified": receipts.format_timestamp(primary_latest[rel]),
+                                "stale": True}
+    plan["unused_allow"] = sorted(set(plan["unused_allow"]) - set(stale["delete"]))
     return "carry", plan, dr_objects, primary
 
 
 def _plan_outputs(mode, plan):
     return dict(mode=mode, dr_prefix=plan.get("dr_prefix"), copy=plan["copy"], replace=plan["replace"], overwrite=plan["overwrite"],
-                conflict=plan["conflict"], same=len(plan["same"]), unused_allow=plan["unused_allow"], details=plan["details"])
+                delete=plan["delete"], conflict=plan["conflict"], same=len(plan["same"]), unused_allow=plan["unused_allow"],
+                details=plan["details"])
 
 
 # -- the steps -------------------------------------------------------------------------------------------------------
@@ -462,6 +484,12 @@ def step_primary(ops, canonical):
     changed = False
     copied = _copy(ops, plan, dr_objects, p["prefix"])
     changed = changed or (bool(copied) and not ops.check_mode)
+    # latest/ ends as DR's: the primary's keys DR's latest/ no longer has go, after the new ones are in (as publish does).
+    base_keys = [((p["prefix"] + "/") if p["prefix"] else "") + rel for rel in plan["delete"]]
+    if base_keys and not ops.check_mode:
+        s3_helpers.delete_keys(ops.client("s3"), p["bucket"], base_keys)
+        changed = True
+    transitions += [[rel, "present", "deleted"] for rel in plan["delete"]]
     moved = {}
     s3 = ops.client("s3")
     base = (p["prefix"] + "/") if p["prefix"] else ""
@@ -501,7 +529,8 @@ def step_primary(ops, canonical):
     outputs = dict(_plan_outputs(mode, plan), copied=copied, pointers=moved, resumed=resumed, canonical=canonical, pointer_uri=uri,
                    canonical_before=current["document"], canonical_after=after, transitions=transitions, dry_run=ops.check_mode)
     return dict(changed=changed, status="planned" if ops.check_mode else "ok", outputs=outputs, warnings=warnings,
-                line=[("canonical", canonical), ("copied", len(copied)), ("pointers", len(moved)), ("resumed", len(resumed))],
+                line=[("canonical", canonical), ("copied", len(copied)), ("deleted", len(plan["delete"])), ("pointers", len(moved)),
+                      ("resumed", len(resumed))],
                 diff={"before": current["document"], "after": after})
 
 

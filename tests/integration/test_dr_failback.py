@@ -15,14 +15,17 @@ import time
 import uuid
 
 import pytest
+import yaml
 from kubernetes import client as k8s_client
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.dr import runner
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import k8s
+from tests.integration.test_guard_matrix import k8s_audit_marks, k8s_writes_since
 
 PHASES = ("confirm", "promoted", "freeze", "divergence", "primary", "teardown")
 PAIR = "openai/cs"
+R1_ONLY = "ranked_jobs.r1-only.json"
 
 
 def uid():
@@ -73,6 +76,8 @@ def promoted(sandbox):
             # Suspended in the backup: the freeze leaves it alone and a refusal does not resume it.
             batch.create_namespaced_cron_job(state["namespace"], cronjob("jobintel-weekly", True, state["image"]))
     publish(s3, state["bucket"], state["prefix"], "r1", b'{"run": "r1", "side": "primary"}\n')
+    # r1 had a file DR's run does not: carrying DR's latest/ over must leave the primary's without it, as publish would.
+    s3.put_object(Bucket=state["bucket"], Key="%s/latest/%s/%s" % (state["prefix"], PAIR, R1_ONLY), Body=b'{"r1": "only"}\n')
     # S3 keeps LastModified to the second: the promotion comes after the primary's last write.
     time.sleep(1.2)
     put_json(s3, state["bucket"], state["pointer_key"], {
@@ -177,6 +182,11 @@ def test_full_failback_then_a_second_run_changes_nothing(sandbox, run_playbook, 
     assert copied == b'{"run": "r2", "side": "dr"}\n'
     latest = s3.get_object(Bucket=state["bucket"], Key="%s/latest/%s/run_summary.v1.json" % (state["prefix"], PAIR))["Body"].read()
     assert latest == copied
+    # latest/ is DR's: the file only r1 had is gone from the primary's latest/ (and recorded), r1's run keeps its objects.
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=state["bucket"], Prefix="%s/latest/%s/" % (state["prefix"], PAIR))["Contents"]]
+    assert listed == ["%s/latest/%s/run_summary.v1.json" % (state["prefix"], PAIR)]
+    assert found["primary"]["outputs"]["delete"] == ["latest/%s/%s" % (PAIR, R1_ONLY)]
+    assert s3.head_object(Bucket=state["bucket"], Key="%s/runs/r1/%s/run_summary.v1.json" % (state["prefix"], PAIR))
     for key in ("state/last_success.json", "state/%s/last_success.json" % PAIR):
         document = s3_json(sandbox, state["bucket"], "%s/%s" % (state["prefix"], key))
         assert document["run_id"] == "r2"
@@ -191,6 +201,7 @@ def test_full_failback_then_a_second_run_changes_nothing(sandbox, run_playbook, 
     assert any(line.endswith("freeze transition dr_cronjob/jobintel-daily: running -> suspended") for line in lines)
     assert any(line.endswith("primary transition primary_cronjob/jobintel-daily: suspended -> running") for line in lines)
     assert any(line.endswith("primary transition canonical: dr/%s -> primary" % state["run_id"]) for line in lines)
+    assert any(line.endswith("primary transition latest/%s/%s: present -> deleted" % (PAIR, R1_ONLY)) for line in lines)
     assert lines[-1].split(" ", 1)[1] == "teardown success"
 
     # Again: the promoted gate sees the completed failback, nothing changes anywhere.
@@ -225,12 +236,28 @@ def start_job(sandbox, state):
         time.sleep(0.5)
 
 
+def primary_may_only_read(sandbox, state):
+    """A primary kubeconfig whose identity may list the CronJobs but not patch them (failback's primary step resumes them)."""
+    identity = sandbox.control("primary", "identities", {"name": "cj-reader-%s" % uid(), "rules": [
+        {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["get", "list", "watch"]}]})
+    with open(sandbox["SANDBOX_PRIMARY_KUBECONFIG"]) as handle:
+        document = yaml.safe_load(handle)
+    document["users"][0]["user"]["token"] = identity["token"]
+    path = os.path.join(sandbox.dir, "cj-reader-%s.kubeconfig" % uid())
+    with open(path, "w") as handle:
+        yaml.safe_dump(document, handle)
+    os.chmod(path, 0o600)
+    return {"kubeconfig_primary": path}
+
+
 CASES = {
-    # case: (extravars, setup, failed phase, token, the freeze ran and was undone)
+    # case: (extravars, setup (may return more extravars), failed phase, token, the freeze ran and was undone)
     "wrong_confirmation": ({"confirm2": "CONFIRM-dr-someone-else"}, None, "confirm", "confirmation_missing", False),
     "not_promoted": ({"dr_run_id": "dr-fb-never", "confirm2": "CONFIRM-dr-fb-never"}, None, "promoted", "not_promoted", False),
     "job_in_flight": ({}, start_job, "freeze", "jobs_in_flight", True),
     "divergence": ({}, make_divergent, "divergence", "failback_divergence", True),
+    # Asked before the freeze (SelfSubjectAccessReview): nothing was frozen, so nothing is thawed.
+    "primary_forbidden": ({}, primary_may_only_read, "freeze", "k8s_forbidden", False),
 }
 
 
@@ -241,12 +268,14 @@ def test_each_gate_refuses_and_leaves_both_clusters_and_s3_unchanged(sandbox, ru
     original = sandbox.control("dr", "config")
     try:
         if setup:
-            setup(sandbox, state)
+            extra = dict(extra, **(setup(sandbox, state) or {}))
         objects, clusters = s3_objects(sandbox, state), cluster_objects(sandbox, state["namespace"], comparable=True)
+        marks = k8s_audit_marks(sandbox)
         done = run_playbook("dr_failback.yml", extravars(sandbox, state, tmp_path / case, **extra))
         assert done.rc != 0
-        assert "%s status=fail reason=%s" % (phase, token) in done.stdout
-        assert "dr_failback status=fail reason=%s" % token in done.stdout
+        # (a refused access check prints its own line instead of the step's: checked below)
+        assert case == "primary_forbidden" or "%s status=fail reason=%s" % (phase, token) in done.stdout
+        assert "dr_failback status=fail reason=%s" % token in done.stdout, done.stdout[-3000:]
         # Both clusters hold what they held (a CronJob the freeze suspended is running again), S3 is untouched.
         assert cluster_objects(sandbox, state["namespace"], comparable=True) == clusters
         assert suspended(sandbox, "dr", state["namespace"], "jobintel-daily") is False
@@ -265,6 +294,13 @@ def test_each_gate_refuses_and_leaves_both_clusters_and_s3_unchanged(sandbox, ru
         assert found[phase]["outputs"]["conflict"] == ["runs/r2/%s/run_summary.v1.json" % PAIR]
     if case == "job_in_flight":
         assert found[phase]["outputs"]["in_flight"] == ["jobintel-daily-manual"]
+    if case == "primary_forbidden":
+        message = found[phase]["message"]
+        assert "cluster=primary denied=1 verb=patch resource=cronjobs namespace=%s" % state["namespace"] in message, message
+        assert "kubeconfig_primary" in message  # names the operator's variable that chose the kubeconfig
+        assert "k8s_access status=fail reason=k8s_forbidden cluster=primary" in done.stdout
+        # Refused before the freeze: no write request reached either cluster (their audit logs).
+        assert k8s_writes_since(sandbox, marks) == []
     record = summary(tmp_path / case)
     assert record["status"] == "failed" and record["failed_phase"] == phase and record["failure_code"] == token
     assert any(line.endswith("%s failed reason=%s" % (phase, token)) for line in transitions(tmp_path / case))

@@ -92,3 +92,12 @@ def test_a_403_is_k8s_forbidden_whichever_client_raised_it():
         assert 'cannot get resource "secrets"' in str(error) and "jobintel" in str(error)
     other = ApiException(status=500, reason="InternalError")
     assert k8s.to_ops_error(other).reason == "k8s_error"
+
+
+def test_the_failback_steps_need_cronjob_and_job_access_of_their_own_cluster():
+    """freeze (DR): list and patch CronJobs, list Jobs; primary (the primary): list and patch CronJobs; nothing else."""
+    freeze = access.requirements(["freeze"], "jobintel")
+    assert sorted((e["verb"], e["resource"]) for e in freeze) == [("list", "cronjobs"), ("list", "jobs"), ("patch", "cronjobs")]
+    assert {e["namespace"] for e in freeze} == {"jobintel"} and {e["phase"] for e in freeze} == {"freeze"}
+    primary = access.requirements(["primary"], "jobintel-primary")
+    assert sorted((e["verb"], e["group"], e["resource"]) for e in primary) == [("list", "batch", "cronjobs"), ("patch", "batch", "cronjobs")]

@@ -18,11 +18,11 @@ def test_the_entry_is_named_by_the_drills_first_start_and_carries_its_objectives
     }
     summary = phases.summarize("dr-1", recorded, "/r", {"rpo_target_minutes": 60, "rto_target_minutes": 30})
     name, entry = phases.index_entry(summary)
-    assert name == "20261207T030000Z-dr-1.json"
+    assert name == "20261207T030005Z-dr-1.json"  # bringup's start: a later invocation reruns the guards, not bringup
     assert (entry["run_id"], entry["status"], entry["promoted"]) == ("dr-1", "success", False)
     assert entry["recovery_point"]["worst_minutes"] == 1440.0 and entry["recovery_time"]["to_validate_minutes"] == 11.0
     assert entry["targets"]["status"] == "warn" and entry["warnings"] == ["rpo_target_missed"]
-    assert (entry["started_at"], entry["finished_at"]) == ("2026-12-07T03:00:00.100Z", "2026-12-07T03:11:05.000Z")
+    assert (entry["started_at"], entry["finished_at"]) == ("2026-12-07T03:00:05.000Z", "2026-12-07T03:11:05.000Z")
 
 
 def test_no_entry_before_any_phase_ran():

@@ -228,3 +228,19 @@ def test_summary_and_transitions_from_receipts():
     assert "2026-01-01T12:00:01.000Z freeze transition dr_cronjob/daily: running -> suspended" in lines
     assert "2026-01-01T12:00:01.000Z divergence failed reason=failback_divergence" in lines
     assert lines[-1] == "2026-01-01T12:00:01.000Z teardown skipped reason=stopped:_divergence_failed"
+
+
+def test_latest_keys_dr_no_longer_has_are_deleted_for_the_pairs_dr_published():
+    """Only pairs DR published since the promotion; a key the primary rewrote itself since then is a conflict unless allowed."""
+    promoted_at = datetime.datetime(2026, 12, 1, 12, 0, 0, 500000, tzinfo=datetime.timezone.utc)
+    before, after = promoted_at - datetime.timedelta(hours=1), promoted_at + datetime.timedelta(hours=1)
+    published = ["latest/openai/cs/run_summary.v1.json", "runs/r2/openai/cs/run_summary.v1.json"]
+    dr_rels = published + ["latest/anthropic/ml/old.json"]
+    primary = {"latest/openai/cs/run_summary.v1.json": before, "latest/openai/cs/r1-only.json": before,
+               "latest/openai/cs/primary-wrote-it.json": after, "latest/anthropic/ml/stale-but-not-published.json": before}
+    plan = failback.plan_stale_latest(published, dr_rels, primary, promoted_at)
+    assert plan == {"delete": ["latest/openai/cs/r1-only.json"], "conflict": ["latest/openai/cs/primary-wrote-it.json"]}
+    allowed = failback.plan_stale_latest(published, dr_rels, primary, promoted_at, ["latest/openai/cs/primary-wrote-it.json"])
+    assert allowed == {"delete": ["latest/openai/cs/primary-wrote-it.json", "latest/openai/cs/r1-only.json"], "conflict": []}
+    assert failback.latest_pair_dir("latest/openai/cs/x.json") == "latest/openai/cs/"
+    assert failback.latest_pair_dir("runs/r2/openai/cs/x.json") is None

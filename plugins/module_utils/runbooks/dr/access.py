@@ -54,6 +54,13 @@ def requirements(phases, namespace, namespace_exists=True, keep_suspended=False,
         wanted += [_entry("validate", verb, "", "serviceaccounts", namespace) for verb in ("get", "patch")]
     if "promote" in phases and not keep_suspended:
         wanted += [_entry("promote", verb, "batch", "cronjobs", namespace) for verb in ("list", "patch")]
+    # The failback's steps (runbooks/dr/failback.py): freeze suspends every DR CronJob and watches the DR Jobs (a
+    # refusal resumes the CronJobs it froze); primary resumes the primary's CronJobs. Each is asked of its own cluster.
+    if "freeze" in phases:
+        wanted += [_entry("freeze", verb, "batch", "cronjobs", namespace) for verb in ("list", "patch")]
+        wanted.append(_entry("freeze", "list", "batch", "jobs", namespace))
+    if "primary" in phases:
+        wanted += [_entry("primary", verb, "batch", "cronjobs", namespace) for verb in ("list", "patch")]
     seen, unique = set(), []
     for entry in wanted:
         key = (entry["verb"], entry["group"], entry["resource"], entry.get("subresource"), entry.get("namespace"))

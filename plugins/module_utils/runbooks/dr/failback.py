@@ -234,6 +234,35 @@ def plan_divergence(dr_objects, primary_heads, promoted_at, allow_overwrite=(), 
     return plan
 
 
+def latest_pair_dir(rel):
+    """``latest/<provider>/<profile>/`` of a ``latest/`` publication, else None."""
+    parts = rel.split("/")
+    return "/".join(parts[:3]) + "/" if parts[0] == layout.LATEST and len(parts) > 3 else None
+
+
+def plan_stale_latest(published, dr_rels, primary_items, promoted_at, allow_overwrite=()):
+    """The primary's ``latest/`` keys that DR's ``latest/`` no longer has, for the pairs DR published since the promotion. Pure.
+
+    Publish replaces a pair's ``latest/`` and deletes what the new run does not have (run_publish); carrying DR's
+    ``latest/`` over must leave the primary's the same, or readers of the primary's ``latest/`` would see files of the
+    run before the disaster beside DR's. ``published``: DR's rels written since the promotion; ``dr_rels``: every rel
+    DR's prefix holds; ``primary_items``: ``{rel: LastModified}`` of the primary's ``latest/`` keys. A stale key the
+    primary rewrote itself since the promotion is a conflict (a split-brain publish) unless ``allow_overwrite`` names
+    it. Returns ``{"delete": [...], "conflict": [...]}``.
+    """
+    since = promoted_at.replace(microsecond=0)
+    allow = set(a.strip("/") for a in allow_overwrite or ())
+    pairs = set(d for d in (latest_pair_dir(rel) for rel in published) if d)
+    keep = set(dr_rels)
+    plan = {"delete": [], "conflict": []}
+    for rel in sorted(primary_items):
+        if latest_pair_dir(rel) not in pairs or rel in keep:
+            continue
+        rewritten = primary_items[rel] is not None and primary_items[rel] >= since
+        plan["conflict" if rewritten and rel not in allow else "delete"].append(rel)
+    return plan
+
+
 def _iso(moment):
     return receipts.format_timestamp(moment) if moment is not None else None
 

@@ -210,14 +210,17 @@ def index_entry(summary):
     """``(key name, document)`` of the drill's entry in ``<receipt prefix>/index/dr_drill/``, or None before any phase ran.
 
     Why an index: dr_status.yml shows the last drills' recovery point and time side by side, and finding them by
-    listing every execution's receipts would read the whole receipt prefix. The name starts with the drill's first
-    phase start (UTC, compact), so a listing is in drill order and the newest are the last keys.
+    listing every execution's receipts would read the whole receipt prefix. The name starts with the drill's bringup
+    start (else its first phase's; UTC, compact), so a listing is in drill order and the newest are the last keys.
     """
-    started = sorted(row["started_at"] for row in summary.get("phases") or [] if row.get("started_at"))
+    rows = summary.get("phases") or []
+    started = sorted(row["started_at"] for row in rows if row.get("started_at"))
     if not started:
         return None
-    finished = sorted(row["finished_at"] for row in summary.get("phases") or [] if row.get("finished_at"))
-    begun = objectives.parse_time(started[0])
+    finished = sorted(row["finished_at"] for row in rows if row.get("finished_at"))
+    # Named by bringup's start, which later invocations of the run keep (the guards run again on each one).
+    bringup = [row["started_at"] for row in rows if row["phase"] == "bringup" and row.get("started_at")]
+    begun = objectives.parse_time((bringup or started)[0])
     measured = summary.get("objectives") or {}
     document = {
         "schema_version": "dr_drill_index.v1",
@@ -225,7 +228,7 @@ def index_entry(summary):
         "status": summary["status"],
         "failed_phase": summary.get("failed_phase"),
         "promoted": bool((summary.get("promotion") or {}).get("promoted")),
-        "started_at": started[0],
+        "started_at": (bringup or started)[0],
         "finished_at": finished[-1] if finished else None,
         "recovery_point": measured.get("recovery_point"),
         "recovery_time": measured.get("recovery_time"),
