@@ -17,6 +17,7 @@ import copy
 import json
 import os
 import re
+import time
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 
@@ -35,6 +36,11 @@ except ImportError as exc:  # pragma: no cover - reported by the module through 
     ApiException = DynamicApiError = NotFoundError = Exception
 
 try:
+    from urllib3.util.retry import Retry
+except ImportError:  # pragma: no cover - urllib3 comes with the kubernetes client
+    Retry = object
+
+try:
     import kubernetes_validate
     import kubernetes_validate.utils
     HAS_KUBERNETES_VALIDATE = True
@@ -49,6 +55,71 @@ K8S_ERRORS = (ApiException, DynamicApiError)
 # Server-populated fields that say nothing about whether the desired state differs.
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid", "selfLink")
 _CLIENT_CACHE = {}
+# Transient answers of an API server: API priority and fairness rejects with 429 (Retry-After), an overloaded or
+# restarting server or its etcd answers 500/502/503/504.
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+
+
+class ApiRetry(Retry):
+    """Retries of the API requests that are safe to repeat, inside the client's connection pool.
+
+    Why here and not around every call: every module reads and writes through one ``ApiClient``, and the requests
+    it makes are idempotent except POST -- GET/LIST/WATCH read, server-side apply (PATCH) converges to the same
+    object, DELETE of a deleted object is a 404 the callers treat as gone. A POST (a create) is retried only on
+    429, which API priority and fairness sends before the request is processed; a 5xx on a create may come after
+    the object was stored, so the caller decides (``create_once``). Retry-After is honoured (urllib3 does for 429
+    and 503); other retries back off exponentially.
+    """
+
+    def is_retry(self, method, status_code, has_retry_after=False):
+        if (method or "").upper() == "POST":
+            return status_code == 429 and bool(self.total if self.total is not None else True)
+        return super(ApiRetry, self).is_retry(method, status_code, has_retry_after)
+
+
+def create_once(create, read_back, attempts=4, sleep=None, backoff=0.5):
+    """POST ``create()`` so that a 5xx answered after the server stored the object does not fail the run.
+
+    A create that answered 5xx is repeated; if the repeat says AlreadyExists (409), the first one was stored after
+    all, and ``read_back()`` returns it. Callers use names nobody else creates (a Job per run and attempt).
+    """
+    sleep = sleep or time.sleep
+    for attempt in range(1, attempts + 1):
+        try:
+            return create()
+        except K8S_ERRORS as exc:
+            status = getattr(exc, "status", None)
+            if status == 409 and attempt > 1:
+                found = read_back()
+                if found is not None:
+                    return found
+            if status not in TRANSIENT_STATUSES or attempt == attempts:
+                raise
+            sleep(backoff * (2 ** (attempt - 1)))
+    return None  # pragma: no cover - the loop returns or raises
+
+
+def api_retries(total=6, backoff_factor=0.5):
+    """The retry policy every client built here uses (see ApiRetry)."""
+    if Retry is object:
+        return None
+    return ApiRetry(total=total, connect=total, read=2, status=total, backoff_factor=backoff_factor, status_forcelist=TRANSIENT_STATUSES,
+                    allowed_methods=frozenset(("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")), raise_on_status=False,
+                    respect_retry_after_header=True)
+
+
+def retry_transient(call, attempts=4, sleep=None, backoff=0.5):
+    """``call()``, repeated on a transient API status for requests the transport does not retry (a POST that creates
+    nothing, such as an access review). Returns its result; the last error when every attempt failed."""
+    sleep = sleep or time.sleep
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except K8S_ERRORS as exc:
+            if getattr(exc, "status", None) not in TRANSIENT_STATUSES or attempt == attempts:
+                raise
+            sleep(backoff * (2 ** (attempt - 1)))
+    return None  # pragma: no cover - the loop returns or raises
 
 
 def k8s_argument_spec():
@@ -97,13 +168,16 @@ def api_client(kubeconfig=None, context=None):
     if key not in _CLIENT_CACHE:
         if not HAS_KUBERNETES:
             raise RuntimeError("the kubernetes Python client is required: %s" % KUBERNETES_IMPORT_ERROR)
+        configuration = k8s_client.Configuration()
         if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            k8s_config.load_incluster_config()
-            _CLIENT_CACHE[key] = k8s_client.ApiClient()
+            k8s_config.load_incluster_config(client_configuration=configuration)
         else:
             if kubeconfig and not os.path.exists(kubeconfig):
                 raise ValueError("kubeconfig %s does not exist; pass the path of a kubeconfig file." % kubeconfig)
-            _CLIENT_CACHE[key] = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
+            k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False)
+        # Read by the client when it builds its connection pool, so it must be set before ApiClient exists.
+        configuration.retries = api_retries()
+        _CLIENT_CACHE[key] = k8s_client.ApiClient(configuration=configuration)
     return _CLIENT_CACHE[key]
 
 
@@ -270,7 +344,8 @@ def access_review(api, requirement):
     attributes = {k: requirement[k] for k in ("verb", "resource", "group", "namespace", "subresource", "name") if requirement.get(k)}
     attributes.setdefault("group", "")
     body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}}
-    status = k8s_client.AuthorizationV1Api(api).create_self_subject_access_review(body).status
+    # A review stores nothing, so a 5xx answer is repeated here (the transport repeats only a POST's 429).
+    status = retry_transient(lambda: k8s_client.AuthorizationV1Api(api).create_self_subject_access_review(body)).status
     return {"allowed": bool(status.allowed), "denied": bool(getattr(status, "denied", None)), "reason": status.reason or None,
             "evaluation_error": status.evaluation_error or None}
 

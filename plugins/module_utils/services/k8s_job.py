@@ -205,7 +205,9 @@ class JobRunner:
                         duration_s=0.0, log_tail=[], dry_run=True)
         replaced = self.delete(name, namespace) if self.get_job(name, namespace) is not None else False
         started = self.clock()
-        self.jobs.create(body=manifest, namespace=namespace)
+        # A 5xx on the create may come after the Job was stored: repeated, and an AlreadyExists then is ours.
+        k8s.create_once(lambda: self.jobs.create(body=manifest, namespace=namespace), lambda: self.get_job(name, namespace),
+                        sleep=self.sleep)
         deadline = started + timeout
         settle_until = None
         while True:
