@@ -87,6 +87,7 @@ def create_once(create, read_back, attempts=4, sleep=None, backoff=0.5):
     for attempt in range(1, attempts + 1):
         try:
             return create()
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except K8S_ERRORS as exc:
             status = getattr(exc, "status", None)
             if status == 409 and attempt > 1:
@@ -115,6 +116,7 @@ def retry_transient(call, attempts=4, sleep=None, backoff=0.5):
     for attempt in range(1, attempts + 1):
         try:
             return call()
+        # pylint: disable-next=catching-non-exception  # a tuple of exception classes pylint cannot infer
         except K8S_ERRORS as exc:
             if getattr(exc, "status", None) not in TRANSIENT_STATUSES or attempt == attempts:
                 raise
