@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 AWSCLI := .venv-awscli/bin/aws
 BUILDER := .venv-builder/bin/ansible-builder
+PREFECT := .venv-prefect/bin/prefect
 SANDBOX_DIR ?= .sandbox
 # pytest workers; each starts its own sandbox (the suite is mostly CPU-bound ansible-playbook runs).
 PYTEST_WORKERS ?= 2
@@ -40,6 +41,12 @@ $(BUILDER):
 	$(PYTHON) -m venv .venv-builder
 	.venv-builder/bin/pip install --quiet --disable-pip-version-check ansible-builder==3.1.0
 
+# Prefect (the pipeline tests' real orchestrator server and flow runner) pins FastAPI, SQLAlchemy, pydantic
+# and more; like awscli it gets its own venv, and the collection itself never imports it.
+$(PREFECT):
+	$(PYTHON) -m venv .venv-prefect
+	.venv-prefect/bin/pip install --quiet --disable-pip-version-check prefect==3.9.1
+
 # ansible-test bootstraps pip in its venvs with a script it downloads from the internet; give it a
 # local stand-in that installs from the pip 24.2 wheel (downloaded from PyPI).
 $(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
@@ -47,7 +54,7 @@ $(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
 	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d $(GET_PIP_CACHE)/pip-wheels pip==24.2
 	cp tools/get_pip_standin.py $@
 
-setup: $(VENV)/.installed $(AWSCLI) $(BUILDER) $(GET_PIP_CACHE)/get_pip_24_2.py
+setup: $(VENV)/.installed $(AWSCLI) $(BUILDER) $(PREFECT) $(GET_PIP_CACHE)/get_pip_24_2.py
 
 sandbox-up: setup
 	$(BIN)/python -m tests.sandbox up --dir $(SANDBOX_DIR)

@@ -12,9 +12,11 @@ sys.path.insert(0, os.path.join(ROOT, "collections"))
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import manifest  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import promotion  # noqa: E402  pylint: disable=wrong-import-position
 
 SCHEMAS = {"receipt.v1.schema.json": receipts.RECEIPT_V1_SCHEMA,
-           "pipeline_manifest.v1.json": manifest.MANIFEST_V1_SCHEMA}
+           "pipeline_manifest.v1.json": manifest.MANIFEST_V1_SCHEMA,
+           "pipeline_model_selector.v1.json": promotion.SELECTOR_V1_SCHEMA}
 
 
 def main(argv):

@@ -34,11 +34,13 @@ options:
   steps:
     description:
       - The DAG (the inventory's C(pipeline_steps)) - a list of steps, each with C(asset) (a lowercase name),
-        C(depends_on) (assets), C(executor) (C(local) or C(ecs); C(prefect) is planned), C(timeout_s)
+        C(depends_on) (assets), C(executor) (C(local), C(ecs) or C(prefect)), C(timeout_s)
         (default 3600), C(retries) (in-place retries of network failures, default 2) and C(env) (extra
         environment).
       - C(local) steps take C(command), an argv list run without a shell (and optional C(cwd)); C(ecs) steps take
-        C(task_definition) (family, family:revision or ARN) and optional C(container_name).
+        C(task_definition) (family, family:revision or ARN) and optional C(container_name); C(prefect) steps take
+        C(deployment) (C(<flow name>/<deployment name>)) and optional C(parameters) (flow parameters; the pipeline
+        adds C(partition), C(run_id) and C(run_as_of_ts) to every flow run).
       - A cycle, an unknown dependency, a duplicate asset or a missing command is refused (C(steps_invalid)) before anything runs.
     type: list
     elements: dict
@@ -71,6 +73,34 @@ options:
     type: str
     choices: [FARGATE, EC2, EXTERNAL]
     default: FARGATE
+  prefect_api_url:
+    description:
+      - Prefect's REST API (what C(PREFECT_API_URL) holds) - C(http://<host>:4200/api) for a self-hosted server,
+        C(https://api.prefect.cloud/api/accounts/<id>/workspaces/<id>) for Prefect Cloud. Required when a step uses
+        the C(prefect) executor; when set, M(signalcraft.ops.pipeline_status) also reads the partition's flow runs.
+      - The collection talks to the REST API directly; it does not need the prefect Python package.
+    type: str
+    default: ""
+  prefect_api_key:
+    description:
+      - API key, sent as a Bearer token in the Authorization header (Prefect Cloud, or a server behind an authenticating proxy).
+        Never written to receipts or logs. Default the controller's E(PREFECT_API_KEY).
+    type: str
+  prefect_timeout_s:
+    description:
+      - Timeout of one Prefect API call; connection errors, timeouts and 5xx answers are retried three times with
+        exponential backoff and jitter before C(prefect_unreachable).
+    type: float
+    default: 10.0
+  pointer_root:
+    description:
+      - Where the model selectors C(<model>_current_run.json) live - an absolute local directory or
+        C(s3://<bucket>/<prefix>) (the inventory's C(signalcraft_pipeline_pointer_root)).
+      - A step with C(models) (a list of model names) gets, when its partition's run starts, the run each selector
+        names in E(PIPELINE_MODEL_RUN_ID), E(PIPELINE_MODEL_ARTIFACT_DIR) and E(PIPELINE_MODELS), and its manifest
+        records them under C(models). Required when a step has C(models).
+    type: str
+    default: ""
 """
 
     RETRY = r"""

@@ -25,6 +25,10 @@ description:
     C(port_conflict), C(stale_snapshot), C(timeout), C(unknown)) and retry category (A same run_id,
     B new run_id, C do not retry).
   - Network failures are retried in place with exponential backoff and jitter (the step's C(retries)).
+  - When every step of a partition's run succeeded, each asset's current pointer
+    C(<manifest_root>/_current/<asset>.json) moves to that run (forward only - an older partition never rewinds
+    it - by compare-and-swap); a failed or interrupted run moves none. A step with C(models) records the model
+    runs its selectors named (O(pointer_root)) in its manifest.
   - The summary C(<manifest_root>/backfills/<backfill_id>/summary.json) is rewritten after each partition
     (progress - C(status=running), C(pending)) and at the end (planned, succeeded, skipped, failed by
     class, wall time).

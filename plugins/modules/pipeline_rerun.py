@@ -24,8 +24,9 @@ description:
   - Category C (contract, permission, port conflict) - refused with the failure's reason and action
     (C(rerun_refused)) until the cause is fixed and O(confirm_fixed=true) says so; then a new C(run_id).
   - Nothing is ever deleted, and a rerun never needs a cleanup first.
-  - A run whose steps all succeeded is left alone (C(changed=false)). A partition without manifests is refused
-    (C(manifests_missing)); run a backfill for it.
+  - A run whose steps all succeeded is left alone (C(changed=false)), except that current pointers it should have
+    moved and did not (the run was killed between its last step and its last pointer move) are moved then
+    (C(action=none current=moved)). A partition without manifests is refused (C(manifests_missing)); run a backfill for it.
   - Fails with C(step_failed) when the rerun fails again (its manifests say why).
   - Check mode says what would happen and runs nothing.
 options:
@@ -108,8 +109,12 @@ outputs:
       returned: always
       type: list
       elements: dict
+    current:
+      description: For a run that had succeeded - the current pointers moved now (C(moved), C(held), C(unchanged), C(errors)).
+      returned: when a succeeded run's current pointers were moved
+      type: dict
     outcome:
-      description: The rerun's partition outcome (C(status), C(failed_step), C(failure_class), C(reused_steps), ...).
+      description: The rerun's partition outcome (C(status), C(failed_step), C(failure_class), C(reused_steps), C(current), ...).
       returned: when something ran
       type: dict
 """
@@ -144,6 +149,11 @@ def run(ops):
             partition, " %s" % params["run_id"] if params.get("run_id") else "", params["manifest_root"], partition, partition),
             details=dict(outputs, line=line))
     if decided["action"] == "none":
+        # A run that succeeded but was killed before all its current pointers moved gets them moved now.
+        settled = pipeline.settle_current(partition, decided["run_id"]) if not ops.check_mode else None
+        if settled and settled["moved"]:
+            outputs["current"] = settled
+            return dict(changed=True, outputs=outputs, line=line + [("action", "none"), ("current", "moved")])
         return dict(changed=False, outputs=outputs, line=line + [("action", "none")])
     if decided["action"] == "refuse" and not params["confirm_fixed"]:
         first = [f for f in decided["failures"] if f["category"] == "C"][0]

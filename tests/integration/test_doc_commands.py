@@ -3,8 +3,8 @@
 The commands and what each must do come from the doc-test markers in the Markdown (see
 tests/doc_commands.py): the exit code, the status line(s) it prints, and for a ``--check`` command
 that the sandbox is unchanged afterwards (S3 keys/versions/ETags of every bucket, ECS task
-definitions and services, the RDS cluster's writer, both clusters' namespaces and objects, every
-PostgreSQL row). A command the sandbox cannot serve is skipped for the reason its page states.
+definitions and services, the RDS cluster's writer, SSM parameter versions and labels, SQS message
+counts, both clusters' namespaces and objects, every PostgreSQL row). A command the sandbox cannot serve is skipped for the reason its page states.
 
 Commands run from the repository root with bash, ``.venv/bin`` first on PATH and the session
 sandbox's environment (``.sandbox/`` in a ``source`` line means the session's sandbox directory;
@@ -98,6 +98,29 @@ def _rds(sandbox):
             for c in clusters}
 
 
+def _ssm(sandbox):
+    """Every parameter's version (a write always adds one) and labels."""
+    ssm = sandbox.boto3_client("ssm")
+    state = {}
+    for page in ssm.get_paginator("describe_parameters").paginate():
+        for parameter in page["Parameters"]:
+            history = ssm.get_parameter_history(Name=parameter["Name"])["Parameters"]
+            state[parameter["Name"]] = (parameter["Version"], sorted((h["Version"], tuple(h.get("Labels") or [])) for h in history))
+    return state
+
+
+def _sqs(sandbox):
+    """Every queue's message count (visible + in flight + delayed: a delay or visibility timeout ending moves
+    messages between the three, a purge or a receive-and-delete lowers the sum)."""
+    sqs = sandbox.boto3_client("sqs")
+    names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+    state = {}
+    for url in sqs.list_queues().get("QueueUrls", []):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names))["Attributes"]
+        state[url] = sum(int(attributes.get(name, 0)) for name in names)
+    return state
+
+
 def _k8s(sandbox, cluster):
     """Namespaces and every object no controller owns (a controller's pods come and go by themselves)."""
     from kubernetes import client
@@ -135,7 +158,8 @@ def _postgres(sandbox):
 
 
 def snapshot(sandbox):
-    return {"s3": _s3(sandbox), "ecs": _ecs(sandbox), "rds": _rds(sandbox), "k8s_primary": _k8s(sandbox, "primary"),
+    return {"s3": _s3(sandbox), "ecs": _ecs(sandbox), "rds": _rds(sandbox), "ssm": _ssm(sandbox), "sqs": _sqs(sandbox),
+            "k8s_primary": _k8s(sandbox, "primary"),
             "k8s_dr": _k8s(sandbox, "dr"), "postgres": _postgres(sandbox)}
 
 

@@ -39,6 +39,8 @@ THROTTLING_ERROR_CODES = frozenset((
     "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
     "RequestLimitExceeded", "BandwidthLimitExceeded", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
     "EC2ThrottledException", "ThrottlingError",
+    # SSM: "concurrent updates for a resource that supports one update at a time" (PutParameter, LabelParameterVersion).
+    "TooManyUpdates",
 ))
 # Server-side failures that are safe to retry for the operations this collection makes.
 TRANSIENT_ERROR_CODES = frozenset((

@@ -30,7 +30,9 @@ _TRUST_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
 EXECUTION_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                    "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"},
-    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:jobintel/*"}]})
+    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:jobintel/*"},
+    # The workers' DETECTOR_MODEL_VERSION secret (seed/containment.py): ECS reads SSM secrets as the execution role.
+    {"Effect": "Allow", "Action": "ssm:GetParameters", "Resource": "arn:aws:ssm:*:*:parameter/jobintel/*"}]})
 
 
 def _error_code(exc):
@@ -223,13 +225,14 @@ DB_CLUSTER = "signalcraft-sandbox"
 DB_INSTANCES = ("signalcraft-sandbox-1", "signalcraft-sandbox-2")
 
 
-def ensure_services(ecs, task_definition_arn, network):
-    """The services, created on the seeded revision unless they exist; returns their names."""
+def ensure_services(ecs, task_definition_arn, network, task_definitions=None):
+    """The services, created on the seeded revision (or their own in ``task_definitions``) unless they exist; returns their names."""
     existing = {s["serviceName"] for s in ecs.describe_services(cluster=CLUSTER, services=list(SERVICES))["services"]
                 if s.get("status") == "ACTIVE"}
     for name, count in sorted(SERVICES.items()):
         if name not in existing:
-            ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=task_definition_arn, desiredCount=count,
+            ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=(task_definitions or {}).get(name, task_definition_arn),
+                               desiredCount=count,
                                launchType=LAUNCH_TYPE, networkConfiguration={"awsvpcConfiguration": {
                                    "subnets": network["subnets"], "securityGroups": network["security_groups"]}})
     return sorted(SERVICES)

@@ -9,7 +9,7 @@ import os
 
 import boto3
 
-from . import archives, compute, storage
+from . import archives, compute, containment, storage
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -34,12 +34,17 @@ def seed_compute(client, region, account_id, buckets, prefix):
     compute.ensure_cluster(ecs)
     request = compute.task_definition_request(image_ref, buckets["artifact"], prefix, region, account_id, roles)
     task_definition_arn = compute.ensure_task_definition(ecs, request)
-    services = compute.ensure_services(ecs, task_definition_arn, network)
+    parameters = containment.ensure_parameters(client("ssm"))
+    workers_arn = compute.ensure_task_definition(ecs, containment.workers_task_definition_request(request, region, account_id))
+    services = compute.ensure_services(ecs, task_definition_arn, network, {"jobintel-workers": workers_arn})
     return {
         "image_ref": image_ref, "image_digest": digest, "image_tag_ref": "%s:%s" % (repository_uri, compute.IMAGE_TAG),
         "ecr_repository": compute.REPOSITORY, "ecs_cluster": compute.CLUSTER, "task_family": compute.TASK_FAMILY,
         "task_definition_arn": task_definition_arn, "ecs_services": services,
         "db_cluster": compute.ensure_db_cluster(client("rds")),
+        # What the containment toggles act on (docs/db-ops.md; inventories/local's containment_*).
+        "ssm_parameters": parameters, "ingestion_queue": containment.ensure_queue(client("sqs")),
+        "workers_task_family": containment.WORKERS_FAMILY,
         "ecs_subnets": network["subnets"], "ecs_security_groups": network["security_groups"],
         "ecs_launch_type": compute.LAUNCH_TYPE, "vpc_id": network["vpc_id"],
     }

@@ -35,7 +35,7 @@ def test_steps_come_out_in_dependency_order_with_defaults():
     ([{"asset": "a", "command": ["x"]}, {"asset": "a", "command": ["x"]}], "twice"),
     ([{"asset": "a", "depends_on": ["b"], "command": ["x"]}], "no step produces"),
     ([{"asset": "a", "depends_on": ["b"], "command": ["x"]}, {"asset": "b", "depends_on": ["a"], "command": ["x"]}], "cycle"),
-    ([{"asset": "a", "executor": "prefect"}], "not available yet"),
+    ([{"asset": "a", "executor": "prefect"}], "deployment: <flow>/<deployment>"),
     ([{"asset": "a", "executor": "k8s"}], "not one of"),
     ([{"asset": "a", "commnd": ["x"]}], "unknown keys"),
     ([{"asset": "A b", "command": ["x"]}], "lowercase"),
@@ -44,7 +44,8 @@ def test_steps_come_out_in_dependency_order_with_defaults():
 ])
 def test_broken_dags_are_refused_with_steps_invalid(steps, words):
     from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import executors
-    known = {"local": executors.LocalExecutor(), "ecs": executors.EcsExecutor(None, "cluster")}
+    known = {"local": executors.LocalExecutor(), "ecs": executors.EcsExecutor(None, "cluster"),
+             "prefect": executors.PrefectExecutor(api_url="http://127.0.0.1:4200/api")}
     message = refused("steps_invalid", plan.normalise_steps, steps, known)
     assert words in message and "pipeline_steps" in message
 

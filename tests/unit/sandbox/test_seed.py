@@ -25,10 +25,11 @@ OUTPUT_KEYS = {
     "recordings_bucket", "exports_bucket", "prefix", "backup_id", "backup_uri", "image_ref", "image_digest", "image_tag_ref",
     "ecr_repository", "ecs_cluster", "task_family", "task_definition_arn", "ecs_subnets", "ecs_security_groups",
     "ecs_launch_type", "vpc_id", "control_plane_source_dir", "published_run_id", "ecs_services", "db_cluster", "outbox_run_ids",
-    "recordings",
+    "recordings", "ssm_parameters", "ingestion_queue", "workers_task_family",
 }
 # Operations that would change state; the second seed run must make none of them.
-_WRITE_PREFIXES = ("Put", "Create", "Register", "Modify", "Attach", "Delete", "Update", "Copy", "Complete", "Upload", "Tag")
+_WRITE_PREFIXES = ("Put", "Create", "Register", "Modify", "Attach", "Delete", "Update", "Copy", "Complete", "Upload", "Tag",
+                   "Send", "Label")
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +231,24 @@ def test_what_the_docs_examples_use(out, client):
     archived = s3.head_object(Bucket=out["recordings_bucket"], Key="archive/rec/exam-4711.webm")
     assert archived.get("StorageClass") == "DEEP_ARCHIVE"
     assert {row["id"] for row in out["recordings"]} >= {4711, 4712}
+
+
+def test_what_the_containment_toggles_act_on(out, client):
+    """docs/db-ops.md's backpressure, queue and model pin examples: two parameters, a queue with a backlog, and a
+    worker service whose task definition takes DETECTOR_MODEL_VERSION from the model parameter."""
+    ssm = client("ssm")
+    flag = ssm.get_parameter(Name=out["ssm_parameters"]["backpressure"])["Parameter"]
+    assert (flag["Type"], flag["Value"], flag["Version"]) == ("String", "off", 1)
+    history = ssm.get_parameter_history(Name=out["ssm_parameters"]["model_version"])["Parameters"]
+    assert [(h["Version"], h["Value"]) for h in history] == [(1, "detector-2026.01.3"), (2, "detector-2026.02.0")]
+    sqs = client("sqs")
+    url = sqs.get_queue_url(QueueName=out["ingestion_queue"])["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                         "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesDelayed"]) == ("9", "3")
+    ecs = client("ecs")
+    workers = ecs.describe_services(cluster=out["ecs_cluster"], services=["jobintel-workers"])["services"][0]
+    definition = ecs.describe_task_definition(taskDefinition=workers["taskDefinition"])["taskDefinition"]
+    assert definition["family"] == out["workers_task_family"]
+    secrets = {s["name"]: s["valueFrom"] for s in definition["containerDefinitions"][0]["secrets"]}
+    assert secrets["DETECTOR_MODEL_VERSION"] == "arn:aws:ssm:us-east-1:111122223333:parameter/jobintel/local/detector/DETECTOR_MODEL_VERSION"

@@ -5,7 +5,7 @@
 
 ``validate(params)`` checks everything that needs no network (steps, DAG, manifest root, ids) and
 returns the steps in DAG order; ``open_pipeline(ops, steps)`` then builds the store and executors
-(clients are built only here, after validation, and only for an s3:// root or ECS steps).
+(clients are built only here, after validation, and only for an s3:// root, ECS steps or Prefect).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,8 +14,11 @@ __metaclass__ = type
 
 import os
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import engine, executors, manifest, plan
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import engine, executors, manifest, plan, pointer_store, promotion
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import prefect as prefect_service
 
 
 def argument_spec():
@@ -30,6 +33,10 @@ def argument_spec():
         ecs_security_groups=dict(type="list", elements="str", default=[]),
         ecs_assign_public_ip=dict(type="bool", default=False),
         ecs_launch_type=dict(type="str", choices=["FARGATE", "EC2", "EXTERNAL"], default="FARGATE"),
+        prefect_api_url=dict(type="str", default=""),
+        prefect_api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["PREFECT_API_KEY"])),
+        prefect_timeout_s=dict(type="float", default=prefect_service.DEFAULT_TIMEOUT_S),
+        pointer_root=dict(type="str", default=""),
     )
 
 
@@ -43,7 +50,16 @@ def _configured_executors(params):
         "local": executors.LocalExecutor(),
         "ecs": executors.EcsExecutor(None, params.get("ecs_cluster"), params.get("ecs_subnets"), params.get("ecs_security_groups"),
                                      params.get("ecs_assign_public_ip"), params.get("ecs_launch_type") or "FARGATE"),
+        "prefect": executors.PrefectExecutor(api_url=params.get("prefect_api_url") or ""),
     }
+
+
+def prefect_client(params):
+    """The Prefect API client of ``prefect_api_url`` (None when Prefect is not configured)."""
+    if not (params.get("prefect_api_url") or "").strip():
+        return None
+    return prefect_service.PrefectClient(params["prefect_api_url"], params.get("prefect_api_key"),
+                                         timeout=params.get("prefect_timeout_s") or prefect_service.DEFAULT_TIMEOUT_S)
 
 
 def validate(params):
@@ -54,11 +70,26 @@ def validate(params):
     if data_root and not os.path.isabs(os.path.expanduser(data_root)):
         raise OpsError("invalid_input", "pipeline_data_root %r must be an absolute directory; set signalcraft_pipeline_data_root in the "
                                         "inventory (or -e pipeline_data_root)." % data_root)
+    if (params.get("prefect_api_url") or "").strip():
+        try:
+            prefect_service.normalise_api_url(params["prefect_api_url"])
+        except ValueError as exc:
+            raise OpsError("invalid_input", "%s; fix signalcraft_pipeline_prefect_api_url in the inventory (or -e pipeline_prefect_api_url)." % exc)
+        if params.get("prefect_timeout_s") is not None and params["prefect_timeout_s"] <= 0:
+            raise OpsError("invalid_input", "prefect_timeout_s must be > 0; fix -e pipeline_prefect_timeout_s.")
     steps = plan.normalise_steps(params["steps"], _configured_executors(params))
     if any(s["executor"] == "local" for s in steps) and not data_root:
         raise OpsError("invalid_input", "local steps need a data directory: set signalcraft_pipeline_data_root in the inventory "
                                         "(or -e pipeline_data_root).")
+    if (params.get("pointer_root") or "").strip():
+        pointer_store.parse_root(params["pointer_root"], "pipeline_pointer_root")
     return steps
+
+
+def smoke_step(params, steps):
+    """The promotion's smoke scoring step and its expected output (promotion.normalise_smoke), validated
+    against the executors this configuration has."""
+    return promotion.normalise_smoke(params.get("smoke"), steps, _configured_executors(params))
 
 
 def open_pipeline(ops, steps, backfill_id=None, retry_delay_s=1.0, run_steps=True):
@@ -73,5 +104,18 @@ def open_pipeline(ops, steps, backfill_id=None, retry_delay_s=1.0, run_steps=Tru
     if "ecs" in kinds:
         by_kind["ecs"] = executors.EcsExecutor(ops.client("ecs"), params["ecs_cluster"], params["ecs_subnets"], params["ecs_security_groups"],
                                                params["ecs_assign_public_ip"], params["ecs_launch_type"])
+    if "prefect" in kinds:
+        by_kind["prefect"] = executors.PrefectExecutor(prefect_client(params))
+        # Every deployment is looked up before anything runs: a missing one (or an unreachable server) refuses the run.
+        by_kind["prefect"].prepare(steps)
+    # The "current" pointers live next to the manifests; the model selectors under the pointer root.
+    pointers = pointer_store.open_store(params["manifest_root"], lambda: ops.client("s3"), "pipeline_manifest_root")
+    selectors = None
+    if (params.get("pointer_root") or "").strip():
+        selectors = pointer_store.open_store(params["pointer_root"], lambda: ops.client("s3"), "pipeline_pointer_root")
+    elif run_steps and any(s.get("models") for s in steps):
+        raise OpsError("steps_invalid", "step(s) %s use models, but no pointer root holds their <model>_current_run.json selectors; set "
+                                        "signalcraft_pipeline_pointer_root in the inventory (or -e pipeline_pointer_root)." % ", ".join(
+                                            s["asset"] for s in steps if s.get("models")))
     return engine.Pipeline(store, steps, params["partition_key"], by_kind, data_root=data_root, execution_id=ops.execution_id,
-                           backfill_id=backfill_id, retry_delay_s=retry_delay_s)
+                           backfill_id=backfill_id, retry_delay_s=retry_delay_s, pointers=pointers, selectors=selectors)

@@ -16,6 +16,12 @@ Resume, per partition, from the newest run's manifests: every step ``success`` -
 all of category A (or a run that was interrupted) -> the same ``run_id``, only the steps without a
 ``success`` manifest run again; a failure of category B or C -> a new ``run_id`` (the failed run stays
 intact for forensics). Nothing is ever deleted.
+
+Models and current pointers: a step with ``models`` gets the runs the model selectors name
+(``<pointer_root>/<model>_current_run.json``, promotion.py), read once when its partition's run starts,
+and its manifest records them. When every step of a partition's run succeeded, each asset's current
+pointer (``<manifest_root>/_current/<asset>.json``, current.py) moves to that run, forward only, by
+compare-and-swap; a failed or interrupted run moves none.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,7 +39,7 @@ import time
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.concurrency import bounded_map
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
-from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import executors, manifest, triage
+from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline import current, executors, manifest, pointer_store, promotion, triage
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs as ecs_service
 
 
@@ -91,8 +97,11 @@ class Pipeline:
     """The configured DAG against one manifest store, with one executor per kind."""
 
     def __init__(self, store, steps, partition_key, executor_by_kind, data_root=None, execution_id=None, backfill_id=None,
-                 retry_delay_s=1.0, sleep=time.sleep, rng=random.random, now=receipts.utc_now):
+                 retry_delay_s=1.0, sleep=time.sleep, rng=random.random, now=receipts.utc_now, pointers=None, selectors=None):
         self.store, self.steps, self.partition_key = store, list(steps), partition_key
+        # pointers: the manifest root's pointer store (the "current" pointers, current.py); selectors: the
+        # pointer root's (the model selectors, promotion.py). Either may be None (nothing moved / read).
+        self.pointers, self.selectors = pointers, selectors
         self.executors, self.data_root = executor_by_kind, data_root
         self.execution_id, self.backfill_id = execution_id, backfill_id
         self.retry_delay_s, self.sleep, self.rng, self.now = retry_delay_s, sleep, rng, now
@@ -193,7 +202,8 @@ class Pipeline:
     # -------------------------------------------------------------- running
 
     def _output_dir(self, step, partition, run_id):
-        if step["executor"] != "local" or not self.data_root:
+        # Prefect steps: where the flow writes when its worker shares the controller's file system (else nothing is there).
+        if step["executor"] not in ("local", "prefect") or not self.data_root:
             return None
         return os.path.join(self.data_root, manifest.partition_dir(step["asset"], self.partition_key, partition, run_id))
 
@@ -201,9 +211,26 @@ class Pipeline:
         document = manifest.build(partition_key=self.partition_key, backfill_id=self.backfill_id, execution_id=self.execution_id, **fields)
         return manifest.write_manifest(self.store, document), document
 
-    def run_step(self, step, partition, run_id, as_of, inputs):
-        """Run one step (with in-place retries of network failures) and write its manifest."""
+    def model_runs(self, names):
+        """What each model's selector (``<pointer_root>/<model>_current_run.json``) names now: ``[{"model",
+        "run_id", "artifact_uri", "selector", "selector_etag"}]`` (``run_id`` None when it has no selector)."""
+        found = []
+        for name in sorted(set(names)):
+            rel = promotion.selector_path(name)
+            snapshot = self.selectors.read(rel) if self.selectors is not None else None
+            document = snapshot["document"] if snapshot else {}
+            found.append({"model": name, "run_id": document.get("run_id"), "artifact_uri": document.get("artifact_uri"),
+                          "selector": self.selectors.uri(rel) if self.selectors is not None else None,
+                          "selector_etag": snapshot["etag"] if snapshot else None})
+        return found
+
+    def run_step(self, step, partition, run_id, as_of, inputs, models=None):
+        """Run one step (with in-place retries of network failures) and write its manifest. ``models``: the
+        model runs the step uses (read from their selectors once per partition run), handed to it in
+        ``PIPELINE_MODEL*`` variables and recorded in its manifest."""
         executor = self.executors[step["executor"]]
+        if models:
+            step = dict(step, env=dict(step.get("env") or {}, **promotion.model_environment(models)))
         output_dir = self._output_dir(step, partition, run_id)
         input_dirs = dict((i["asset"], i.get("output_dir")) for i in inputs if i.get("output_dir"))
         manifest_inputs = [dict((k, i[k]) for k in ("asset", "run_id", "manifest", "status")) for i in inputs]
@@ -217,7 +244,7 @@ class Pipeline:
                         started_at=started_at, executor_kind=step["executor"], attempts=attempt,
                         attempt_history=history + [{"attempt": attempt, "started_at": attempt_started, "finished_at": None,
                                                     "exit_code": None, "failure_class": None}],
-                        inputs=manifest_inputs)
+                        inputs=manifest_inputs, models=models)
             context = executors.StepContext(self.partition_key, partition, run_id, as_of, attempt=attempt, output_dir=output_dir,
                                             inputs=input_dirs, backfill_id=self.backfill_id, data_root=self.data_root)
             try:
@@ -244,7 +271,8 @@ class Pipeline:
             asset=step["asset"], partition_value=partition, run_id=run_id, run_as_of_ts=as_of,
             status="success" if verdict is None else "failed", started_at=started_at, finished_at=_now_text(self.now()),
             duration_s=time.monotonic() - started, executor_kind=step["executor"], executor_ref=result.ref, executor_detail=detail or None,
-            attempts=attempt, attempt_history=history, inputs=manifest_inputs, outputs=outputs, checks=checks, failure=failure)
+            attempts=attempt, attempt_history=history, inputs=manifest_inputs, outputs=outputs, checks=checks, failure=failure,
+            models=models)
         return {"asset": step["asset"], "status": document["status"], "manifest": uri, "output_dir": output_dir, "document": document}
 
     def skip_step(self, step, partition, run_id, as_of, blocked):
@@ -260,6 +288,8 @@ class Pipeline:
         succeeded in this run (their manifests stand). Returns the partition's outcome."""
         started_at, started = _now_text(self.now()), time.monotonic()
         done = {}
+        # One read of the model selectors per partition run, so all its steps score with the same model runs.
+        models = dict((m["model"], m) for m in self.model_runs([n for s in self.steps for n in s.get("models") or []]))
         for step in self.steps:
             if step["asset"] in keep:
                 document = manifest.read_manifest(self.store, step["asset"], self.partition_key, partition, run_id)
@@ -274,9 +304,11 @@ class Pipeline:
                 continue
             inputs = [{"asset": d, "run_id": run_id, "manifest": done[d]["manifest"], "status": "success",
                        "output_dir": done[d].get("output_dir")} for d in step["depends_on"]]
-            done[step["asset"]] = self.run_step(step, partition, run_id, as_of, inputs)
+            done[step["asset"]] = self.run_step(step, partition, run_id, as_of, inputs, models=[models[n] for n in step.get("models") or []])
         failed = [done[s["asset"]]["document"] for s in self.steps if done[s["asset"]]["status"] == "failed"]
         first = failed[0] if failed else None
+        # The "current" pointers move only after every step of the run succeeded (the runbook's rule).
+        moves = self.move_current(partition, run_id, as_of, done) if not failed else {"moved": [], "held": [], "unchanged": [], "errors": []}
         return {
             "partition": partition, "run_id": run_id, "run_as_of_ts": as_of,
             "status": "failed" if failed else "success",
@@ -288,7 +320,46 @@ class Pipeline:
                               "attempts": d["attempts"], "message": d["failure"]["message"]} for d in failed],
             "reused_steps": [s["asset"] for s in self.steps if done[s["asset"]].get("reused")],
             "started_at": started_at, "finished_at": _now_text(self.now()), "duration_s": round(time.monotonic() - started, 3),
+            "current": moves,
         }
+
+    def settle_current(self, partition, run_id):
+        """Move the current pointers to ``run_id`` of ``partition`` when every step of it succeeded (a run
+        killed between its last manifest and its last pointer move); idempotent, like move_current."""
+        done = {}
+        for step in self.steps:
+            document = manifest.read_manifest(self.store, step["asset"], self.partition_key, partition, run_id)
+            if not manifest.succeeded(document):
+                return {"moved": [], "held": [], "unchanged": [], "errors": []}
+            done[step["asset"]] = {"status": "success", "document": document,
+                                   "manifest": self.store.uri(manifest.manifest_path(step["asset"], self.partition_key, partition, run_id))}
+        return self.move_current(partition, run_id, done[self.steps[0]["asset"]]["document"]["run_as_of_ts"], done)
+
+    def move_current(self, partition, run_id, as_of, done):
+        """Move each asset's current pointer to this run (forward only, compare-and-swap retried on top of
+        the new state: current.py). ``{"moved", "held", "unchanged", "errors"}`` by asset; a pointer that
+        cannot be moved is reported, not raised: the run's outputs stand either way."""
+        moves = {"moved": [], "held": [], "unchanged": [], "errors": []}
+        if self.pointers is None or any(done[s["asset"]]["status"] != "success" for s in self.steps):
+            return moves
+        for step in self.steps:
+            entry = done[step["asset"]]
+            used = [{"model": m["model"], "run_id": m["run_id"]} for m in entry["document"].get("models") or []]
+            proposed = current.document(step["asset"], self.partition_key, partition, run_id, as_of, entry["manifest"], _now_text(self.now()),
+                                        execution_id=self.execution_id, backfill_id=self.backfill_id, models=used)
+            try:
+                moved = pointer_store.move(self.pointers, current.pointer_path(step["asset"]), current.advance(proposed))
+            except OpsError as exc:
+                moves["errors"].append({"asset": step["asset"], "reason": exc.reason, "message": exc.message})
+                continue
+            after = moved["after"] or {}
+            if moved["changed"]:
+                moves["moved"].append(step["asset"])
+            elif after.get("run_id") == run_id and (after.get("partition") or {}).get("value") == partition:
+                moves["unchanged"].append(step["asset"])
+            else:
+                moves["held"].append(step["asset"])
+        return moves
 
 
 # ------------------------------------------------------------------ backfill
@@ -391,7 +462,21 @@ def partition_status(pipeline, partition):
         steps.append(entry)
     run_ids = sorted(set(s["run_id"] for s in steps if s["run_id"]))
     return {"partition": partition, "partition_key": pipeline.partition_key, "steps": steps, "missing": missing,
-            "failing": [s for s in failing if s["status"] == "failed"] or failing, "running": running, "run_ids": run_ids}
+            "failing": [s for s in failing if s["status"] == "failed"] or failing, "running": running, "run_ids": run_ids,
+            "current": current_status(pipeline, partition, steps)}
+
+
+def current_status(pipeline, partition, steps):
+    """Whether the assets' current pointers moved to the partition's run (current.state), read back from
+    ``<manifest_root>/_current/``; an unreadable pointer counts as not moved."""
+    found = {}
+    for step in steps:
+        try:
+            snapshot = pipeline.pointers.read(current.pointer_path(step["asset"])) if pipeline.pointers is not None else None
+        except OpsError:
+            snapshot = None
+        found[step["asset"]] = snapshot["document"] if snapshot else None
+    return current.state(partition, steps, found)
 
 
 def today(now=None):

@@ -31,13 +31,23 @@ Executors:
   environment overlay refusing secret names, RunTask, DescribeTasks until STOPPED, exit code); the
   ``PIPELINE_*`` values are environment overrides of the step's container, and ``JOBINTEL_RUN_ID``
   carries the partition's run_id.
-- ``prefect`` (not yet; ``steps_invalid`` says so): ``start`` creates a flow run of the step's
-  deployment through Prefect's REST API (``POST /api/deployments/{id}/create_flow_run`` with the
-  partition, run_id and run_as_of_ts as parameters, an idempotency key of ``<run_id>:<asset>:<attempt>``),
-  ``poll`` reads ``GET /api/flow_runs/{id}`` and maps the state type (``COMPLETED`` -> succeeded;
-  ``FAILED``/``CRASHED``/``CANCELLED`` -> failed with the state message; anything else -> running),
-  ``cancel`` sets the state to ``CANCELLING``. Prefect's own task retries then show in the flow run;
-  the manifest's ``executor.ref`` is the flow-run id.
+- ``prefect``: the step's ``deployment: <flow>/<deployment>`` through Prefect's REST API
+  (``services/prefect.py``; the collection never imports the prefect package). ``prepare`` looks every
+  deployment up once before anything runs (``prefect_deployment_not_found``, ``prefect_unreachable``);
+  ``start`` creates a flow run (``POST /api/deployments/{id}/create_flow_run``) with the parameters
+  ``partition``, ``run_id`` and ``run_as_of_ts`` (over the step's own ``parameters``), the tags
+  ``signalcraft-pipeline``, ``asset=<asset>``, ``<partition_key>=<partition>``, ``run_id=<run_id>``,
+  ``attempt=<n>`` (the daily check finds a partition's runs by them) and the idempotency key
+  ``<run_id>:<asset>:<attempt>``: a controller that retries the call, or a resume after the controller
+  died, gets the existing flow run back and follows it (a run still going or already COMPLETED is
+  adopted, never started twice); only when that run ended failed is a new one created under
+  ``<key>.<n>``. ``poll`` reads ``GET /api/flow_runs/{id}`` and maps the state type (``COMPLETED`` ->
+  succeeded; ``FAILED``/``CRASHED``/``CANCELLED`` -> failed with the state message, the failing task and
+  its retry count from ``POST /api/task_runs/filter``, and the run's error logs as the log tail;
+  anything else -> running); ``cancel`` sets the state to ``CANCELLING`` (Prefect cancels a run that has
+  not started at once). Prefect's own task retries show in the flow run; the manifest's
+  ``executor.ref`` is the flow-run id. When the flow writes to ``<data_root>/<asset>/<key>=<value>/run=<run_id>/``
+  on a file system the controller sees (a local worker), its outputs are recorded like a local step's.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -53,9 +63,9 @@ import time
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ecs as ecs_service
+from ansible_collections.signalcraft.ops.plugins.module_utils.services import prefect as prefect_service
 
-EXECUTOR_KINDS = ("local", "ecs")
-PLANNED_KINDS = ("prefect",)
+EXECUTOR_KINDS = ("local", "ecs", "prefect")
 LOG_TAIL_BYTES = 4096
 DEFAULT_TIMEOUT_S = 3600
 # A step may write this JSON file in its output directory: {"rows": {"<file>": <n>}, "checks": [{"name", "status", "detail"}]}.
@@ -310,11 +320,142 @@ class EcsExecutor(StepExecutor):
         self.client.stop_task(cluster=self.cluster, task=handle.ref, reason="signalcraft.ops pipeline: step timeout")
 
 
+class PrefectExecutor(StepExecutor):
+    """A step as a flow run of its Prefect deployment, followed through the REST API (module docstring)."""
+
+    kind = "prefect"
+    poll_delay = 0.5
+    poll_max_delay = 3.0
+    # Prefect unreachable while a flow run is followed: keep polling this long (the run goes on without us).
+    unreachable_grace_s = 120.0
+    # New keys tried when the idempotency key's run already ended failed (<key>.2, <key>.3, ...).
+    max_key_generations = 50
+
+    def __init__(self, client=None, api_url=None):
+        self.client = client
+        self.api_url = api_url if api_url is not None else (client.api_url if client is not None else "")
+        self._deployments = {}
+
+    def validate(self, step):
+        try:
+            prefect_service.parse_deployment_name(step.get("deployment"))
+        except ValueError as exc:
+            raise StepConfigError("step %s (executor prefect) needs deployment: <flow>/<deployment>: %s; fix it in pipeline_steps." % (
+                step.get("asset"), exc))
+        if step.get("parameters") is not None and not isinstance(step.get("parameters"), dict):
+            raise StepConfigError("step %s: parameters must be a mapping of flow parameters; fix it in pipeline_steps." % step.get("asset"))
+        reserved = sorted(set(step.get("parameters") or {}) & set(FLOW_RUN_PARAMETERS))
+        if reserved:
+            raise StepConfigError("step %s: parameters %s are set by the pipeline for each run; remove them from the step's parameters."
+                                  % (step.get("asset"), ", ".join(reserved)))
+        if not (self.api_url or "").strip():
+            raise StepConfigError("step %s runs on Prefect but no API URL is set; set signalcraft_pipeline_prefect_api_url in the "
+                                  "inventory (what PREFECT_API_URL holds, e.g. http://prefect:4200/api) or -e pipeline_prefect_api_url."
+                                  % step.get("asset"))
+
+    def deployment(self, name):
+        if name not in self._deployments:
+            self._deployments[name] = self.client.deployment(name)
+        return self._deployments[name]
+
+    def prepare(self, steps):
+        """Look every prefect step's deployment up once, before any partition starts (a missing one refuses the run)."""
+        for step in steps:
+            if step.get("executor") == self.kind:
+                self.deployment(step["deployment"])
+
+    def start(self, step, context):
+        deployment = self.deployment(step["deployment"])
+        parameters = dict(step.get("parameters") or {})
+        parameters.update(flow_run_parameters(context))
+        key = idempotency_key(context.run_id, step["asset"], context.attempt)
+        tags = flow_run_tags(step["asset"], context)
+        name = "%s-%s-%s-a%d" % (step["asset"], context.partition, context.run_id, context.attempt)
+        for generation in range(1, self.max_key_generations + 1):
+            attempt_key = key if generation == 1 else "%s.%d" % (key, generation)
+            run, created = self.client.create_flow_run(deployment["id"], parameters, attempt_key, tags, name)
+            # A run that is still going or already COMPLETED is adopted; one that failed (or is being cancelled) is not.
+            if created or not (prefect_service.step_state(run.get("state_type")) == "failed" or run.get("state_type") == "CANCELLING"):
+                break
+        else:
+            raise prefect_service.PrefectError("prefect_api_error", "Prefect keeps returning failed flow runs for idempotency key %s.*; "
+                                                                    "start the partition under a new run_id (resume)." % key)
+        return StepHandle(self.kind, run["id"], {"deployment": step["deployment"], "adopted": not created, "name": run.get("name"),
+                                                 "unreachable_since": None})
+
+    def _detail(self, handle, run):
+        return {"deployment": handle.state["deployment"], "flow_run_name": run.get("name"), "state_type": run.get("state_type"),
+                "state_name": run.get("state_name"), "adopted": handle.state["adopted"], "start_time": run.get("start_time"),
+                "end_time": run.get("end_time")}
+
+    def poll(self, handle):
+        try:
+            run = self.client.flow_run(handle.ref)
+        except prefect_service.PrefectError as exc:
+            if exc.reason != "prefect_unreachable":
+                raise
+            since = handle.state["unreachable_since"] = handle.state["unreachable_since"] or time.monotonic()
+            if time.monotonic() - since < self.unreachable_grace_s:
+                return None
+            raise
+        handle.state["unreachable_since"] = None
+        outcome = prefect_service.step_state(run.get("state_type"))
+        if outcome == "running":
+            return None
+        detail = self._detail(handle, run)
+        tasks = self.client.task_runs(handle.ref)
+        detail["task_retries"] = sum(prefect_service.task_retries(t) for t in tasks)
+        if outcome == "succeeded":
+            return StepResult("succeeded", ref=handle.ref, detail=detail)
+        failing = prefect_service.failing_task(tasks)
+        message = prefect_service.state_message(run)
+        if failing:
+            detail.update(failing_task=failing["task"], failing_task_run=failing["task_run"], failing_task_retries=failing["retries"])
+            message = "%s (failing task %s after %d retr%s)" % (message, failing["task"], failing["retries"],
+                                                                "y" if failing["retries"] == 1 else "ies")
+        try:
+            logs = self.client.error_logs(handle.ref)
+        except prefect_service.PrefectError:
+            logs = []
+        tail = "\n".join(entry.get("message") or "" for entry in logs)[-LOG_TAIL_BYTES:]
+        return StepResult("failed", exit_code=None, message="flow run %s %s: %s" % (run.get("name"), run.get("state_type"), message),
+                          log_tail=tail or message, ref=handle.ref, detail=detail)
+
+    def cancel(self, handle):
+        try:
+            self.client.set_flow_run_state(handle.ref, "CANCELLING", message="signalcraft.ops pipeline: step timeout")
+        except prefect_service.PrefectError:
+            pass  # best effort: the step is recorded as timed out either way
+
+
+# The parameters every flow run gets from the pipeline (over the step's own parameters).
+FLOW_RUN_PARAMETERS = ("partition", "run_id", "run_as_of_ts")
+
+
+def flow_run_parameters(context):
+    return {"partition": context.partition, "run_id": context.run_id, "run_as_of_ts": context.run_as_of_ts}
+
+
+def idempotency_key(run_id, asset, attempt):
+    """``<run_id>:<asset>:<attempt>``: one flow run per attempt of a step of a partition's run."""
+    return "%s:%s:%d" % (run_id, asset, int(attempt))
+
+
+def partition_tag(partition_key, partition):
+    return "%s=%s" % (partition_key, partition)
+
+
+def flow_run_tags(asset, context):
+    """The tags a step's flow run carries (the daily check finds a partition's runs by ``<partition_key>=<partition>``)."""
+    tags = ["signalcraft-pipeline", "asset=%s" % asset, partition_tag(context.partition_key, context.partition),
+            "run_id=%s" % context.run_id, "attempt=%d" % context.attempt]
+    if context.backfill_id:
+        tags.append("backfill_id=%s" % context.backfill_id)
+    return tags
+
+
 def validate_kind(step):
     kind = step.get("executor") or "local"
-    if kind in PLANNED_KINDS:
-        raise StepConfigError("step %s: executor %s is not available yet (planned: a flow run of a Prefect deployment); use local or "
-                              "ecs in pipeline_steps." % (step.get("asset"), kind))
     if kind not in EXECUTOR_KINDS:
         raise StepConfigError("step %s: executor %r is not one of %s; fix it in pipeline_steps." % (
             step.get("asset"), kind, ", ".join(EXECUTOR_KINDS)))

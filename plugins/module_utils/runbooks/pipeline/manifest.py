@@ -138,6 +138,19 @@ MANIFEST_V1_SCHEMA = {
         "skip_reason": {"type": ["string", "null"]},
         "backfill_id": {"type": ["string", "null"], "pattern": RUN_ID_PATTERN},
         "execution_id": {"type": ["string", "null"]},
+        # Optional (manifests written before model promotion have none): the model runs the step was
+        # handed, read from <pointer_root>/<model>_current_run.json when its partition's run started.
+        "models": {
+            "type": "array",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["model", "run_id", "selector"],
+                "properties": {"model": {"type": "string", "pattern": ASSET_PATTERN},
+                               "run_id": {"type": ["string", "null"], "minLength": 1},
+                               "artifact_uri": {"type": ["string", "null"]},
+                               "selector": {"type": ["string", "null"]},
+                               "selector_etag": {"type": ["string", "null"]}},
+            },
+        },
     },
     "allOf": [
         {"if": {"properties": {"status": {"const": "failed"}}},
@@ -215,8 +228,11 @@ def summary_path(backfill_id):
 
 def build(asset, partition_key, partition_value, run_id, run_as_of_ts, status, started_at, executor_kind, executor_ref=None,
           executor_detail=None, finished_at=None, duration_s=None, attempts=1, attempt_history=None, inputs=None, outputs=None,
-          checks=None, failure=None, skip_reason=None, backfill_id=None, execution_id=None):
-    """A validated pipeline_manifest.v1 document (ManifestError(manifest_invalid) when a field is wrong)."""
+          checks=None, failure=None, skip_reason=None, backfill_id=None, execution_id=None, models=None):
+    """A validated pipeline_manifest.v1 document (ManifestError(manifest_invalid) when a field is wrong).
+
+    ``models`` (only for a step that uses models): ``[{"model", "run_id", "artifact_uri", "selector", "selector_etag"}]``.
+    """
     executor = {"kind": executor_kind, "ref": executor_ref}
     if executor_detail:
         executor["detail"] = executor_detail
@@ -230,6 +246,8 @@ def build(asset, partition_key, partition_value, run_id, run_as_of_ts, status, s
         "executor": executor, "inputs": list(inputs or []), "outputs": list(outputs or []), "checks": list(checks or []),
         "failure": failure, "skip_reason": skip_reason, "backfill_id": backfill_id, "execution_id": execution_id,
     }
+    if models:
+        document["models"] = [dict((k, m.get(k)) for k in ("model", "run_id", "artifact_uri", "selector", "selector_etag")) for m in models]
     return validate(document, "manifest of %s %s=%s run=%s" % (asset, partition_key, partition_value, run_id))
 
 

@@ -28,7 +28,7 @@ MAX_PARTITIONS = 3660
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
 _STEP_KEYS = frozenset(("asset", "depends_on", "executor", "command", "env", "cwd", "timeout_s", "retries", "task_definition",
-                        "container_name", "deployment", "description"))
+                        "container_name", "deployment", "parameters", "description", "models"))
 
 
 def _steps_error(message):
@@ -60,6 +60,10 @@ def normalise_steps(steps, known_executors=None):
         if item["retries"] < 0 or item["timeout_s"] < 1:
             raise _steps_error("step %s: retries must be >= 0 and timeout_s >= 1." % asset)
         executors.validate_kind(item)
+        models = item.get("models") or []
+        if not isinstance(models, list) or not all(manifest.valid_name(m, manifest.ASSET_PATTERN) for m in models):
+            raise _steps_error("step %s: models must be a list of model names (lowercase, as in <model>_current_run.json)." % asset)
+        item["models"] = list(models)
         if known_executors is not None and item["executor"] in known_executors:
             known_executors[item["executor"]].validate(item)
         seen[asset] = item
