@@ -13,7 +13,7 @@ import uuid
 
 from tests.integration.test_dr_drill import live_runners
 from tests.integration.test_dr_failback import extravars as failback_vars
-from tests.integration.test_dr_failback import promoted  # noqa: F401 - a fixture: a promoted DR run
+from tests.integration.test_dr_failback import promoted  # noqa: F401 pylint: disable=unused-import  # a fixture: a promoted DR run
 from tests.integration.test_guard_matrix import aws_writes_since, k8s_audit_marks, k8s_writes_since, last_seq
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import locks

@@ -274,10 +274,10 @@ def test_the_move_loop_applies_a_pure_update_on_top_of_concurrent_moves(tmp_path
     store.swap("count.json", {"n": 0}, None)
 
     def bump():
-        for _ in range(10):
+        for dummy in range(10):
             pointer_store.move(store, "count.json", lambda doc: {"n": doc["n"] + 1}, max_attempts=200)
 
-    threads = [threading.Thread(target=bump) for _ in range(5)]
+    threads = [threading.Thread(target=bump) for dummy in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -243,8 +243,8 @@ def test_what_the_containment_toggles_act_on(out, client):
     assert [(h["Version"], h["Value"]) for h in history] == [(1, "detector-2026.01.3"), (2, "detector-2026.02.0")]
     sqs = client("sqs")
     url = sqs.get_queue_url(QueueName=out["ingestion_queue"])["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                         "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
     assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesDelayed"]) == ("9", "3")
     ecs = client("ecs")
     workers = ecs.describe_services(cluster=out["ecs_cluster"], services=["jobintel-workers"])["services"][0]
