@@ -71,7 +71,10 @@ def test_a_held_lock_stops_a_drill_and_a_failback_before_any_write(sandbox, run_
         assert live_runners(sandbox, run_id) == []
         assert k8s_writes_since(sandbox, k8s_marks) == []
         writes = aws_writes_since(sandbox, mark)
-        assert writes and all(op == "PutObject" and key.startswith("receipts/%s/" % run_id) for dummy, op, dummy2, key in writes), writes
+        assert ("s3", "PutObject", sandbox["SANDBOX_RECEIPT_BUCKET"], "receipts/%s/lock.json" % run_id) in writes
+        # Receipts only: nothing but PutObject into the receipt bucket, and not the lock (nor, a refused drill, the drill index).
+        assert all(op == "PutObject" and bucket == sandbox["SANDBOX_RECEIPT_BUCKET"] and key != LOCK_KEY and "/index/" not in key
+                   for dummy, op, bucket, key in writes), writes
         assert lock_object(sandbox)["etag"] == etag
         summary = json.loads((tmp_path / "drill" / "drill.summary.json").read_text())
         assert summary["status"] == "failed" and summary["failed_phase"] == "guards"

@@ -25,5 +25,7 @@ def test_the_entry_is_named_by_the_drills_first_start_and_carries_its_objectives
     assert (entry["started_at"], entry["finished_at"]) == ("2026-12-07T03:00:05.000Z", "2026-12-07T03:11:05.000Z")
 
 
-def test_no_entry_before_any_phase_ran():
+def test_no_entry_before_bringup_ran():
     assert phases.index_entry(phases.summarize("dr-2", {}, "/r", {})) is None
+    refused = {"guards": receipt("guards", "2026-12-07T03:00:00.100Z", "2026-12-07T03:00:01.000Z", status="failed")}
+    assert phases.index_entry(phases.summarize("dr-3", refused, "/r", {})) is None

@@ -207,7 +207,7 @@ def summarize(run_id, phase_receipts, receipt_dir=None, inputs=None):
 
 
 def index_entry(summary):
-    """``(key name, document)`` of the drill's entry in ``<receipt prefix>/index/dr_drill/``, or None before any phase ran.
+    """``(key name, document)`` of the drill's entry in ``<receipt prefix>/index/dr_drill/``, or None before bringup ran.
 
     Why an index: dr_status.yml shows the last drills' recovery point and time side by side, and finding them by
     listing every execution's receipts would read the whole receipt prefix. The name starts with the drill's bringup
@@ -215,7 +215,8 @@ def index_entry(summary):
     """
     rows = summary.get("phases") or []
     started = sorted(row["started_at"] for row in rows if row.get("started_at"))
-    if not started:
+    # Only drills that brought DR up (or tried to): a run refused by its guards, or the lock, measured nothing.
+    if not started or not any(row["phase"] == "bringup" and row["status"] in ("success", "failed") for row in rows):
         return None
     finished = sorted(row["finished_at"] for row in rows if row.get("finished_at"))
     # Named by bringup's start, which later invocations of the run keep (the guards run again on each one).
