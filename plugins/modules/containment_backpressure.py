@@ -119,7 +119,6 @@ diff:
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.containment import backpressure, rollback
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import ssm as ssm_service
@@ -135,35 +134,18 @@ ARGUMENT_SPEC = dict(
 VARIABLE = "containment_backpressure_parameter"
 
 
-def _line(outputs, execution_id=None):
-    fields = [("action", outputs["action"]), ("value", outputs["value"]), ("previous", outputs["previous_value"])]
-    if outputs.get("version") is not None:
-        fields.append(("version", outputs["version"]))
-    if execution_id:
-        fields.append(("execution_id", execution_id))
-    return fields
-
-
 def run(ops):
     params = ops.params
     name = ssm_service.validate_name(params["parameter"], VARIABLE)
-    if params["rollback_of"]:
-        if params["state"]:
-            raise OpsError("invalid_input", "give either containment_backpressure_state or containment_rollback_of, not both.")
-        rollback.validate_rollback_of(params["rollback_of"], ops.execution_id)
-    else:
+    if not rollback.check_request(params, ops.execution_id, ("state", "containment_backpressure_state")):
         backpressure.validate_values(params["on_value"], params["off_value"])
     containment.require_confirmed(ops, name)
     ssm = ops.client("ssm")
     current = ssm_service.get_parameter(ssm, name, VARIABLE)
     outputs = {"parameter": name, "arn": current["arn"], "previous_value": current["value"], "previous_version": current["version"]}
     if params["rollback_of"]:
-        receipt, where = rollback.find_receipt(params["rollback_of"], backpressure.PHASE, params["receipt_root"],
-                                               ops.client("s3") if params["receipt_bucket"] else None,
-                                               params["receipt_bucket"], params["receipt_prefix"])
-        recorded = rollback.recorded_outputs(receipt, backpressure.PHASE, {"parameter": name}, where)
+        recorded, outputs["rolled_back_from"] = rollback.recorded_for(ops, backpressure.PHASE, {"parameter": name})
         plan = backpressure.plan_rollback(current, recorded)
-        outputs["rolled_back_from"] = {"execution_id": params["rollback_of"], "receipt": where}
     else:
         plan = backpressure.plan_apply(current, params["state"] or "enabled", params["on_value"], params["off_value"])
         outputs["state"] = params["state"] or "enabled"
@@ -171,10 +153,10 @@ def run(ops):
     diff = {"before": plan["before"], "after": plan["after"]}
     if ops.check_mode:
         outputs.update(version=None, would_change=plan["changed"])
-        return dict(changed=plan["changed"], status="planned", outputs=outputs, diff=diff, line=_line(outputs))
+        return dict(changed=plan["changed"], status="planned", outputs=outputs, diff=diff, line=rollback.parameter_line(outputs))
     after = backpressure.apply(ssm, current, plan["value"]) if plan["changed"] else current
     outputs.update(value=after["value"], version=after["version"])
-    return dict(changed=plan["changed"], outputs=outputs, diff=diff, line=_line(outputs, ops.execution_id))
+    return dict(changed=plan["changed"], outputs=outputs, diff=diff, line=rollback.parameter_line(outputs, ops.execution_id))
 
 
 def main():

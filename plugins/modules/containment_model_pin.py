@@ -139,7 +139,6 @@ diff:
 """
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.base import OpsModule
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import require_values
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.containment import model_pin, rollback
 from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.storage import containment
@@ -159,24 +158,15 @@ VARIABLE = "containment_model_parameter"
 
 
 def _line(outputs, execution_id=None):
-    fields = [("action", outputs["action"]), ("value", outputs["value"]), ("previous", outputs["previous_value"])]
-    if outputs.get("version") is not None:
-        fields.append(("version", outputs["version"]))
-    fields.append(("redeploy", outputs["redeploy_needed"]))
-    if execution_id:
-        fields.append(("execution_id", execution_id))
-    return fields
+    return rollback.parameter_line(outputs, execution_id, [("redeploy", outputs["redeploy_needed"])])
 
 
 def _plan(ops, current, history, name):
     params = ops.params
     if not params["rollback_of"]:
         return model_pin.plan_apply(current, history, params["version"], params["label"]), None
-    receipt, where = rollback.find_receipt(params["rollback_of"], model_pin.PHASE, params["receipt_root"],
-                                           ops.client("s3") if params["receipt_bucket"] else None,
-                                           params["receipt_bucket"], params["receipt_prefix"])
-    recorded = rollback.recorded_outputs(receipt, model_pin.PHASE, {"parameter": name}, where)
-    return model_pin.plan_rollback(current, history, recorded, params["label"]), {"execution_id": params["rollback_of"], "receipt": where}
+    recorded, rolled_back_from = rollback.recorded_for(ops, model_pin.PHASE, {"parameter": name})
+    return model_pin.plan_rollback(current, history, recorded, params["label"]), rolled_back_from
 
 
 def run(ops):
@@ -185,10 +175,7 @@ def run(ops):
     ssm_service.validate_label(params["label"], "containment_model_label")
     require_values(params, ("cluster", "cluster is empty; set containment_ecs_cluster."),
                    ("service", "service is empty; set containment_model_service (default: containment_workers_service)."))
-    if params["rollback_of"]:
-        if params["version"]:
-            raise OpsError("invalid_input", "give either containment_model_version or containment_rollback_of, not both.")
-        rollback.validate_rollback_of(params["rollback_of"], ops.execution_id)
+    rollback.check_request(params, ops.execution_id, ("version", "containment_model_version"))
     containment.require_confirmed(ops, name)
 
     ssm, ecs = ops.client("ssm"), ops.client("ecs")

@@ -227,13 +227,9 @@ def _plan(ops, action, service_state, target, backlog, name):
     if action in queue.CONSUMER_ACTIONS:
         return queue.plan_consumers(action, service_state, params["desired_count"], params["max_desired_count"], target,
                                     params["suspend_autoscaling"]), None
-    receipt, where = rollback.find_receipt(params["rollback_of"], queue.PHASE, params["receipt_root"],
-                                           ops.client("s3") if params["receipt_bucket"] else None,
-                                           params["receipt_bucket"], params["receipt_prefix"])
-    recorded = rollback.recorded_outputs(receipt, queue.PHASE, {"queue": name, "service": params["service"]}, where,
-                                         actions=queue.CONSUMER_ACTIONS)
-    plan = queue.plan_rollback(service_state, target, recorded, params["max_desired_count"])
-    return plan, {"execution_id": params["rollback_of"], "receipt": where}
+    recorded, rolled_back_from = rollback.recorded_for(ops, queue.PHASE, {"queue": name, "service": params["service"]},
+                                                       actions=queue.CONSUMER_ACTIONS)
+    return queue.plan_rollback(service_state, target, recorded, params["max_desired_count"]), rolled_back_from
 
 
 def run(ops):
@@ -243,7 +239,7 @@ def run(ops):
     if action in NEEDS_SERVICE and not ((params["cluster"] or "").strip() and (params["service"] or "").strip()):
         raise OpsError("invalid_input", "%s needs the consumer service: set containment_ecs_cluster and containment_queue_service." % action)
     if action == rollback.ROLLBACK:
-        rollback.validate_rollback_of(params["rollback_of"], ops.execution_id)
+        rollback.check_request(params, ops.execution_id)
     _confirm(ops, action, name)
 
     sqs = ops.client("sqs")

@@ -93,6 +93,19 @@ def require_pinned_image(ref, allow_tags=False, context="this environment"):
     return parsed
 
 
+# What every inventory template under inventories/<env>/ puts where a real name must go.
+INVENTORY_PLACEHOLDER = "REPLACE_WITH_"
+
+
+def refuse_placeholder(value, variable, where="inventories/<env>/group_vars/all/"):
+    """``inventory_placeholder`` when ``value`` is still the template's placeholder: a run against an environment whose
+    inventory was never filled in stops before its first request, naming the variable and the file to edit."""
+    if isinstance(value, str) and value.startswith(INVENTORY_PLACEHOLDER):
+        raise GuardError("inventory_placeholder", "%s is the inventory placeholder %r; set it in %s (or pass -e %s=...)."
+                         % (variable, value, where, variable))
+    return value
+
+
 def require_values(params, *required):
     """Refuse the first empty or blank input of ``required``, ``(option, message)`` pairs whose message names the
     variable the operator sets (reason ``invalid_input``): before any client exists, bad input costs no request."""

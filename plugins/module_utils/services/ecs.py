@@ -25,7 +25,7 @@ import time
 import uuid
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
-from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import GuardError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import INVENTORY_PLACEHOLDER, GuardError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import REDACTED, Redactor, is_secret_name
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code as _error_code
 
@@ -47,8 +47,6 @@ _UNORDERED_BY_NAME = ("environment", "secrets")
 _NOT_FOUND_CODES = ("ClientException", "InvalidParameterException")
 TERMINAL_TASK_STATUS = "STOPPED"
 RUN_ID_ENV = "JOBINTEL_RUN_ID"
-# Unfilled inventory values (inventories/<env>/group_vars) start with this; they must never reach a task.
-INVENTORY_PLACEHOLDER = "REPLACE_WITH_"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 # RunTask's startedBy: "up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)".
 _STARTED_BY = re.compile(r"^[A-Za-z0-9/_-]{1,128}$")

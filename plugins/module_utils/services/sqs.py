@@ -23,6 +23,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import refuse_placeholder
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 BACKLOG_ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
@@ -32,15 +33,12 @@ BACKLOG_FIELDS = (("ApproximateNumberOfMessages", "visible"), ("ApproximateNumbe
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _NOT_FOUND = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 _PURGE_IN_PROGRESS = ("AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress")
-PLACEHOLDER = "REPLACE_WITH_"
 
 
 def validate_name(name, variable):
     """A queue name: 1-80 of a-zA-Z0-9_- (a FIFO queue's ends in ``.fifo``, counted in the 80)."""
     name = name or ""
-    if name.startswith(PLACEHOLDER):
-        raise OpsError("inventory_placeholder", "%s is the inventory placeholder %r; set the queue's name in "
-                       "inventories/<env>/group_vars/all/db_ops.yml (or pass -e %s=<name>)." % (variable, name, variable))
+    refuse_placeholder(name, variable, "inventories/<env>/group_vars/all/db_ops.yml")
     base = name[:-len(".fifo")] if name.endswith(".fifo") else name
     if not _NAME.match(base) or len(name) > 80:
         raise OpsError("invalid_input", "%s %r is not an SQS queue name (1-80 of a-zA-Z0-9_-, a FIFO queue's ending in .fifo)."

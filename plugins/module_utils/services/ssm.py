@@ -26,21 +26,19 @@ __metaclass__ = type
 import re
 
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
+from ansible_collections.signalcraft.ops.plugins.module_utils.core.guards import refuse_placeholder
 from ansible_collections.signalcraft.ops.plugins.module_utils.services.aws import error_code
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,1011}$")
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,99}$")
 HISTORY_PAGE = 50
 MAX_VERSIONS = 100
-PLACEHOLDER = "REPLACE_WITH_"
 
 
 def validate_name(name, variable):
     """Refuse a name Parameter Store would refuse (or an inventory placeholder), naming ``variable``."""
     name = name or ""
-    if name.startswith(PLACEHOLDER):
-        raise OpsError("inventory_placeholder", "%s is the inventory placeholder %r; set the parameter's name in "
-                       "inventories/<env>/group_vars/all/db_ops.yml (or pass -e %s=<name>)." % (variable, name, variable))
+    refuse_placeholder(name, variable, "inventories/<env>/group_vars/all/db_ops.yml")
     bare = name.lstrip("/")
     problems = []
     if not _NAME.match(name) or "//" in name or name.endswith("/"):

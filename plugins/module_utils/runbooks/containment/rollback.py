@@ -58,6 +58,39 @@ def validate_rollback_of(rollback_of, current_execution_id):
     return rollback_of
 
 
+def check_request(params, execution_id, exclusive=None):
+    """Validate the rollback request before any call: ``exclusive`` is ``(option, -e variable)`` of the apply input that
+    a rollback must not be given with (the two would ask for different end states)."""
+    if not params.get("rollback_of"):
+        return None
+    if exclusive and params.get(exclusive[0]):
+        raise OpsError("invalid_input", "give either %s or containment_rollback_of, not both." % exclusive[1])
+    return validate_rollback_of(params["rollback_of"], execution_id)
+
+
+def recorded_for(ops, phase, targets, actions=(APPLY,)):
+    """``(recorded outputs, rolled_back_from)`` of the run ``ops.params["rollback_of"]`` names, read from its receipt
+    (local first, then the receipt bucket) and checked against ``targets`` by ``recorded_outputs``."""
+    params = ops.params
+    receipt, where = find_receipt(params["rollback_of"], phase, params["receipt_root"],
+                                  ops.client("s3") if params["receipt_bucket"] else None,
+                                  params["receipt_bucket"], params["receipt_prefix"])
+    recorded = recorded_outputs(receipt, phase, targets, where, actions=actions)
+    return recorded, {"execution_id": params["rollback_of"], "receipt": where}
+
+
+def parameter_line(outputs, execution_id=None, extra=()):
+    """The status-line fields of a parameter toggle: action, value, previous, version (once written), ``extra``, and
+    the execution id a rollback names (only when the run wrote: a check-mode run has nothing to roll back)."""
+    fields = [("action", outputs["action"]), ("value", outputs["value"]), ("previous", outputs["previous_value"])]
+    if outputs.get("version") is not None:
+        fields.append(("version", outputs["version"]))
+    fields.extend(extra)
+    if execution_id:
+        fields.append(("execution_id", execution_id))
+    return fields
+
+
 def receipt_location(execution_id, phase, receipt_root=None, bucket=None, prefix=None):
     """``(local path or None, s3 key or None)`` where the run's receipt of ``phase`` is filed."""
     path = os.path.join(receipt_root, execution_id, "%s.json" % phase) if receipt_root else None
