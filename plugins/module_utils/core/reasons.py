@@ -437,6 +437,23 @@ _SECTIONS = (
                                 "Check the instances in EC2; raise dr_bringup_wait_timeout if slow."),
         "runner_no_public_address": ("A runner has no public address for the kubeconfig.",
                                      "Use a subnet that assigns public IPs (dr_bringup_subnet_id)."),
+        "dr_network_missing": ("The runner's subnet, a security group or the VPC named for it does not exist (nothing was launched).",
+                               "Fix dr_bringup_subnet_id / dr_bringup_security_group_ids / dr_network_vpc_id, or pass "
+                               "-e dr_manage_network=true to create the run's own group (and subnet)."),
+        "dr_network_too_open": ("The runner's security groups let in more than the k3s API from dr_network_api_cidrs (or, with "
+                                "dr_network_egress=strict, let out more than HTTPS); nothing was launched.",
+                                "Remove the rules the message names (SSH, 0.0.0.0/0, other ports, other groups), or pass "
+                                "-e dr_manage_network=true for a group with exactly the needed rules."),
+        "dr_network_closed": ("The runner's security groups block what it needs: outbound HTTPS (SSM, ECR, S3) or the k3s API "
+                              "from dr_network_api_cidrs; nothing was launched.",
+                              "Add the missing rule the message names, or pass -e dr_manage_network=true."),
+        "dr_network_wrong_vpc": ("The runner's subnet is not in dr_network_vpc_id, or a security group is in another VPC than the subnet.",
+                                 "Fix dr_bringup_subnet_id, dr_bringup_security_group_ids or dr_network_vpc_id."),
+        "dr_network_conflict": ("The run's own group or subnet cannot be made: a group of that name not created by the run exists, "
+                                "or the subnet CIDR overlaps or differs from the run's existing subnet.",
+                                "Delete or rename the named group, or pick another dr_network_subnet_cidr."),
+        "dr_network_in_use": ("A group or subnet the drill created is still in use after the teardown's wait (DependencyViolation).",
+                              "Find its network interfaces in EC2 (a runner still terminating?), then rerun -e start_at=teardown."),
         "kubeconfig_not_found": ("The kubeconfig source file does not exist.", "Fix dr_bringup_kubeconfig_source_path."),
         "kubeconfig_not_ready": ("The runner has not published its kubeconfig to SSM yet.",
                                  "Wait for k3s to start and rerun bringup; raise dr_bringup_wait_timeout."),
@@ -544,8 +561,14 @@ _SECTIONS = (
         "prefect_unreachable": ("The Prefect API did not answer (connection refused, timeout or 5xx after retries with backoff).",
                                 "Check that the Prefect server runs and that signalcraft_pipeline_prefect_api_url points at its /api; rerun "
                                 "(-e resume=true continues a backfill)."),
-        "prefect_unauthorized": ("The Prefect API refused the call (HTTP 401/403) for the configured API key.",
-                                 "Set signalcraft_pipeline_prefect_api_key (or PREFECT_API_KEY) to a key of that workspace."),
+        "prefect_unauthorized": ("The Prefect API refused the call (HTTP 401/403) for the configured credential (or for none).",
+                                 "Self-hosted server with PREFECT_SERVER_API_AUTH_STRING: set signalcraft_pipeline_prefect_auth_string "
+                                 "(or PREFECT_API_AUTH_STRING) to its user:password; Prefect Cloud: set signalcraft_pipeline_prefect_api_key "
+                                 "(or PREFECT_API_KEY) to a key of that workspace."),
+        "prefect_tls_failed": ("The Prefect API's TLS certificate could not be verified (an unknown CA, a host name mismatch, or TLS "
+                               "spoken to a plain HTTP port); not retried.",
+                               "Set signalcraft_pipeline_prefect_ca_path to the CA bundle that signed the certificate (or "
+                               "PREFECT_API_SSL_CERT_FILE), or fix signalcraft_pipeline_prefect_api_url's scheme and host."),
         "prefect_deployment_not_found": ("A step's deployment (<flow>/<deployment>) does not exist on the Prefect server; nothing ran.",
                                          "Deploy it (prefect deployment ls lists what exists) or fix the step's deployment: in pipeline_steps."),
         "prefect_api_error": ("The Prefect API refused a call (a 4xx other than 401/403/404, e.g. parameters its schema rejects).",
