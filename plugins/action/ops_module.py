@@ -23,20 +23,32 @@ What it does around the module:
    it for the task, else ``<signalcraft_receipt_root>/<execution_id>/``, and
    ``s3://<signalcraft_receipt_bucket>/<signalcraft_receipt_prefix>/<execution_id>/<phase>.json``.
    Nothing is written in check mode. ``signalcraft_receipt_write: false`` (a task var) leaves the
-   receipt to the caller, as a phase engine does for steps it summarises itself.
+   receipt to the caller, as a phase engine does for steps it summarises itself;
+4. shows the module's progress while it runs (core/progress.py): a module that calls
+   ``ops.progress`` appends records to a file this plugin creates on the controller and names in
+   ``SIGNALCRAFT_PROGRESS_FILE`` for the module process; a thread tails it and hands each line to
+   Ansible's display, which a worker sends to the main process at once -- so the lines come before
+   the task's result in ansible-playbook's output and are ``verbose`` job events under
+   ansible-runner/AWX. Only over the local connection (every runbook runs on the control node), where
+   the module writes to the controller's filesystem.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import hashlib
 import importlib
 import os
+import tempfile
 
+from ansible import constants as C
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import progress as progress_lines
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import aws as aws_service
 from ansible_collections.signalcraft.ops.plugins.module_utils.services import s3 as s3_service
@@ -64,6 +76,7 @@ AWS_OPTION_VARS = (
 RECEIPT_DESTINATION_ARGS = ("receipt_dir", "s3_bucket", "s3_prefix", "filename")
 _RUNTIME = {}
 _S3_CLIENTS = {}
+display = Display()
 _PATH_OPTIONS = {}
 
 
@@ -110,6 +123,35 @@ def action_group(name):
 
 def _blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+@contextlib.contextmanager
+def progress_relay(local, emit):
+    """While the block runs, relay the module's progress records to ``emit`` (see the module docstring, 4).
+
+    The progress file exists only for the block; the variable naming it is set for the module
+    process (a child of this worker) and restored after. Not ``local``: nothing is relayed.
+    """
+    if not local:
+        yield None
+        return
+    directory = C.DEFAULT_LOCAL_TMP if os.path.isdir(str(C.DEFAULT_LOCAL_TMP or "")) else None
+    handle, path = tempfile.mkstemp(prefix="signalcraft-progress-", suffix=".jsonl", dir=directory)
+    os.close(handle)
+    previous = os.environ.get(progress_lines.ENV_FILE)
+    os.environ[progress_lines.ENV_FILE] = path
+    try:
+        with progress_lines.Relay(path, emit) as relay:
+            yield relay
+    finally:
+        if previous is None:
+            os.environ.pop(progress_lines.ENV_FILE, None)
+        else:
+            os.environ[progress_lines.ENV_FILE] = previous
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
 
 class ActionModule(ActionBase):
@@ -246,7 +288,8 @@ class ActionModule(ActionBase):
                 result["failed"] = True
                 return result
 
-        module_result = self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
+        with progress_relay(self._connection.transport in ("local", "ansible.builtin.local"), display.display):
+            module_result = self._execute_module(module_name=module_name, module_args=args, task_vars=task_vars)
         result.update(module_result)
         receipt = module_result.get("receipt")
         # A receipt module that refused to build one leaves no file (its refusal is the task's failure).

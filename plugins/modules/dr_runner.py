@@ -28,6 +28,10 @@ description:
     contents are never returned or logged.
   - O(state=absent) terminates exactly the runners carrying the run-id tag, then counts them again until none
     is left (C(remaining=0)) or O(wait_timeout) passes (C(teardown_incomplete)).
+  - 'While it waits, the operator sees C(progress runners running: <n>/<count> instances (<pct>%), <s> s elapsed),
+    C(progress kubeconfig wait: <waited>/<timeout> s (<pct>%)) and C(progress runners terminated: <n>/<found> instances ...)
+    lines, at most one every C(SIGNALCRAFT_PROGRESS_INTERVAL) seconds (default 2), in ansible-playbook''s output and
+    as AWX job events.'
   - Returns C(bringup status=ok runners=<n> launched=<n> started=<n>) (receipt phase C(bringup), operation C(dr_bringup))
     or C(teardown status=ok terminated=<n> remaining=<n>) (receipt phase C(teardown), operation C(dr_teardown));
     check mode says C(status=planned) with what would change.
@@ -273,7 +277,8 @@ def present(ops):
                 security_group_ids=p["security_group_ids"], key_name=p["key_name"], instance_profile=p["instance_profile"],
                 user_data=p["user_data"], extra_tags=p["tags"])
     result = runner.ensure_runners(ec2, p["run_id"], p["count"], spec, check_mode=check_mode,
-                                   wait=p["wait"], wait_timeout=p["wait_timeout"])
+                                   wait=p["wait"], wait_timeout=p["wait_timeout"],
+                                   progress=ops.progress_for("runners running", unit="instances", rate=False))
     after = [i["instance_id"] for i in result["instances"]]
     would = result["would_launch"] if check_mode else 0
     changed = result["changed"]
@@ -285,7 +290,8 @@ def present(ops):
         elif check_mode and result["would_launch"]:
             text = None
         else:
-            text = runner.wait_for_kubeconfig(ops.client("ssm"), p["kubeconfig_ssm_parameter"], timeout=p["wait_timeout"])
+            text = runner.wait_for_kubeconfig(ops.client("ssm"), p["kubeconfig_ssm_parameter"], timeout=p["wait_timeout"],
+                                              progress=ops.progress_for("kubeconfig wait", unit="s", rate=False))
             if p["kubeconfig_rewrite_server"]:
                 address = next((i["public_ip"] or i["public_dns"] for i in result["instances"] if i["public_ip"] or i["public_dns"]), None)
                 if not address:
@@ -313,7 +319,8 @@ def present(ops):
 def absent(ops):
     p = ops.params
     ec2 = ops.client("ec2")
-    result = runner.terminate_runners(ec2, p["run_id"], check_mode=ops.check_mode, wait=p["wait"], wait_timeout=p["wait_timeout"])
+    result = runner.terminate_runners(ec2, p["run_id"], check_mode=ops.check_mode, wait=p["wait"], wait_timeout=p["wait_timeout"],
+                                      progress=ops.progress_for("runners terminated", unit="instances", rate=False))
     remaining = result["remaining"] if not ops.check_mode else result["remaining"] - len(result["terminated"])
     instances = runner.find_runners(ec2, p["run_id"], states=runner.LIVE_STATES + ("terminated",))
     outputs = dict(terminated=result["terminated"], launched=[], remaining=remaining, instances=instances,

@@ -24,6 +24,9 @@ description:
     the pull secret and backs off) whether another attempt may help.
   - A Job of the same name from an earlier run is replaced. Running a Job is an action, so a successful run always
     reports C(changed=true).
+  - 'While it waits, the operator sees C(progress validate job: <waited>/<timeout> s (<pct>%), active=<n> succeeded=<n>
+    failed=<n>) lines, at most one every C(SIGNALCRAFT_PROGRESS_INTERVAL) seconds (default 2), in ansible-playbook''s
+    output and as AWX job events.'
   - Before the Job is created it is validated offline against the Kubernetes schema of the cluster's version (its
     C(/version); kubernetes-validate); a Job the schema rejects (for example a bad O(env) or O(args) value) fails with
     C(k8s_manifest_invalid) naming the field, and nothing is created.
@@ -251,7 +254,8 @@ def run(ops):
         runner = k8s_job.JobRunner(p["kubeconfig"], p["context"])
     except ValueError as exc:
         raise OpsError("kubeconfig_invalid", "%s (dr_validate_kubeconfig)" % exc, details=dict(refused, category="kubeconfig_invalid"))
-    found = runner.run(manifest, timeout=p["timeout"], poll=p["poll_interval"], dry_run=ops.check_mode)
+    found = runner.run(manifest, timeout=p["timeout"], poll=p["poll_interval"], dry_run=ops.check_mode,
+                       progress=ops.progress_for("validate job", unit="s", rate=False))
     success = found["outcome"] == "success"
     outputs = dict(outcome=found["outcome"], category=found["category"], retryable=found["outcome"] == "retryable",
                    pod_reason=found["pod_reason"], detail=found["message"], job_name=found["job_name"], pod_name=found["pod_name"],

@@ -23,6 +23,12 @@ description:
   - All transfers run concurrently in this one task (O(concurrency) threads sharing one client and one retry policy).
     Each object is sent with a SHA-256 checksum; objects already stored with the same SHA-256 and size are skipped;
     afterwards every object's SHA-256 is read back with HeadObject (C(ChecksumMode=ENABLED)) and compared.
+  - 'While it runs, the operator sees progress lines, at most one every C(SIGNALCRAFT_PROGRESS_INTERVAL) seconds
+    (default 2) plus the last of each stage, in ansible-playbook''s output and as AWX job events -
+    C(progress publish read) (hashing the source), C(progress publish) (uploads or copies, for example
+    C(progress publish: 1200/2000 objects (60%) 850 objects/s, 12.3 s elapsed)), C(progress publish verify)
+    (the read-back) and C(progress publish latest) (copies to latest/). Lines carry counts only. In check mode only
+    the reads are reported.'
   - Only after that, and only when C(run_health.v1.json) says C(healthy) or C(degraded), for each provider/profile
     the outputs are copied to C(latest/<provider>/<profile>/) (verified, then stale keys deleted) and the pointer
     C(state/<provider>/<profile>/last_success.json) moves by compare-and-swap; C(state/last_success.json) moves last.
@@ -359,7 +365,7 @@ def _line(result, check_mode):
 def run(ops):
     params = publisher_params(ops.params)
     run_publish.validate(params)  # no client, no AWS call when the inputs are wrong
-    publisher = run_publish.Publisher(ops.client("s3"), params, check_mode=ops.check_mode)
+    publisher = run_publish.Publisher(ops.client("s3"), params, check_mode=ops.check_mode, progress=ops.progress)
     try:
         result = publisher.run()
     except OpsError as exc:

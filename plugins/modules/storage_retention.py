@@ -40,6 +40,9 @@ description:
   - Reports C(deleted_count), C(skipped_legal_hold), C(errors), per-batch progress (also appended to
     O(progress_file) as JSON lines while the sweep runs) and the runbook's validation count
     C(select count(*) from recordings where deleted_at is null and expires_at < now()).
+  - 'While the sweep runs, the operator sees C(progress retention: <examined>/<candidates> objects (<pct>%) <rate> objects/s,
+    <s> s elapsed, deleted=<n> skipped_legal_hold=<n> errors=<n>) lines (C(would_delete=<n>) in a dry run), at most one
+    every C(SIGNALCRAFT_PROGRESS_INTERVAL) seconds (default 2), in ansible-playbook''s output and as AWX job events.'
   - Prints C(retention status=ok mode=dry_run|apply deleted_count=<n> would_delete_count=<n> skipped_legal_hold=<n>
     skipped_in_window=<n> errors=<n>) (C(status=planned) in check mode) and returns one receipt (operation
     C(retention), phase C(dry_run) or C(apply)). Objects that could not be deleted fail the run with
@@ -326,7 +329,8 @@ def run(ops):
                            detail=iam_check.get("detail") or "%s allowed for %s" % (", ".join(iam_check["actions"]), iam_check["principal"])))
         sweep = retention.Sweep(s3, database, p["buckets"], p["window_days"], apply=apply and not ops.check_mode,
                                 batch_size=p["batch_size"], concurrency=p["concurrency"], legal_hold_mode=p["legal_hold_mode"],
-                                max_batches=p["max_batches"], progress=progress, features=features)
+                                max_batches=p["max_batches"], progress=progress, features=features,
+                                tick=ops.progress)
         result = sweep.run(before=before)
         result.update(backlog=backlog, iam_preflight=iam_check)
     except retention.SweepStopped as exc:

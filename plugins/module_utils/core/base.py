@@ -25,7 +25,9 @@ The skeleton owns, for every module:
   ``fail_json`` with the same shape as success;
 - one result shape: ``{changed, status, reason, token_line, outputs, attempts, receipt, diff, msg}``;
 - the status line, formatted by ``status_line.format_line`` from the function's ``line`` fields;
-- the ``receipt.v1`` document, built and redacted here; the collection's action plugin writes it.
+- the ``receipt.v1`` document, built and redacted here; the collection's action plugin writes it;
+- progress of long work: ``ops.progress(done, total, unit=..., what=...)`` (core/progress.py), shown
+  to the operator while the module runs.
 
 Nothing here imports a service layer: connection classes are passed in by the module.
 """
@@ -38,6 +40,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.signalcraft.ops.plugins.module_utils.core import progress as progress_lines
 from ansible_collections.signalcraft.ops.plugins.module_utils.core import receipts, status_line
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.errors import OpsError
 from ansible_collections.signalcraft.ops.plugins.module_utils.core.redaction import Redactor, secret_values_in
@@ -88,6 +91,7 @@ class OpsModule:
         self._connections = {}
         self._extra_secrets = []
         self._extra_inputs = {}
+        self._progress = progress_lines.Reporter.from_env()
 
     # -- what the module's function uses ----------------------------------------------------
 
@@ -133,6 +137,22 @@ class OpsModule:
     def warn(self, text):
         self.module.warn(text)
 
+    def progress(self, done, total=None, unit="objects", what=None, rate=True, final=False, **counts):
+        """Report progress of long work: ``done`` of ``total`` ``unit`` (counts only, never names or values).
+
+        ``what`` is a fixed phrase (default: the status key), ``rate=False`` for a wait, ``counts``
+        more whole numbers for the line (``deleted=12``). Rate-limited (core/progress.py); the
+        operator sees the lines while the module runs, also in check mode. Call it as work
+        completes, from any thread; it costs nothing when no one is listening.
+        """
+        return self._progress.report(done, total, unit=unit, what=what or self.status_key, rate=rate, final=final, **counts)
+
+    def progress_for(self, what, unit="objects", rate=True):
+        """``progress(done, total, **counts)`` bound to ``what``/``unit``: the callable a service or runbook takes."""
+        def report(done, total=None, final=False, **counts):
+            return self.progress(done, total, unit=unit, what=what, rate=rate, final=final, **counts)
+        return report
+
     # -- the one success path and the one failure path --------------------------------------
 
     def run(self, function):
@@ -158,6 +178,7 @@ class OpsModule:
         except ValueError as exc:
             # A result outside the shape (or a line field that is not a token) is a bug in the module.
             self._finish_failed(OpsError("module_error", str(exc)), trace=traceback.format_exc())
+        self._progress.flush()
         self.module.exit_json(**result)
 
     def _map_error(self, exc):
@@ -243,6 +264,7 @@ class OpsModule:
             result["diff"] = self._redactor().redact(diff)
         if trace:
             result["exception"] = self._redactor().redact(trace)
+        self._progress.flush()
         self.module.fail_json(**result)
 
 

@@ -186,10 +186,12 @@ class JobRunner:
             return []
         return [line for line in str(text).splitlines() if line][-lines:]
 
-    def run(self, manifest, timeout=600, poll=2.0, dry_run=False, delete_retryable=True):
+    def run(self, manifest, timeout=600, poll=2.0, dry_run=False, delete_retryable=True, progress=None):
         """Run the Job once. An earlier Job of the same name (a rerun) is replaced.
 
         Returns the classification plus ``job_name``, ``replaced``, ``duration_s`` and ``log_tail``.
+        ``progress(waited_s, timeout, final=..., active=, succeeded=, failed=)`` (the module's
+        ``ops.progress``) hears each poll of the wait: seconds waited and the Job's pod counts.
         """
         name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
         if dry_run:
@@ -213,6 +215,10 @@ class JobRunner:
         while True:
             job = self.get_job(name, namespace)
             found = classify(job, self.list_pods(name, namespace))
+            if progress is not None:
+                status = (job or {}).get("status") or {}
+                progress(int(max(0.0, self.clock() - started)), int(timeout), final=bool(found), active=int(status.get("active") or 0),
+                         succeeded=int(status.get("succeeded") or 0), failed=int(status.get("failed") or 0))
             if found and found["category"] == "job_failed" and not _condition(job or {}, "Failed"):
                 # The pod failed; give the Job controller a moment to record it so the Job's status agrees.
                 settle_until = settle_until or self.clock() + min(10.0, max(0.0, deadline - self.clock()))

@@ -264,18 +264,21 @@ class SourceObject:
                             source_etag=source_etag)
 
 
-def parallel(function, items, concurrency, stop_on_error=True):
+def parallel(function, items, concurrency, stop_on_error=True, progress=None):
     """Run ``function(item)`` over ``items`` with a thread pool.
 
     Returns ``(results, errors)``: ``results`` in input order (None where skipped or failed) and
     ``errors`` as ``[(item, exception)]``. With ``stop_on_error`` the first failure stops new work
     from starting (work already in flight finishes), so an interrupted publish stops quickly.
+    ``progress(done, total)`` (``ops.progress``, rate-limited there) is called with 0 before the
+    first item starts and after each item succeeds, in increasing order of ``done``.
     """
     items = list(items)
     results = [None] * len(items)
     errors = []
     stop = threading.Event()
     lock = threading.Lock()
+    finished = [0]
 
     def run(index):
         if stop.is_set():
@@ -287,9 +290,16 @@ def parallel(function, items, concurrency, stop_on_error=True):
                 errors.append((items[index], exc))
             if stop_on_error:
                 stop.set()
+            return
+        if progress is not None:
+            with lock:
+                finished[0] += 1
+                progress(finished[0], len(items))
 
     if not items:
         return results, errors
+    if progress is not None:
+        progress(0, len(items))
     bounded_map(run, range(len(items)), max(1, min(int(concurrency), len(items), MAX_WORKERS_LIMIT)))
     return results, errors
 
@@ -427,22 +437,25 @@ def local_files(directory):
     return rels
 
 
-def describe_local(directory, rels, key_prefix, concurrency):
-    """Hash the files ``rels`` of ``directory`` concurrently into SourceObjects."""
+def describe_local(directory, rels, key_prefix, concurrency, progress=None):
+    """Hash the files ``rels`` of ``directory`` concurrently into SourceObjects (``progress``: see ``parallel``)."""
     def build(rel):
         path = os.path.join(directory, *rel.split("/"))
         sha, size = sha256_of_file(path)
         return SourceObject(rel, key_prefix + rel, sha, size, path=path)
 
-    results, errors = parallel(build, rels, concurrency)
+    results, errors = parallel(build, rels, concurrency, progress=progress)
     if errors:
         item, exc = errors[0]
         raise TransferError("source_unreadable", "cannot read %s in %s: %s" % (item, directory, exc), [item])
     return results
 
 
-def describe_s3(s3, bucket, source_prefix, key_prefix, concurrency):
-    """Every object under ``s3://bucket/source_prefix`` as a SourceObject (copied to ``key_prefix + rel``)."""
+def describe_s3(s3, bucket, source_prefix, key_prefix, concurrency, progress=None):
+    """Every object under ``s3://bucket/source_prefix`` as a SourceObject (copied to ``key_prefix + rel``).
+
+    ``progress``: see ``parallel``.
+    """
     listing = list_prefix(s3, bucket, source_prefix)
 
     def build(key):
@@ -451,7 +464,7 @@ def describe_s3(s3, bucket, source_prefix, key_prefix, concurrency):
         return SourceObject(rel, key_prefix + rel, sha, size, source_bucket=bucket, source_key=key, source_etag=etag)
 
     keys = sorted(k for k in listing if not k.endswith("/"))
-    results, errors = parallel(build, keys, concurrency)
+    results, errors = parallel(build, keys, concurrency, progress=progress)
     if errors:
         item, exc = errors[0]
         reason = getattr(exc, "reason", None) or classify_error(exc)
@@ -541,11 +554,12 @@ def _copy(s3, bucket, obj, extra):
     return s3.copy_object(**kwargs)
 
 
-def write(s3, bucket, objects, concurrency, extra_args=None):
+def write(s3, bucket, objects, concurrency, extra_args=None, progress=None):
     """PutObject (local sources) or CopyObject (S3 sources) every object, concurrently.
 
     Stops starting new writes after the first failure and raises TransferError naming the failed
-    key and how many writes completed; the completed ones are returned on success.
+    key and how many writes completed; the completed ones are returned on success. ``progress``:
+    see ``parallel``.
     """
     extra = dict(extra_args or {})
     for obj in objects:
@@ -556,7 +570,7 @@ def write(s3, bucket, objects, concurrency, extra_args=None):
     def one(obj):
         return (_copy if obj.is_copy else _put)(s3, bucket, obj, extra)
 
-    results, errors = parallel(one, objects, concurrency)
+    results, errors = parallel(one, objects, concurrency, progress=progress)
     done = [o.key for o, r in zip(objects, results) if r is not None]
     if errors:
         item, exc = errors[0]
@@ -568,7 +582,7 @@ def write(s3, bucket, objects, concurrency, extra_args=None):
     return done
 
 
-def verify(s3, bucket, objects, concurrency, known=None):
+def verify(s3, bucket, objects, concurrency, known=None, progress=None):
     """Read every object's SHA-256 and size back (HeadObject, ChecksumMode=ENABLED) and compare.
 
     Objects this transfer wrote always carry a SHA-256 (S3 checked it on the PUT or computed it on
@@ -576,11 +590,13 @@ def verify(s3, bucket, objects, concurrency, known=None):
 
     ``known`` maps key -> an already fetched head_checksum result (from the plan) to save a
     request. Raises TransferError(checksum_mismatch) listing every object that differs or is
-    missing; returns ``{key: head}`` on success.
+    missing; returns ``{key: head}`` on success. ``progress`` counts the HeadObject requests (see
+    ``parallel``).
     """
     known = known or {}
     todo = [o for o in objects if o.key not in known]
-    heads, errors = parallel(lambda o: head_checksum(s3, bucket, o.key), todo, concurrency, stop_on_error=False)
+    heads, errors = parallel(lambda o: head_checksum(s3, bucket, o.key), todo, concurrency, stop_on_error=False,
+                             progress=progress)
     if errors:
         item, exc = errors[0]
         raise TransferError(classify_error(exc), "cannot verify s3://%s/%s: %s" % (bucket, item.key, exc), [item.key])

@@ -99,16 +99,22 @@ def dr(sandbox):
     core.delete_namespace(namespace)
 
 
-def run(runner, namespace, attempt, env=None, image=IMAGE, **resource_kwargs):
+def run(runner, namespace, attempt, env=None, image=IMAGE, progress=None, **resource_kwargs):
     manifest = k8s_job.job_manifest(k8s_job.job_name("t", namespace, attempt), namespace, image, namespace, attempt,
                                     k8s_job.resources(**resource_kwargs), env=env)
-    return runner.run(manifest, timeout=30, poll=0.2)
+    return runner.run(manifest, timeout=30, poll=0.2, progress=progress)
 
 
 def test_jobs_in_the_dr_cluster(sandbox, dr):
     namespace, runner, batch = dr
-    ok = run(runner, namespace, 1, env={"SANDBOX_RUN_SECONDS": "0.2", "SANDBOX_LOG": "validate ok"})
+    polls = []
+    ok = run(runner, namespace, 1, env={"SANDBOX_RUN_SECONDS": "0.2", "SANDBOX_LOG": "validate ok"},
+             progress=lambda waited, timeout, **counts: polls.append((waited, timeout, counts)))
     assert ok["outcome"] == "success" and ok["log_tail"] == ["validate ok"]
+    # The wait reported each poll (seconds waited of the timeout, the Job's counts); the last one, final, saw it succeed.
+    assert [p[0] for p in polls] == sorted(p[0] for p in polls) and all(p[1] == 30 for p in polls)
+    assert polls[-1][2] == {"final": True, "active": 0, "succeeded": 1, "failed": 0}
+    assert not any(p[2]["final"] for p in polls[:-1])
     job = batch.read_namespaced_job(ok["job_name"], namespace)
     assert job.status.succeeded == 1
     limits = job.spec.template.spec.containers[0].resources

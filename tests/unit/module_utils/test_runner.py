@@ -77,8 +77,10 @@ def test_bringup_is_idempotent_and_teardown_touches_only_its_run(sandbox, factor
     spec = dict(instance_type="t4g.medium", image_id=ami["image_id"], subnet_id=sandbox["SANDBOX_ECS_SUBNETS"].split(",")[0])
     planned = runner.ensure_runners(ec2, run_id, 1, spec, check_mode=True)
     assert planned["changed"] and planned["would_launch"] == 1 and by_tag(ec2, run_id) == {}
-    first = runner.ensure_runners(ec2, run_id, 1, spec, poll=0.1)
+    heard = []
+    first = runner.ensure_runners(ec2, run_id, 1, spec, poll=0.1, progress=lambda n, total, final: heard.append((n, total, final)))
     assert first["changed"] and len(first["launched"]) == 1
+    assert heard[-1] == (1, 1, True) and all(not final for _n, _t, final in heard[:-1])
     assert by_tag(ec2, run_id) == {first["launched"][0]: "running"}
     second = runner.ensure_runners(ec2, run_id, 1, spec, poll=0.1)
     assert not second["changed"] and second["launched"] == [] and second["instances"][0]["instance_id"] == first["launched"][0]
@@ -86,8 +88,10 @@ def test_bringup_is_idempotent_and_teardown_touches_only_its_run(sandbox, factor
 
     assert runner.terminate_runners(ec2, run_id, check_mode=True)["terminated"] == first["launched"]
     assert by_tag(ec2, run_id) == {first["launched"][0]: "running"}
-    gone = runner.terminate_runners(ec2, run_id, poll=0.1)
+    heard[:] = []
+    gone = runner.terminate_runners(ec2, run_id, poll=0.1, progress=lambda n, total, final: heard.append((n, total, final)))
     assert gone["changed"] and gone["remaining"] == 0
+    assert heard[-1] == (1, 1, True)
     assert set(by_tag(ec2, run_id).values()) <= {"terminated"}
     assert by_tag(ec2, other) == {bystander: "running"}
     again = runner.terminate_runners(ec2, run_id, poll=0.1)
@@ -117,7 +121,9 @@ def test_kubeconfig_capture_from_file_and_ssm(sandbox, factory, tmp_path):
     name = "/signalcraft/dr/t-%s/kubeconfig" % uuid.uuid4().hex[:8]
     assert reason(runner.wait_for_kubeconfig, ssm, name, timeout=0, poll=0) == "kubeconfig_not_ready"
     ssm.put_parameter(Name=name, Value="apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n", Type="SecureString")
-    fetched = runner.wait_for_kubeconfig(ssm, name, timeout=1, poll=0)
+    heard = []
+    fetched = runner.wait_for_kubeconfig(ssm, name, timeout=1, poll=0, progress=lambda *a, **k: heard.append((a, k)))
+    assert heard == [((0, 1), {"final": True})]
     assert "server: https://203.0.113.9:6443" in runner.rewrite_server(fetched, "203.0.113.9")
 
 

@@ -147,12 +147,18 @@ def launch_spec(run_id, instance_type, image_id, subnet_id, security_group_ids=N
     return spec
 
 
-def wait_for_state(ec2, run_id, instance_ids, wanted, timeout=300, poll=2.0, sleep=time.sleep, clock=time.time):
-    """Poll until every instance in ``instance_ids`` is in ``wanted``; returns their summaries."""
+def wait_for_state(ec2, run_id, instance_ids, wanted, timeout=300, poll=2.0, sleep=time.sleep, clock=time.time, progress=None):
+    """Poll until every instance in ``instance_ids`` is in ``wanted``; returns their summaries.
+
+    ``progress(n, total, final=...)`` (the module's ``ops.progress``) hears how many are there at each poll.
+    """
     deadline = clock() + timeout
     while True:
         current = [i for i in find_runners(ec2, run_id, states=LIVE_STATES + ("terminated",)) if i["instance_id"] in instance_ids]
-        if current and all(i["state"] == wanted for i in current) and len(current) == len(instance_ids):
+        ready = current and all(i["state"] == wanted for i in current) and len(current) == len(instance_ids)
+        if progress is not None:
+            progress(len([i for i in current if i["state"] == wanted]), len(instance_ids), final=bool(ready))
+        if ready:
             return current
         if clock() >= deadline:
             states = ", ".join("%s=%s" % (i["instance_id"], i["state"]) for i in current) or "none found"
@@ -160,11 +166,12 @@ def wait_for_state(ec2, run_id, instance_ids, wanted, timeout=300, poll=2.0, sle
         sleep(poll)
 
 
-def ensure_runners(ec2, run_id, count, spec_kwargs, check_mode=False, wait=True, wait_timeout=300, poll=2.0, sleep=time.sleep):
+def ensure_runners(ec2, run_id, count, spec_kwargs, check_mode=False, wait=True, wait_timeout=300, poll=2.0, sleep=time.sleep,
+                   progress=None):
     """Make sure ``count`` runners of this run exist and are running.
 
     Returns ``{"changed", "launched": [ids], "instances": [...], "would_launch": n}``. Stopped runners
-    of the run are started rather than replaced.
+    of the run are started rather than replaced. ``progress``: see ``wait_for_state``.
     """
     existing = [i for i in find_runners(ec2, run_id) if i["state"] != "shutting-down"]
     stopped = [i["instance_id"] for i in existing if i["state"] in ("stopped", "stopping")]
@@ -180,16 +187,18 @@ def ensure_runners(ec2, run_id, count, spec_kwargs, check_mode=False, wait=True,
         result["launched"].extend(i["InstanceId"] for i in response["Instances"])
     ids = [i["instance_id"] for i in existing] + result["launched"]
     if wait:
-        result["instances"] = wait_for_state(ec2, run_id, ids, "running", timeout=wait_timeout, poll=poll, sleep=sleep)
+        result["instances"] = wait_for_state(ec2, run_id, ids, "running", timeout=wait_timeout, poll=poll, sleep=sleep, progress=progress)
     else:
         result["instances"] = [i for i in find_runners(ec2, run_id) if i["instance_id"] in ids]
     return result
 
 
-def terminate_runners(ec2, run_id, check_mode=False, wait=True, wait_timeout=300, poll=2.0, sleep=time.sleep, clock=time.time):
+def terminate_runners(ec2, run_id, check_mode=False, wait=True, wait_timeout=300, poll=2.0, sleep=time.sleep, clock=time.time,
+                      progress=None):
     """Terminate the runners tagged with this run id (and nothing else); count them until none is left.
 
-    Returns ``{"changed", "terminated": [ids], "remaining": n}``.
+    Returns ``{"changed", "terminated": [ids], "remaining": n}``. ``progress(gone, total, final=...)``
+    (the module's ``ops.progress``) hears how many of the runners found are gone at each poll.
     """
     if not run_id:
         raise GuardError("run_id_required", "teardown needs the drill's run id (-e run_id, or -e receipt_dir of the drill); "
@@ -205,6 +214,8 @@ def terminate_runners(ec2, run_id, check_mode=False, wait=True, wait_timeout=300
     while True:
         remaining = find_runners(ec2, run_id)
         result["remaining"] = len(remaining)
+        if progress is not None and live and wait:
+            progress(max(0, len(live) - len(remaining)), len(live), final=not remaining)
         if not remaining or not wait:
             return result
         if clock() >= deadline:
@@ -241,16 +252,26 @@ def read_kubeconfig(source, path=None, ssm=None, ssm_parameter=None):
         raise
 
 
-def wait_for_kubeconfig(ssm, ssm_parameter, timeout=600, poll=10.0, sleep=time.sleep, clock=time.time):
-    """Poll the SSM parameter the runner publishes once k3s is up."""
-    deadline = clock() + timeout
+def wait_for_kubeconfig(ssm, ssm_parameter, timeout=600, poll=10.0, sleep=time.sleep, clock=time.time, progress=None):
+    """Poll the SSM parameter the runner publishes once k3s is up.
+
+    ``progress(waited_s, timeout, final=...)`` (the module's ``ops.progress``) hears each poll.
+    """
+    started = clock()
+    deadline = started + timeout
     while True:
         try:
-            return read_kubeconfig("ssm_parameter", ssm=ssm, ssm_parameter=ssm_parameter)
+            text = read_kubeconfig("ssm_parameter", ssm=ssm, ssm_parameter=ssm_parameter)
         except GuardError:
+            if progress is not None:
+                progress(int(max(0, clock() - started)), int(timeout))
             if clock() >= deadline:
                 raise
             sleep(poll)
+            continue
+        if progress is not None:
+            progress(int(max(0, clock() - started)), int(timeout), final=True)
+        return text
 
 
 def _work_tree(path):

@@ -192,7 +192,7 @@ def _require_documents(rels, location):
                                "is not a run directory or the run did not finish." % (location, name))
 
 
-def load_local_source(run_dir, concurrency):
+def load_local_source(run_dir, concurrency, progress=None):
     rels = s3_transfer.local_files(run_dir)
     if not rels:
         raise PublishError("source_empty", "run_dir %s holds no files." % run_dir)
@@ -201,14 +201,14 @@ def load_local_source(run_dir, concurrency):
     for name in (RUN_SUMMARY, RUN_HEALTH):
         with open(os.path.join(run_dir, name), "rb") as handle:
             docs[name] = _json_document(handle.read(), name, run_dir)
-    objects = s3_transfer.describe_local(run_dir, rels, "", concurrency)
+    objects = s3_transfer.describe_local(run_dir, rels, "", concurrency, progress=progress)
     return RunSource(objects, docs[RUN_SUMMARY], docs[RUN_HEALTH], run_dir)
 
 
-def load_s3_source(s3, bucket, source_prefix, concurrency):
+def load_s3_source(s3, bucket, source_prefix, concurrency, progress=None):
     source_prefix = source_prefix.strip("/") + "/" if source_prefix.strip("/") else ""
     location = "s3://%s/%s" % (bucket, source_prefix)
-    objects = s3_transfer.describe_s3(s3, bucket, source_prefix, "", concurrency)
+    objects = s3_transfer.describe_s3(s3, bucket, source_prefix, "", concurrency, progress=progress)
     if not objects:
         raise PublishError("source_empty", "%s holds no objects; check the run id and the outbox prefix." % location)
     _require_documents(set(o.rel for o in objects), location)
@@ -249,10 +249,16 @@ def _newer(current_time, new_time):
 
 
 class Publisher:
-    """One publish of one run; ``run()`` returns the module result (without the receipt)."""
+    """One publish of one run; ``run()`` returns the module result (without the receipt).
 
-    def __init__(self, s3, params, check_mode=False, now=None, metadata_fetch=provenance.fetch_task_metadata):
+    ``progress`` is the module's ``ops.progress``: the operator sees the source being read
+    (``publish read``), the uploads (``publish``), the read-back (``publish verify``) and the copies
+    to latest/ (``publish latest``) as they go.
+    """
+
+    def __init__(self, s3, params, check_mode=False, now=None, metadata_fetch=provenance.fetch_task_metadata, progress=None):
         self.s3 = s3
+        self.progress = progress
         self.params = params
         self.check_mode = check_mode
         self.now = now
@@ -266,6 +272,12 @@ class Publisher:
         self._run_times = {}
         self.new_time = None
         self.new_time_source = None
+
+    def reporter(self, what):
+        """``progress(done, total)`` for one stage, or None when no one listens."""
+        if self.progress is None:
+            return None
+        return lambda done, total: self.progress(done, total, what=what)
 
     # -- ordering ----------------------------------------------------------------------------
     def current_run_time(self, document):
@@ -293,14 +305,14 @@ class Publisher:
     def load(self):
         params = self.params
         if params.get("run_dir"):
-            return load_local_source(params["run_dir"], self.concurrency)
+            return load_local_source(params["run_dir"], self.concurrency, progress=self.reporter("publish read"))
         source_bucket = params.get("source_bucket") or self.bucket
         if source_bucket != self.bucket:
             check_bucket_exists(self.s3, source_bucket, "source_bucket")
         prefix = params.get("source_prefix")
         if prefix in (None, "") and params.get("run_id"):
             prefix = layout.outbox_prefix(self.prefix, params["run_id"])
-        return load_s3_source(self.s3, source_bucket, prefix, self.concurrency)
+        return load_s3_source(self.s3, source_bucket, prefix, self.concurrency, progress=self.reporter("publish read"))
 
     def pairs(self, source, run_id):
         providers = self.params.get("providers") or source.summary.get("providers") or []
@@ -382,7 +394,7 @@ class Publisher:
                    "skip_count": len(latest_plan.skip), "delete": stale}
         if self.check_mode:
             return outcome
-        s3_transfer.write(self.s3, self.bucket, latest_plan.write, self.concurrency)
+        s3_transfer.write(self.s3, self.bucket, latest_plan.write, self.concurrency, progress=self.reporter("publish latest"))
         s3_transfer.verify(self.s3, self.bucket, wanted, self.concurrency,
                            known=dict((o.key, latest_plan.existing[o.key]) for o in latest_plan.skip))
         if stale:
@@ -439,9 +451,10 @@ class Publisher:
                 self._plan_moves(pairs, run_id, objects, prov)
             return self._finish()
 
-        s3_transfer.write(self.s3, self.bucket, writes, self.concurrency)
+        s3_transfer.write(self.s3, self.bucket, writes, self.concurrency, progress=self.reporter("publish"))
         known = dict((o.key, run_plan.existing[o.key]) for o in run_plan.skip)
-        self._verified_heads = s3_transfer.verify(self.s3, self.bucket, objects, self.concurrency, known=known)
+        self._verified_heads = s3_transfer.verify(self.s3, self.bucket, objects, self.concurrency, known=known,
+                                                  progress=self.reporter("publish verify"))
         result["verified_count"] = len(objects)
         result["changed"] = bool(writes)
         if not moving:

@@ -260,16 +260,23 @@ def _gone(s3, bucket, key):
 
 
 class Sweep:
-    """One retention sweep; ``run()`` returns the structured result."""
+    """One retention sweep; ``run()`` returns the structured result.
+
+    ``progress(line)`` receives each batch's line (the result's ``progress``, the progress file);
+    ``tick(done, total, **counts)`` (the module's ``ops.progress``) the rows examined so far out of
+    the candidates the sweep started with, with the running totals, for the operator's live lines.
+    """
 
     def __init__(self, s3, database, buckets, window_days, apply=False, batch_size=MAX_DELETE_KEYS, concurrency=16,
-                 legal_hold_mode="skip", max_batches=0, progress=None, features=None):
+                 legal_hold_mode="skip", max_batches=0, progress=None, features=None, tick=None):
         validate_inputs(buckets, window_days, batch_size)
         self.s3, self.db = s3, database
         self.buckets, self.window_days = list(buckets), int(window_days)
         self.apply, self.batch_size, self.concurrency = apply, int(batch_size), max(1, int(concurrency))
         self.legal_hold_mode, self.max_batches = legal_hold_mode, int(max_batches or 0)
         self.progress = progress or (lambda line: None)
+        self.tick = tick
+        self.candidates = None
         self.features = features
         self.result = {"apply": bool(apply), "deleted_count": 0, "would_delete_count": 0, "skipped_legal_hold": 0,
                        "skipped_legal_hold_s3": 0, "skipped_legal_hold_table": 0, "skipped_in_window": 0, "errors": 0,
@@ -289,6 +296,8 @@ class Sweep:
         self.result["before"] = before
         self.result["skipped_in_window"] = before["in_window"]
         self.result["skipped_legal_hold_table"] = before["held"]
+        # What _CANDIDATES_SQL selects: expired, outside the window, not held (the breakdown's unexplained).
+        self.candidates = max(0, before["unexplained"])
         after_id = 0
         while True:
             if self.max_batches and len(self.result["batches"]) >= self.max_batches:
@@ -412,6 +421,11 @@ class Sweep:
     def _record(self, stats):
         self.result["batches"].append(stats)
         self.progress(progress_line(stats, self.result))
+        if self.tick is not None:
+            done = sum(b["rows"] for b in self.result["batches"])
+            counts = {"deleted": self.result["deleted_count"]} if self.apply else {"would_delete": self.result["would_delete_count"]}
+            counts.update(skipped_legal_hold=sum(b["skipped_legal_hold"] for b in self.result["batches"]), errors=self.result["errors"])
+            self.tick(done, max(done, self.candidates or 0), **counts)
 
 
 def progress_line(stats, totals):
