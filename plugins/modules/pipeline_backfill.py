@@ -41,7 +41,10 @@ description:
     asset (C(asset_unknown)), O(max_parallel) below 1 (C(max_parallel_invalid)), a backfill id that is not
     a safe path component (C(pipeline_id_invalid)), a broken DAG (C(steps_invalid)).
   - Fails with C(partition_failed) when a partition failed, after every partition ran; the summary and
-    manifests say which step and why.
+    manifests say which step and why. When Prefect stopped answering for longer than
+    O(prefect_unreachable_grace_s) while a step's flow run was followed, that step fails with C(prefect_unreachable)
+    (never retried in place, so it is never started twice), and so does the backfill; the flow run goes on in
+    Prefect, and O(resume=true) follows it (found by its idempotency key) instead of starting a new one.
   - Check mode lists the partitions that would run (with their action and run_id) and writes nothing.
 options:
   start:
@@ -172,7 +175,8 @@ outputs:
       type: float
     partitions:
       description: One entry per partition - C(partition), C(action) (C(run), C(retry_in_place), C(skip)), C(run_id),
-        C(status), and for a failure C(failed_step), C(failure_class), C(category), C(attempts).
+        C(status), and for a failure C(failed_step), C(failure_class), C(failure_reason) (C(step_failed), or the
+        orchestrator's token such as C(prefect_unreachable)), C(category), C(attempts).
       returned: always
       type: list
       elements: dict
@@ -241,13 +245,25 @@ def run(ops):
     backfill = {"backfill_id": backfill_id, "start": partitions[0], "end": partitions[-1], "as_of_mode": params["as_of_mode"],
                 "max_parallel": max_parallel, "resume": params["resume"], "assets": [s["asset"] for s in steps],
                 "partition_key": params["partition_key"], "execution_id": ops.execution_id}
-    summary = engine.run_backfill(pipeline, backfill, decisions, as_of.get, max_parallel, previous=previous)
+    summary = engine.run_backfill(pipeline, backfill, decisions, as_of.get, max_parallel, previous=previous,
+                                  on_progress=lambda s: ops.progress(s["to_run"] - s["pending"], s["to_run"], unit="partitions",
+                                                                     what="backfill", succeeded=s["succeeded"], failed=s["failed"]))
     outputs.update((k, summary[k]) for k in ("succeeded", "skipped", "failed", "failed_by_class", "wall_time_s", "partitions", "to_run"))
     line = _line(outputs, ("backfill_id", "planned", "to_run", "succeeded", "skipped", "failed", "max_parallel", "wall_time_s"))
     if summary["failed"]:
         classes = ", ".join("%s: %d" % item for item in sorted(summary["failed_by_class"].items()))
         failed = [p for p in summary["partitions"] if p["status"] == "failed"]
         first = failed[0]
+        lost = [p for p in failed if p.get("failure_reason") == "prefect_unreachable"]
+        if lost:
+            # Prefect stopped answering while flow runs were followed: the runs go on there; none was started twice.
+            raise OpsError("prefect_unreachable", "Prefect at %s stopped answering while %d partition(s) followed their flow runs (first: %s "
+                                                  "step %s); those flow runs go on in Prefect and no step was started a second time. Once "
+                                                  "Prefect answers, rerun with -e resume=true: each such step follows its flow run (found "
+                                                  "by its idempotency key) instead of starting a new one. %d of %d partitions failed (%s); "
+                                                  "see %s." % (params["prefect_api_url"], len(lost), lost[0]["partition"], lost[0]["failed_step"],
+                                                               summary["failed"], summary["to_run"], classes, summary_uri),
+                           details=dict(outputs, line=line), changed_so_far=True)
         raise OpsError("partition_failed", "%d of %d partitions failed (%s); first: %s step %s (%s, category %s); see %s and the step "
                                            "manifests; fix the cause, then rerun with -e resume=true (succeeded partitions are skipped)." % (
                                                summary["failed"], summary["to_run"], classes, first["partition"], first["failed_step"],

@@ -19,10 +19,12 @@ description:
     O(artifact_dir) or C(<model_root>/<model>/<run_id>), with a C(meta.json) of the expected shape - C(model)
     (this O(model)), C(run_id), C(created_at) (UTC), optional C(metrics)/C(params) objects and C(files) (names
     that must exist next to it). Anything else is refused (C(model_candidate_invalid)) before any write.
-  - Then a smoke scoring - the O(smoke) step run through the pipeline's executors (C(local) or C(ecs)) with the
-    candidate as its model (E(PIPELINE_MODEL_RUN_ID), E(PIPELINE_MODEL_ARTIFACT_DIR)), publishing disabled
-    (E(PIPELINE_PUBLISH=0), E(PIPELINE_SMOKE=1)), against a recent partition (O(smoke_partition), default the
-    newest of the last C(lookback_days) days whose upstream steps succeeded). Its output must have the expected
+  - Then a smoke scoring - the O(smoke) step run through the pipeline's executors (C(local), C(ecs) or C(prefect)) with
+    the candidate as its model (E(PIPELINE_MODEL_RUN_ID), E(PIPELINE_MODEL_ARTIFACT_DIR)), publishing disabled
+    (E(PIPELINE_PUBLISH=0), E(PIPELINE_SMOKE=1)) - a Prefect flow run gets the same as the parameters C(models)
+    (model -> C(run_id), C(artifact_uri)) and C(smoke) (C(publish=false), C(output_dir) or C(output_uri), and C(inputs),
+    the upstream runs it reads), tagged C(signalcraft-smoke) so the daily check never counts it - against a recent
+    partition (O(smoke_partition), default the newest of the last C(lookback_days) days whose upstream steps succeeded). Its output must have the expected
     shape (C(expect_columns), C(min_rows)). A failing smoke leaves the selector untouched (C(smoke_failed), with why);
     no recent partition with the smoke's inputs is C(smoke_input_missing).
   - Only then the selector C(<pointer_root>/<model>_current_run.json) (schema C(pipeline_model_selector.v1)) is
@@ -60,10 +62,12 @@ options:
   smoke:
     description:
       - The smoke scoring (the inventory's C(pipeline_promote_smoke)) - C(step) (a configured step to reuse, with its
-        executor, command or task definition, env and C(depends_on)) or an own C(executor) with C(command) /
-        C(task_definition); C(env), C(timeout_s), C(depends_on) override. C(output) is the file a C(local) smoke writes
-        in its output directory; C(output_uri) the C(s3://) object an C(ecs) smoke writes (C({model}), C({model_run_id}),
-        C({smoke_run_id}), C({partition}) filled in, and passed as E(PIPELINE_OUTPUT_URI)). C(.csv), C(.json) (a list of
+        executor, command, task definition or deployment, env, parameters and C(depends_on)) or an own C(executor) with
+        C(command) / C(task_definition) / C(deployment); C(env), C(parameters), C(timeout_s), C(depends_on) override.
+        C(output) is the file a C(local) smoke (or a C(prefect) flow whose worker shares the controller's file system)
+        writes in its output directory; C(output_uri) the C(s3://) object an C(ecs) or C(prefect) smoke writes
+        (C({model}), C({model_run_id}), C({smoke_run_id}), C({partition}) filled in, and passed as E(PIPELINE_OUTPUT_URI)
+        or the flow parameter C(smoke.output_uri)). C(.csv), C(.json) (a list of
         objects) or C(.jsonl). C(expect_columns) (default none), C(min_rows) (default 1), C(lookback_days) (default 7).
     type: dict
     default: {}
@@ -221,8 +225,9 @@ def run(ops):
         plan.parse_date(params["smoke_partition"], "smoke_partition")
     steps = config.validate(params)
     step, expect = config.smoke_step(params, steps)
-    if step["executor"] == "local" and not params.get("data_root"):
-        raise OpsError("invalid_input", "a local smoke needs a data directory: set signalcraft_pipeline_data_root (or -e pipeline_data_root).")
+    if (step["executor"] == "local" or (step["executor"] == "prefect" and not expect.get("output_uri"))) and not params.get("data_root"):
+        raise OpsError("invalid_input", "a %s smoke writing pipeline_promote_smoke.output needs a data directory: set "
+                                        "signalcraft_pipeline_data_root (or -e pipeline_data_root)." % step["executor"])
     location = promotion.artifact_location(model, params.get("run_id"), params.get("artifact_dir"), params.get("model_root"))
 
     def s3():

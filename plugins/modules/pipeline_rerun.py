@@ -27,7 +27,9 @@ description:
   - A run whose steps all succeeded is left alone (C(changed=false)), except that current pointers it should have
     moved and did not (the run was killed between its last step and its last pointer move) are moved then
     (C(action=none current=moved)). A partition without manifests is refused (C(manifests_missing)); run a backfill for it.
-  - Fails with C(step_failed) when the rerun fails again (its manifests say why).
+  - Fails with C(step_failed) when the rerun fails again (its manifests say why), or with C(prefect_unreachable) when
+    Prefect stopped answering while a step's flow run was followed (the next rerun follows that flow run; it is never
+    started twice).
   - Check mode says what would happen and runs nothing.
 options:
   partition:
@@ -76,7 +78,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 status:
-  description: C(ok), C(planned) (check mode) or C(fail) (C(rerun_refused), C(step_failed), C(manifests_missing)).
+  description: C(ok), C(planned) (check mode) or C(fail) (C(rerun_refused), C(step_failed), C(prefect_unreachable), C(manifests_missing)).
   returned: always
   type: str
 outputs:
@@ -172,6 +174,12 @@ def run(ops):
         return dict(changed=True, status="planned", outputs=outputs, line=line)
     outcome = pipeline.run_partition(partition, run_id, decided["run_as_of_ts"], keep=decided["keep"] if in_place else ())
     outputs["outcome"] = outcome
+    if outcome["status"] != "success" and outcome.get("failure_reason") == "prefect_unreachable":
+        raise OpsError("prefect_unreachable", "Prefect stopped answering while the rerun of %s (run %s) followed step %s's flow run; the "
+                                              "flow run goes on in Prefect and was not started twice. Once Prefect answers, rerun: the "
+                                              "step follows that flow run (found by its idempotency key)." % (
+                                                  partition, run_id, outcome["failed_step"]),
+                       details=dict(outputs, line=line + [("failed_step", outcome["failed_step"])]), changed_so_far=True)
     if outcome["status"] != "success":
         raise OpsError("step_failed", "the rerun of %s (run %s) failed again at step %s (%s, category %s) after %s attempt(s); read its "
                                       "manifest; nothing needs cleaning up before the next rerun." % (

@@ -131,7 +131,7 @@ def run(ops):
     total, ok = len(found["steps"]), len([s for s in found["steps"] if s["status"] == "success"])
     line = [("partition", partition), ("steps_ok", "%d/%d" % (ok, total))]
     # Today's flow run state from the orchestrator, when the inventory configures Prefect (manifests alone otherwise).
-    client = config.prefect_client(params)
+    client = config.prefect_client(params, ops)
     flows = flow_runs.partition_flow_runs(client, steps, params["partition_key"], partition) if client else None
     prefect_line, prefect_note = [], ""
     if flows is not None:

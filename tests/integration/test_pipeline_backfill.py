@@ -348,34 +348,101 @@ def test_a_backfill_killed_midway_resumes_without_cleanup(sandbox, tmp_path):
         assert all(area.manifest(a, entry["partition"], entry["run_id"])["status"] == "success" for a in ASSETS)
 
 
-def test_ecs_steps_run_as_tasks_through_the_run_once_logic(sandbox, run_playbook, tmp_path):
+# How ECS tasks end in the sandbox, per partition (and attempt): stop reasons as ECS reports tasks that could not
+# reach a registry or were refused a secret, and a container that exited 1 (tests/sandbox/aws_layer/README.md).
+ECS_NETWORK = ("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref "
+               "111122223333.dkr.ecr.us-east-1.amazonaws.com/jobintel:latest: dial tcp 10.0.0.2:53: i/o timeout")
+ECS_DENIED = ("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable "
+              "to retrieve secret from asm: AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/ecsTaskExecutionRole/x "
+              "is not authorized to perform: secretsmanager:GetSecretValue")
+ECS_OUTCOMES = {
+    "2026-05-02#1": {"exit_code": 1, "stop_reason": ECS_NETWORK},   # ingest's first attempt only: retried in place, then fine
+    "2026-05-04": {"exit_code": 1, "stop_reason": ECS_NETWORK},     # every attempt: persistent
+    "2026-05-06": {"exit_code": 1, "stop_reason": ECS_DENIED},
+}
+ECS_EXPECTED = {"2026-05-04": ("ingest", "network", "A", 2), "2026-05-06": ("ingest", "permission", "C", 1),
+                "2026-05-08": ("features", "unknown", "B", 1)}
+# ECS tasks each partition's run started: ingest (attempts) + features (0 when ingest failed).
+ECS_TASKS = dict((p, 2) for p in dates("2026-05-01", 10))
+ECS_TASKS.update({"2026-05-02": 3, "2026-05-06": 1})
+
+
+def ecs_tasks(sandbox, family):
+    """Every task of ``family`` as ECS describes it (ListTasks, then DescribeTasks in pages of 100). The sandbox's
+    ListTasks lists stopped tasks too; real ECS needs desiredStatus=STOPPED for them."""
+    ecs = sandbox.boto3_client("ecs")
+    arns = []
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=sandbox["SANDBOX_ECS_CLUSTER"], family=family):
+        arns.extend(page["taskArns"])
+    tasks = []
+    for first in range(0, len(arns), 100):
+        tasks.extend(ecs.describe_tasks(cluster=sandbox["SANDBOX_ECS_CLUSTER"], tasks=arns[first:first + 100])["tasks"])
+    return tasks
+
+
+def test_ecs_backfill_of_ten_partitions_three_at_a_time_with_failure_classes(sandbox, run_playbook, tmp_path):
     from tests.integration.ecs_sandbox import private_family
 
     area = Area(tmp_path)
     family, _prefix = private_family(sandbox)
-    steps = [{"asset": "ingest", "executor": "ecs", "task_definition": family},
-             {"asset": "features", "executor": "ecs", "task_definition": family, "depends_on": ["ingest"],
-              "env": {"JOBINTEL_FORCE_FAIL_STAGE": "scrape"}},
-             {"asset": "scores", "executor": "ecs", "task_definition": family, "depends_on": ["features"]}]
-    run = run_playbook("pipeline_backfill.yml", area.vars(start="2026-05-01", end="2026-05-02", max_parallel=2, pipeline_steps=steps,
-                                                          as_of_mode="end_of_day"))
-    assert run.rc != 0 and line(run).startswith("pipeline_backfill status=fail reason=partition_failed ")
-    summary = area.summary("bf-2026-05-01-2026-05-02-end-of-day")
-    assert (summary["failed"], summary["failed_by_class"]) == (2, {"unknown": 2})
-    ecs = sandbox.boto3_client("ecs")
-    for entry in summary["partitions"]:
-        ingest = area.manifest("ingest", entry["partition"], entry["run_id"])
-        features = area.manifest("features", entry["partition"], entry["run_id"])
-        assert ingest["status"] == "success" and ingest["executor"]["kind"] == "ecs"
-        assert features["status"] == "failed" and features["failure"]["category"] == "B" and "exited 1" in features["failure"]["message"]
-        assert area.manifest("scores", entry["partition"], entry["run_id"])["status"] == "skipped"
-        [task] = ecs.describe_tasks(cluster=sandbox["SANDBOX_ECS_CLUSTER"], tasks=[ingest["executor"]["ref"]])["tasks"]
-        assert task["lastStatus"] == "STOPPED" and task["containers"][0]["exitCode"] == 0
+    config = tmp_path / "config"
+    config.mkdir()
+    selector = {"model": "minutes", "run_id": "m-ecs-1", "artifact_uri": "s3://models/minutes/m-ecs-1"}
+    (config / "minutes_current_run.json").write_text(json.dumps(selector))
+    steps = [{"asset": "ingest", "executor": "ecs", "task_definition": family, "retries": 1,
+              "env": {"SANDBOX_PARTITION_OUTCOMES": json.dumps(ECS_OUTCOMES)}},
+             {"asset": "features", "executor": "ecs", "task_definition": family, "depends_on": ["ingest"], "models": ["minutes"],
+              "env": {"SANDBOX_PARTITION_OUTCOMES": json.dumps({"2026-05-08": {"exit_code": 1}})}}]
+    run = run_playbook("pipeline_backfill.yml", area.vars(start="2026-05-01", end="2026-05-10", max_parallel=3, pipeline_steps=steps,
+                                                          as_of_mode="end_of_day", pipeline_pointer_root=str(config)))
+    assert run.rc != 0 and line(run).startswith(
+        "pipeline_backfill status=fail reason=partition_failed backfill_id=bf-2026-05-01-2026-05-10-end-of-day planned=10 to_run=10 "
+        "succeeded=7 skipped=0 failed=3 max_parallel=3 "), line(run)
+    summary = area.summary("bf-2026-05-01-2026-05-10-end-of-day")
+    assert summary["failed_by_class"] == {"network": 1, "permission": 1, "unknown": 1}
+    by_partition = dict((p["partition"], p) for p in summary["partitions"])
+    for partition, (asset, klass, category, attempts) in ECS_EXPECTED.items():
+        entry = by_partition[partition]
+        assert (entry["failed_step"], entry["failure_class"], entry["category"], entry["attempts"]) == (asset, klass, category, attempts)
+    retried = area.manifest("ingest", "2026-05-02", by_partition["2026-05-02"]["run_id"])
+    assert retried["status"] == "success" and [a["failure_class"] for a in retried["attempt_history"]] == ["network", None]
+
+    # Read back from ECS: every task the backfill started, which partition and attempt it ran, how it ended.
+    tasks = ecs_tasks(sandbox, family)
+    by_task = {}
+    for task in tasks:
         env = dict((e["name"], e["value"]) for e in task["overrides"]["containerOverrides"][0]["environment"])
-        assert env["PIPELINE_PARTITION"] == entry["partition"] and env["PIPELINE_RUN_ID"] == env["JOBINTEL_RUN_ID"] == entry["run_id"]
-        assert env["PIPELINE_RUN_AS_OF_TS"] == entry["partition"] + "T23:59:59Z"
-        [failed_task] = ecs.describe_tasks(cluster=sandbox["SANDBOX_ECS_CLUSTER"], tasks=[features["executor"]["ref"]])["tasks"]
-        assert failed_task["containers"][0]["exitCode"] == 1
+        assert task["lastStatus"] == "STOPPED" and env["PIPELINE_RUN_ID"] == env["JOBINTEL_RUN_ID"]
+        by_task[task["taskArn"]] = (env, task)
+    started = {}
+    for env, _task in by_task.values():
+        started[env["PIPELINE_PARTITION"]] = started.get(env["PIPELINE_PARTITION"], 0) + 1
+    assert started == ECS_TASKS and len(tasks) == sum(ECS_TASKS.values())
+    for partition, entry in by_partition.items():
+        for asset in ("ingest", "features"):
+            document = area.manifest(asset, partition, entry["run_id"])
+            if document["status"] == "skipped":
+                continue
+            env, task = by_task[document["executor"]["ref"]]
+            assert (env["PIPELINE_ASSET"], env["PIPELINE_RUN_ID"], env["PIPELINE_PARTITION"]) == (asset, entry["run_id"], partition)
+            assert env["PIPELINE_RUN_AS_OF_TS"] == partition + "T23:59:59Z"
+            assert (task["containers"][0]["exitCode"] == 0) == (document["status"] == "success")
+            if asset == "features":
+                # The model run the selector names reaches the task's environment and the manifest.
+                assert env["PIPELINE_MODEL_RUN_ID"] == "m-ecs-1" and document["models"][0]["run_id"] == "m-ecs-1"
+    denied = area.manifest("ingest", "2026-05-06", by_partition["2026-05-06"]["run_id"])
+    assert "AccessDeniedException" in denied["failure"]["message"] and denied["failure"]["category"] == "C"
+
+    # Parallelism, from ECS's own startedAt/stoppedAt: tasks (one per partition at a time) overlapped, never more than 3.
+    intervals = [(task["startedAt"], task["stoppedAt"]) for _env, task in by_task.values()]
+    assert 2 <= peak_overlap(intervals) <= 3, sorted(intervals)
+    spans = {}
+    for env, task in by_task.values():
+        first, last = spans.get(env["PIPELINE_PARTITION"], (task["startedAt"], task["stoppedAt"]))
+        spans[env["PIPELINE_PARTITION"]] = (min(first, task["startedAt"]), max(last, task["stoppedAt"]))
+    assert 2 <= peak_overlap(list(spans.values())) <= 3
+    serial = sum(p["duration_s"] for p in summary["partitions"])
+    assert summary["wall_time_s"] < 0.6 * serial, (summary["wall_time_s"], serial)
 
 
 RERUN_TASK = "Rerun the partition's run by its failure category"

@@ -5,11 +5,13 @@ failure class the triage knows. The playbooks run through the collection; every 
 back from Prefect's REST API or from the manifests and outputs on disk.
 """
 
+import csv
 import datetime
 import hashlib
 import json
 import os
 import re
+import threading
 import time
 import urllib.request
 
@@ -18,22 +20,35 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.sandbox import prefect_server
+from tests.sandbox.k8s_emulator import tlsutil
+from tests.sandbox.tcp_proxy import TcpProxy
 
 with open(os.path.join(REPO_ROOT, "schemas", "pipeline_manifest.v1.json")) as _handle:
     MANIFEST_SCHEMA = json.load(_handle)
 ASSETS = ("ingest", "features")
 BACKFILL_TASK = "Run the backfill over every partition from start to end"
 STATUS_TASK = "Check the partition's manifests (the daily checklist)"
+PROMOTE_TASK = "Promote the candidate model run after its smoke scoring"
+# The server runs with PREFECT_SERVER_API_AUTH_STRING: every call but /health needs it as Basic auth, so every
+# test here also proves it is sent; none of them may find it (or its base64 token) in receipts or output.
+AUTH_STRING = "signalcraft-ops:pf-basic-Zq7-not-for-receipts"
+SECRETS = (AUTH_STRING, prefect_server.auth_headers(AUTH_STRING)["Authorization"].split()[1], "pf-basic-Zq7-not-for-receipts")
 
 
 @pytest.fixture(scope="module")
 def prefect(tmp_path_factory):
-    """One Prefect server and flow runner for this module (started in ~8 s; stopped at the end)."""
+    """One Prefect server (with an auth string) and flow runner for this module (started in ~8 s; stopped at the end)."""
     if not prefect_server.available():
         pytest.fail("%s is missing: run `make setup` (it installs Prefect in .venv-prefect)" % prefect_server.PREFECT_BIN)
-    box = prefect_server.start(str(tmp_path_factory.mktemp("prefect")), steps=ASSETS)
+    box = prefect_server.start(str(tmp_path_factory.mktemp("prefect")), steps=ASSETS + ("scores",), auth_string=AUTH_STRING)
     yield box
     prefect_server.stop(box)
+
+
+def assert_no_secret(area, *runs):
+    """Neither the auth string nor its Basic token is in any receipt of the area or in the playbooks' output."""
+    texts = area.receipt_texts() + [run.stdout for run in runs]
+    assert texts and not [secret for secret in SECRETS for text in texts if secret in text]
 
 
 class Area:
@@ -61,7 +76,8 @@ class Area:
     def vars(self, **extra):
         values = {"pipeline_manifest_root": str(self.manifests), "pipeline_data_root": str(self.data),
                   "signalcraft_receipt_root": str(self.receipts), "pipeline_retry_delay_s": 0.05,
-                  "pipeline_prefect_api_url": self.box.api_url, "pipeline_steps": self.steps()}
+                  "pipeline_prefect_api_url": self.box.api_url, "pipeline_prefect_auth_string": self.box.auth_string,
+                  "pipeline_steps": self.steps()}
         values.update(extra)
         return values
 
@@ -221,7 +237,7 @@ def test_backfill_on_prefect_with_every_failure_class_then_resume_and_the_daily_
     assert remote["state_type"] == reported["features"]["state_type"] == "FAILED" and remote["parameters"]["partition"] == "2026-01-03"
     assert flow_run(prefect, reported["ingest"]["flow_run_id"])["state_type"] == reported["ingest"]["state_type"] == "COMPLETED"
     good = run_playbook("pipeline_status.yml", area.vars(partition="2026-01-04", pipeline_steps=steps,
-                                                         pipeline_prefect_api_key="pf-test-key-not-for-receipts"))
+                                                         pipeline_prefect_api_key="pf-test-key-not-for-receipts"), verbosity=3)
     assert good.rc == 0, good.stdout[-3000:]
     good_run = by_partition["2026-01-04"]["run_id"]
     assert status_line(good) == "pipeline_status status=ok partition=2026-01-04 steps_ok=2/2 flow_run_state=COMPLETED run_id=%s" % good_run
@@ -230,6 +246,8 @@ def test_backfill_on_prefect_with_every_failure_class_then_resume_and_the_daily_
         assert flow_run(prefect, entry["flow_run_id"])["state_type"] == "COMPLETED" and entry["run_id"] == good_run
     assert not any("pf-test-key-not-for-receipts" in text for text in area.receipt_texts())
     assert "pf-test-key-not-for-receipts" not in good.stdout
+    # The auth string won over the key (as in Prefect's client: the server accepts only Basic), and is nowhere either.
+    assert_no_secret(area, run, bad, good)
 
     # Resume with the causes fixed: only the failed partitions run; category A in place (a new flow run
     # under <key>.2, as the failed one holds the key), B and C under a new run_id; nothing else is touched.
@@ -296,7 +314,7 @@ def test_a_second_start_of_the_same_attempt_follows_the_existing_flow_run(prefec
     area = Area(tmp_path, prefect)
     area.faults({}, sleep_s=3.0)
     step = area.steps()[0]
-    executor = executors.PrefectExecutor(prefect_service.PrefectClient(prefect.api_url))
+    executor = executors.PrefectExecutor(prefect_service.PrefectClient(prefect.api_url, auth_string=prefect.auth_string))
     executor.prepare([step])
     context = executors.StepContext("game_date", "2026-05-01", "20260501T000000Z-0000abcd", "2026-05-01T23:00:00Z", attempt=1)
     first = executor.start(step, context)
@@ -332,6 +350,180 @@ def test_prefect_refusals_come_before_anything_runs(prefect, run_playbook, tmp_p
     run = run_playbook("pipeline_backfill.yml", area.vars(start="2026-02-01", end="2026-02-02", pipeline_prefect_api_url=""))
     [result] = run.task_results(BACKFILL_TASK)
     assert result["token_line"] == "pipeline_backfill status=fail reason=steps_invalid" and "signalcraft_pipeline_prefect_api_url" in result["msg"]
+    # The server requires its auth string: a wrong one, or none, is refused at the deployment lookup, before any flow run.
+    # (No credential at all is the same 401; tests/unit/module_utils/test_prefect_client.py has its message.)
+    run = run_playbook("pipeline_backfill.yml", area.vars(start="2026-02-01", end="2026-02-02",
+                                                          pipeline_prefect_auth_string="signalcraft-ops:wrong-pw-Kx2"))
+    [result] = run.task_results(BACKFILL_TASK)
+    assert run.rc != 0 and result["token_line"] == "pipeline_backfill status=fail reason=prefect_unauthorized"
+    assert "HTTP 401" in result["msg"] and "the configured auth string" in result["msg"]
+    assert "signalcraft_pipeline_prefect_auth_string" in result["msg"]
+    refused = [run]
+    status = run_playbook("pipeline_status.yml", area.vars(partition="2026-02-01", pipeline_prefect_auth_string="signalcraft-ops:wrong-pw-Kx2"))
+    assert status.rc != 0 and status_line(status) == "pipeline_status status=fail reason=prefect_unauthorized"
+    assert not area.manifests.exists()
+    assert prefect.post("/flow_runs/filter", {"flow_runs": {"tags": {"all_": ["game_date=2026-02-01"]}}}) == []
+    assert not [r for r in refused + [status] if "wrong-pw-Kx2" in r.stdout]
+    assert not [t for t in area.receipt_texts() if "wrong-pw-Kx2" in t]
+    assert_no_secret(area, *refused)
+
+
+def test_prefect_behind_tls_is_verified_against_its_ca_bundle(prefect, run_playbook, tmp_path):
+    """Prefect behind a TLS proxy whose certificate a private CA signed (as behind an ingress): refused at once
+    without the CA (not retried), accepted with pipeline_prefect_ca_path, or with validate_certs off."""
+    ca_pem, cert_pem, key_pem = tlsutil.generate("prefect")
+    bundle = tmp_path / "prefect-ca.pem"
+    bundle.write_bytes(ca_pem)
+    proxy = TcpProxy(("127.0.0.1", prefect.port), tls=(cert_pem, key_pem)).start()
+    try:
+        area = Area(tmp_path, prefect)
+        url = proxy.url("https")
+        refused = run_playbook("pipeline_status.yml", area.vars(partition="2026-02-10", pipeline_prefect_api_url=url))
+        assert refused.rc != 0 and status_line(refused) == "pipeline_status status=fail reason=prefect_tls_failed"
+        [result] = refused.task_results(STATUS_TASK)
+        assert "certificate verify failed" in result["msg"].lower() and "signalcraft_pipeline_prefect_ca_path" in result["msg"]
+        assert proxy.accepted == 1  # not retried: the certificate would be the same
+        # With the CA bundle (and the auth string, through TLS), Prefect answers: the day has no flow runs yet.
+        expected = ("pipeline_status status=fail reason=manifests_missing partition=2026-02-10 steps_ok=0/2 flow_run_state=NONE "
+                    "missing=ingest,features")
+        for extra in ({"pipeline_prefect_ca_path": str(bundle)}, {"pipeline_prefect_validate_certs": False}):
+            checked = run_playbook("pipeline_status.yml", area.vars(partition="2026-02-10", pipeline_prefect_api_url=url, **extra))
+            assert status_line(checked) == expected, checked.stdout[-2000:]
+            [result] = checked.task_results(STATUS_TASK)
+            assert result["outputs"]["prefect"]["api_url"] == url
+    finally:
+        proxy.stop()
+
+
+def test_losing_prefect_mid_follow_never_starts_a_step_twice_and_resume_adopts_its_flow_run(prefect, run_playbook, tmp_path, request):
+    """Prefect becomes unreachable (the network to it is cut) while a step's flow run is followed, for longer than
+    the grace: the step fails with prefect_unreachable and is not retried in place; the flow run goes on in Prefect.
+    Once Prefect answers again, resume follows that same flow run: one flow run per (partition, step), read back
+    from Prefect."""
+    area = Area(tmp_path, prefect)
+    partition = "2026-06-01"
+    area.faults({"ingest@%s" % partition: "sleep:12"})
+    proxy = TcpProxy(("127.0.0.1", prefect.port)).start()
+    request.addfinalizer(proxy.stop)
+    values = area.vars(start=partition, end=partition, pipeline_prefect_api_url=proxy.url(), pipeline_prefect_unreachable_grace_s=1.0,
+                       pipeline_steps=area.steps(ingest={"retries": 2}))
+    outcome = {}
+    follower = threading.Thread(target=lambda: outcome.update(run=run_playbook("pipeline_backfill.yml", values)))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # straight from Prefect, not through the proxy
+            started = [r for r in flow_runs(prefect, "game_date=%s" % partition, "asset=ingest") if r["state_type"] == "RUNNING"]
+            if started:
+                break
+            time.sleep(0.3)
+        [lost] = started
+        proxy.cut()
+        follower.join(300)
+    finally:
+        proxy.restore()
+    run = outcome["run"]
+    assert run.rc != 0 and line(run).startswith("pipeline_backfill status=fail reason=prefect_unreachable backfill_id=bf-2026-06-01-"), (
+        run.stdout[-3000:])
+    [result] = run.task_results(BACKFILL_TASK)
+    assert "-e resume=true" in result["msg"] and "idempotency key" in result["msg"]
+    [entry] = area.summary("bf-2026-06-01-2026-06-01-pretip")["partitions"]
+    assert (entry["failed_step"], entry["failure_reason"], entry["failure_class"], entry["category"]) == (
+        "ingest", "prefect_unreachable", "network", "A")
+    failed = area.manifest("ingest", partition, entry["run_id"])
+    # Not retried in place (retries=2 would have): one attempt, its flow run recorded, the operator's action named.
+    assert failed["attempts"] == 1 and failed["executor"]["ref"] == lost["id"] and failed["failure"]["reason"] == "prefect_unreachable"
+    assert "resume=true" in failed["failure"]["action"] and failed["executor"]["detail"]["idempotency_key"] == "%s:ingest:1" % entry["run_id"]
+    assert area.manifest("features", partition, entry["run_id"])["status"] == "skipped"
+    [still] = flow_runs(prefect, "run_id=%s" % entry["run_id"], "asset=ingest")
+    assert still["id"] == lost["id"] and still["state_type"] in ("RUNNING", "COMPLETED")  # the flow run went on
+
+    resumed = run_playbook("pipeline_backfill.yml", dict(values, resume=True))
+    assert resumed.rc == 0, resumed.stdout[-3000:]
+    [again] = area.summary("bf-2026-06-01-2026-06-01-pretip")["partitions"]
+    assert (again["action"], again["run_id"], again["status"]) == ("retry_in_place", entry["run_id"], "succeeded")
+    adopted = area.manifest("ingest", partition, entry["run_id"])
+    assert adopted["status"] == "success" and adopted["executor"]["ref"] == lost["id"] and adopted["executor"]["detail"]["adopted"] is True
+    # Prefect's own record: exactly one flow run per (partition, step), each under its first idempotency key.
+    runs = flow_runs(prefect, "game_date=%s" % partition)
+    assert sorted((r["parameters"]["step"], r["idempotency_key"], r["state_type"]) for r in runs) == [
+        ("features", "%s:features:1" % entry["run_id"], "COMPLETED"), ("ingest", "%s:ingest:1" % entry["run_id"], "COMPLETED")]
+    assert_no_secret(area, run, resumed)
+
+
+def candidate(models_root, run_id):
+    directory = models_root / "minutes" / run_id
+    directory.mkdir(parents=True)
+    (directory / "model.bin").write_bytes(b"weights of " + run_id.encode())
+    (directory / "meta.json").write_text(json.dumps({"model": "minutes", "run_id": run_id, "created_at": "2026-07-01T04:00:00Z",
+                                                     "metrics": {"mae": 3.1}, "files": ["model.bin"]}))
+    return directory
+
+
+def test_model_runs_reach_prefect_flow_runs_and_a_promotion_smokes_through_prefect(prefect, run_playbook, tmp_path):
+    area = Area(tmp_path, prefect)
+    area.faults()
+    partition = "2026-07-01"
+    config_root, models_root = tmp_path / "config", tmp_path / "models"
+    steps = area.steps() + [{"asset": "scores", "executor": "prefect", "deployment": "signalcraft-step/scores", "depends_on": ["features"],
+                             "models": ["minutes"], "parameters": {"data_root": str(area.data)}, "timeout_s": 120}]
+    smoke = {"step": "scores", "output": "scores.csv", "expect_columns": ["game_id", "score", "model_run_id"], "min_rows": 1}
+    common = dict(pipeline_steps=steps, pipeline_pointer_root=str(config_root), pipeline_model_root=str(models_root),
+                  pipeline_promote_smoke=smoke, smoke_partition=partition)
+
+    def daily(backfill_id):
+        run = run_playbook("pipeline_backfill.yml", area.vars(start=partition, end=partition, backfill_id=backfill_id, **common))
+        assert run.rc == 0, run.stdout[-3000:]
+        [entry] = area.summary(backfill_id)["partitions"]
+        scores = area.manifest("scores", partition, entry["run_id"])
+        return entry["run_id"], scores, flow_run(prefect, scores["executor"]["ref"])
+
+    # Before any promotion: the flow run is told that the model has no selector.
+    first_run, scores, remote = daily("daily-1")
+    assert remote["parameters"]["models"] == {"minutes": {"run_id": None, "artifact_uri": None}}
+
+    # The smoke scoring runs as a flow run of the scores deployment, with the candidate and publishing off.
+    candidate(models_root, "m-2026-07-a")
+    promoted = run_playbook("pipeline_promote.yml", area.vars(model="minutes", run_id="m-2026-07-a", **common))
+    assert promoted.rc == 0, promoted.stdout[-3000:]
+    assert result_line(promoted).endswith("smoke_partition=%s smoke_rows=8 smoke=passed selector=moved" % partition)
+    selector = json.loads((config_root / "minutes_current_run.json").read_text())
+    assert selector["run_id"] == "m-2026-07-a" and selector["smoke"]["executor"] == "prefect"
+    smoked = flow_run(prefect, selector["smoke"]["ref"])
+    assert smoked["state_type"] == "COMPLETED" and smoked["parameters"]["run_id"] == selector["smoke"]["run_id"]
+    assert smoked["parameters"]["models"]["minutes"] == {"run_id": "m-2026-07-a", "artifact_uri": str(models_root / "minutes" / "m-2026-07-a")}
+    assert smoked["parameters"]["smoke"] == {"publish": False, "output_dir": os.path.dirname(selector["smoke"]["output"]), "output_uri": None,
+                                             "inputs": {"features": first_run}}
+    assert "signalcraft-smoke" in smoked["tags"] and "game_date=%s" % partition not in smoked["tags"]
+    with open(selector["smoke"]["output"]) as handle:
+        assert set(row["model_run_id"] for row in csv.DictReader(handle)) == {"m-2026-07-a"}
+
+    # A candidate whose smoke flow run fails leaves the selector as it was; the daily check never counts a smoke run.
+    before = (config_root / "minutes_current_run.json").read_bytes()
+    area.faults({"scores@%s" % partition: "contract"})
+    candidate(models_root, "m-2026-07-bad")
+    bad = run_playbook("pipeline_promote.yml", area.vars(model="minutes", run_id="m-2026-07-bad", **common))
+    assert bad.rc != 0 and "reason=smoke_failed" in result_line(bad) and "selector=unchanged" in result_line(bad)
+    assert (config_root / "minutes_current_run.json").read_bytes() == before
+    [failed_smoke] = flow_runs(prefect, "signalcraft-smoke", "minutes_run_id=m-2026-07-bad")
+    assert failed_smoke["state_type"] == "FAILED" and failed_smoke["parameters"]["models"]["minutes"]["run_id"] == "m-2026-07-bad"
+    area.faults()
+    status = run_playbook("pipeline_status.yml", area.vars(partition=partition, **common))
+    assert status_line(status) == ("pipeline_status status=ok partition=%s steps_ok=3/3 flow_run_state=COMPLETED run_id=%s" % (
+        partition, first_run)), status.stdout[-2000:]
+
+    # The next daily run scores with the promoted run: Prefect's flow run parameters, the flow's output and the manifest agree.
+    second_run, scores, remote = daily("daily-2")
+    assert remote["parameters"]["models"]["minutes"]["run_id"] == "m-2026-07-a" == scores["models"][0]["run_id"]
+    assert "minutes_run_id=m-2026-07-a" in remote["tags"]
+    with open(area.data / "scores" / ("game_date=%s" % partition) / ("run=%s" % second_run) / "scores.csv") as handle:
+        assert set(row["model_run_id"] for row in csv.DictReader(handle)) == {"m-2026-07-a"}
+    assert_no_secret(area, promoted, bad)
+
+
+def result_line(run):
+    [result] = run.task_results(PROMOTE_TASK)
+    return result["token_line"]
 
 
 def test_daily_check_of_today_without_runs_and_of_a_run_prefect_started_itself(prefect, run_playbook, tmp_path):
@@ -348,7 +540,8 @@ def test_daily_check_of_today_without_runs_and_of_a_run_prefect_started_itself(p
     # parameter, and its failure fails the check even though no manifest shows it.
     deployment = prefect.get("/deployments/name/signalcraft-step/ingest")
     request = urllib.request.Request(
-        "%s/deployments/%s/create_flow_run" % (prefect.api_url, deployment["id"]), method="POST", headers={"Content-Type": "application/json"},
+        "%s/deployments/%s/create_flow_run" % (prefect.api_url, deployment["id"]), method="POST",
+        headers=dict({"Content-Type": "application/json"}, **prefect_server.auth_headers(prefect.auth_string)),
         data=json.dumps({"parameters": {"partition": "2026-03-01", "run_id": "manual-1", "run_as_of_ts": "2026-03-01T23:00:00Z",
                                         "data_root": str(area.data)}}).encode())
     with urllib.request.urlopen(request, timeout=10) as response:

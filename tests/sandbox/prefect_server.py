@@ -8,7 +8,13 @@ Nothing leaves the machine: the server binds 127.0.0.1 on a free port, analytics
 and its database, home and logs live under the directory given.
 
     python -m tests.sandbox.prefect_server up --dir /tmp/prefect     # prints PREFECT_API_URL=...
+    python -m tests.sandbox.prefect_server up --dir /tmp/prefect --auth-string ops:s3cret   # with basic auth
     python -m tests.sandbox.prefect_server down --dir /tmp/prefect
+
+With ``auth_string`` (``user:password``) the server runs with ``PREFECT_SERVER_API_AUTH_STRING``: every call
+but ``GET /health`` and ``GET /ready`` needs ``Authorization: Basic base64(user:password)`` (401
+``{"exception_message": "Unauthorized"}`` otherwise; prefect/server/api/server.py), and the flow runner gets
+the same string as ``PREFECT_API_AUTH_STRING`` (what Prefect's client sends).
 
 ``start`` returns once ``/api/health`` answers and every deployment is registered (each server starts
 from a copy of an empty migrated database made once per ``.venv-prefect``); ``stop`` ends
@@ -16,6 +22,7 @@ exactly the two process groups ``start`` made (by pid; the flow runs are childre
 """
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -56,8 +63,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def environment(directory, api_url=None):
-    """The environment of both processes: the caller's, less any PREFECT_* setting, plus a private home and database."""
+def environment(directory, api_url=None, server_auth_string=None, client_auth_string=None):
+    """The environment of both processes: the caller's, less any PREFECT_* setting, plus a private home and database
+    (and the server's or the client's auth string)."""
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith("PREFECT_"))
     env.update({
         "PREFECT_HOME": os.path.join(directory, "home"),
@@ -84,12 +92,24 @@ def environment(directory, api_url=None):
     })
     if api_url:
         env["PREFECT_API_URL"] = api_url
+    if server_auth_string:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = server_auth_string
+    if client_auth_string:
+        env["PREFECT_API_AUTH_STRING"] = client_auth_string
     return env
 
 
-def _get(url, body=None, timeout=2.0):
+def auth_headers(auth_string):
+    """What Prefect's client sends for ``PREFECT_API_AUTH_STRING`` (prefect/client/orchestration/__init__.py)."""
+    if not auth_string:
+        return {}
+    return {"Authorization": "Basic %s" % base64.b64encode(auth_string.encode("utf-8")).decode("ascii")}
+
+
+def _get(url, body=None, timeout=2.0, auth_string=None):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET", headers={"Content-Type": "application/json"})
+    headers = dict({"Content-Type": "application/json"}, **auth_headers(auth_string))
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET", headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec - loopback only
         return json.loads(response.read().decode() or "null")
 
@@ -142,20 +162,22 @@ def template_db():
 class PrefectServer:
     """A running server and flow runner: ``api_url``, and how long each took to come up."""
 
-    def __init__(self, directory, port, server_pid, runner_pid, timings):
+    def __init__(self, directory, port, server_pid, runner_pid, timings, auth_string=None):
         self.dir, self.port = directory, port
         self.api_url = "http://127.0.0.1:%d/api" % port
         self.server_pid, self.runner_pid, self.timings = server_pid, runner_pid, timings
+        self.auth_string = auth_string
 
     def get(self, path):
-        return _get(self.api_url + path, timeout=10)
+        return _get(self.api_url + path, timeout=10, auth_string=self.auth_string)
 
     def post(self, path, body):
-        return _get(self.api_url + path, body or {}, timeout=10)
+        return _get(self.api_url + path, body or {}, timeout=10, auth_string=self.auth_string)
 
     def state(self):
+        # The auth string itself is not written down: `down` needs only the pids.
         return {"dir": self.dir, "port": self.port, "api_url": self.api_url, "server_pid": self.server_pid,
-                "runner_pid": self.runner_pid, "timings": self.timings}
+                "runner_pid": self.runner_pid, "timings": self.timings, "auth": bool(self.auth_string)}
 
 
 def _wait(what, check, process, log_path, timeout):
@@ -174,8 +196,9 @@ def _wait(what, check, process, log_path, timeout):
     raise RuntimeError("%s not ready after %ss (log %s)" % (what, timeout, log_path))
 
 
-def start(directory, steps=STEPS, timeout=START_TIMEOUT):
-    """Start the server and the flow runner under ``directory``; returns a ``PrefectServer``."""
+def start(directory, steps=STEPS, timeout=START_TIMEOUT, auth_string=None):
+    """Start the server and the flow runner under ``directory``; returns a ``PrefectServer``. With ``auth_string``
+    (``user:password``) the server requires it (``PREFECT_SERVER_API_AUTH_STRING``) and the runner sends it."""
     if not available():
         raise RuntimeError("%s is missing: run `make setup` (it installs Prefect in its own virtualenv)" % PREFECT_BIN)
     directory = os.path.abspath(directory)
@@ -190,21 +213,23 @@ def start(directory, steps=STEPS, timeout=START_TIMEOUT):
     with open(server_log, "ab") as log:
         server = subprocess.Popen([PREFECT_BIN, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui",
                                    "--analytics-off", "--no-scheduler", "--no-late-runs"],
-                                  env=environment(directory), cwd=directory, stdin=subprocess.DEVNULL, stdout=log,
+                                  env=environment(directory, server_auth_string=auth_string), cwd=directory,
+                                  stdin=subprocess.DEVNULL, stdout=log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
     runner = None
     try:
         # The flow runner starts at once (importing prefect takes seconds) and waits for the server's /health itself.
         runner_log = os.path.join(directory, "runner.log")
         with open(runner_log, "ab") as log:
-            runner = subprocess.Popen([PREFECT_PYTHON, FLOWS, "--steps", ",".join(steps)], env=environment(directory, api_url),
+            runner = subprocess.Popen([PREFECT_PYTHON, FLOWS, "--steps", ",".join(steps)],
+                                      env=environment(directory, api_url, client_auth_string=auth_string),
                                       cwd=directory, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
         _wait("prefect server", lambda: _get(api_url + "/health") is True, server, server_log, timeout)
         server_ready = time.monotonic()
 
         def deployments_ready():
-            names = set(d["name"] for d in _get(api_url + "/deployments/filter", {"limit": 200}) or [])
+            names = set(d["name"] for d in _get(api_url + "/deployments/filter", {"limit": 200}, auth_string=auth_string) or [])
             return set(steps) <= names
 
         _wait("prefect flow runner", deployments_ready, runner, runner_log, timeout)
@@ -215,7 +240,7 @@ def start(directory, steps=STEPS, timeout=START_TIMEOUT):
     ready = time.monotonic()
     timings = {"server_s": round(server_ready - started, 2), "runner_s": round(ready - server_ready, 2), "total_s": round(ready - started, 2)}
     _log("server %s ready in %.1fs, flow runner (%s) in %.1fs more" % (api_url, timings["server_s"], ",".join(steps), timings["runner_s"]))
-    box = PrefectServer(directory, port, server.pid, runner.pid, timings)
+    box = PrefectServer(directory, port, server.pid, runner.pid, timings, auth_string=auth_string)
     with open(os.path.join(directory, "prefect.json"), "w") as handle:
         json.dump(box.state(), handle, indent=2)
     return box
@@ -262,9 +287,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="A Prefect server and test flow runner on loopback.")
     parser.add_argument("action", choices=["up", "down"])
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--auth-string", default=None, help="user:password the server requires (PREFECT_SERVER_API_AUTH_STRING)")
     args = parser.parse_args(argv)
     if args.action == "up":
-        box = start(args.dir)
+        box = start(args.dir, auth_string=args.auth_string)
         print("PREFECT_API_URL=%s" % box.api_url)
     else:
         _down(args.dir)

@@ -21,25 +21,37 @@ call                                                    what for
 ======================================================  ================================================
 
 ``api_url`` is what ``PREFECT_API_URL`` holds (``http://host:4200/api``, or
-``https://api.prefect.cloud/api/accounts/<id>/workspaces/<id>``); ``api_key`` goes in an
-``Authorization: Bearer`` header and nowhere else (messages name the URL, never the key). Each call
-has a timeout; connection errors, timeouts and 5xx answers are retried with exponential backoff and
-jitter, then fail as ``prefect_unreachable``; 401/403 fail as ``prefect_unauthorized``, an unknown
-deployment as ``prefect_deployment_not_found``, any other refusal (422 validation, 409 parameter
-schema) as ``prefect_api_error`` with Prefect's ``detail``.
+``https://api.prefect.cloud/api/accounts/<id>/workspaces/<id>``). Credentials, as Prefect's own client
+sends them: ``auth_string`` (``user:password``, what ``PREFECT_API_AUTH_STRING`` holds for a self-hosted
+server started with ``PREFECT_SERVER_API_AUTH_STRING``) as ``Authorization: Basic base64(user:password)``;
+else ``api_key`` (Prefect Cloud) as ``Authorization: Bearer <key>``. They go in that header and nowhere
+else (messages name the URL, never a credential). A self-hosted server with an auth string answers every
+call but ``GET /health`` and ``GET /ready`` with 401 ``{"exception_message": "Unauthorized"}`` when the
+header is missing or wrong. ``validate_certs`` (default true) and ``ca_path`` (a CA bundle, e.g. the
+private CA of a TLS proxy in front of the server) govern HTTPS.
 
-Idempotency: Prefect returns the existing flow run when one of the same *flow* already has the key
-(HTTP 200 instead of 201), so ``create_flow_run`` says whether the run is new.
+Each call has a timeout; connection errors, timeouts and 5xx answers are retried with exponential
+backoff and jitter, then fail as ``prefect_unreachable``; a certificate that cannot be verified fails at
+once as ``prefect_tls_failed``; 401/403 fail as ``prefect_unauthorized``, an unknown deployment as
+``prefect_deployment_not_found``, any other refusal (422 validation, 409 parameter schema) as
+``prefect_api_error`` with Prefect's ``detail``.
+
+Idempotency (``prefect/server/models/flow_runs.py``): a flow run's ``(flow_id, idempotency_key)`` is
+unique; ``create_flow_run`` with a key a run of the same *flow* already has inserts nothing and returns
+that run (HTTP 200 instead of 201), so ``create_flow_run`` says whether the run is new.
+``POST /flow_runs/filter`` finds runs by tags, deployment and ``idempotency_key`` (``any_``).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import random
 import re
 import socket
+import ssl
 import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -135,18 +147,27 @@ class PrefectClient:
     """The calls above against one Prefect API. ``opener`` and ``sleep`` are for tests of the retry loop."""
 
     def __init__(self, api_url, api_key=None, timeout=DEFAULT_TIMEOUT_S, retries=DEFAULT_RETRIES, backoff_s=DEFAULT_BACKOFF_S,
-                 validate_certs=True, opener=None, sleep=time.sleep, rng=random.random):
+                 validate_certs=True, ca_path=None, auth_string=None, opener=None, sleep=time.sleep, rng=random.random):
         self.api_url = normalise_api_url(api_url)
         self._api_key = api_key or None
+        self._auth_string = auth_string or None
         self.timeout, self.retries, self.backoff_s = float(timeout), int(retries), float(backoff_s)
-        self.validate_certs = validate_certs
+        self.validate_certs, self.ca_path = bool(validate_certs), ca_path or None
         self._open, self._sleep, self._rng = opener or open_url, sleep, rng
+
+    @property
+    def credential(self):
+        """Which credential the calls carry: ``auth_string``, ``api_key`` or ``none`` (never the value)."""
+        return "auth_string" if self._auth_string else ("api_key" if self._api_key else "none")
 
     def _headers(self, body):
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        if self._api_key:
+        # As Prefect's client: the auth string wins over an API key (prefect/client/orchestration/__init__.py).
+        if self._auth_string:
+            headers["Authorization"] = "Basic %s" % basic_token(self._auth_string)
+        elif self._api_key:
             headers["Authorization"] = "Bearer %s" % self._api_key
         return headers
 
@@ -159,7 +180,7 @@ class PrefectClient:
             attempt += 1
             try:
                 response = self._open(url, data=data, method=method, headers=self._headers(body), timeout=self.timeout,
-                                      validate_certs=self.validate_certs, follow_redirects="safe")
+                                      validate_certs=self.validate_certs, ca_path=self.ca_path, follow_redirects="safe")
                 try:
                     status = response.getcode() if hasattr(response, "getcode") else getattr(response, "status", 200)
                     text = response.read().decode("utf-8")
@@ -171,9 +192,8 @@ class PrefectClient:
                 if status >= 500:
                     last = "HTTP %d %s" % (status, detail)
                 elif status in (401, 403):
-                    raise PrefectError("prefect_unauthorized", "Prefect at %s refused %s %s (HTTP %d: %s); set signalcraft_pipeline_prefect_api_key "
-                                                               "to a key of that workspace (or PREFECT_API_KEY)." % (
-                                                                   self.api_url, method, path, status, detail), status=status)
+                    raise PrefectError("prefect_unauthorized", "Prefect at %s refused %s %s (HTTP %d: %s) with %s; %s" % (
+                        self.api_url, method, path, status, detail, _CREDENTIAL_TEXT[self.credential], _CREDENTIAL_FIX), status=status)
                 elif status == 404 and not_found:
                     raise PrefectError(not_found[0], "%s (Prefect at %s: %s)" % (not_found[1], self.api_url, detail), status=status)
                 else:
@@ -181,6 +201,12 @@ class PrefectClient:
                                        status=status)
             except (URLError, socket.timeout, ConnectionError, OSError) as exc:
                 reason = getattr(exc, "reason", None) or exc
+                if tls_refusal(exc):
+                    # Not transient: the certificate (or the protocol) will be the same on the next try.
+                    raise PrefectError("prefect_tls_failed", "cannot verify Prefect's TLS certificate at %s (%s %s): %s; set "
+                                                             "signalcraft_pipeline_prefect_ca_path to the CA bundle that signed it (or "
+                                                             "PREFECT_API_SSL_CERT_FILE), or check signalcraft_pipeline_prefect_api_url's "
+                                                             "scheme and host." % (self.api_url, method, path, reason))
                 last = "%s" % (reason,)
             except ValueError as exc:
                 raise PrefectError("prefect_api_error", "Prefect at %s answered %s %s with something that is not JSON: %s" % (
@@ -247,14 +273,36 @@ class PrefectClient:
         return self.request("POST", "/logs/filter", body)[1] or []
 
 
+_CREDENTIAL_TEXT = {"auth_string": "the configured auth string (Basic)", "api_key": "the configured API key (Bearer)",
+                    "none": "no credential"}
+_CREDENTIAL_FIX = ("a self-hosted server started with PREFECT_SERVER_API_AUTH_STRING needs that user:password in "
+                   "signalcraft_pipeline_prefect_auth_string (or PREFECT_API_AUTH_STRING); Prefect Cloud needs a key of the workspace in "
+                   "signalcraft_pipeline_prefect_api_key (or PREFECT_API_KEY).")
+
+
+def basic_token(auth_string):
+    """``base64(user:password)``: what Prefect's client sends as ``Authorization: Basic <token>``."""
+    return base64.b64encode(auth_string.encode("utf-8")).decode("ascii")
+
+
+def tls_refusal(exc):
+    """True when a connection failed on TLS itself (certificate not verified, a host name mismatch, TLS
+    spoken to a plain HTTP port), which no retry changes; a TLS handshake that timed out is not one."""
+    reason = getattr(exc, "reason", None) or exc
+    if isinstance(reason, ssl.SSLCertVerificationError) or type(exc).__name__ == "SSLValidationError":
+        return True
+    return isinstance(reason, ssl.SSLError) and "timed out" not in ("%s" % (reason,)).lower()
+
+
 def _detail(exc):
-    """Prefect's ``{"detail": ...}`` of an HTTP error, shortened."""
+    """Prefect's ``{"detail": ...}`` (or an auth middleware's ``{"exception_message": ...}``) of an HTTP error, shortened."""
     try:
         text = exc.read().decode("utf-8", "replace")
     except Exception:  # pylint: disable=broad-except  # an unreadable body still leaves the status code
         return exc.reason if hasattr(exc, "reason") else ""
     try:
-        detail = json.loads(text).get("detail")
+        document = json.loads(text)
+        detail = document.get("detail") or document.get("exception_message") or text
     except (ValueError, AttributeError):
         detail = text
     return ("%s" % (detail,))[:500]

@@ -86,10 +86,25 @@ class TrackedTask:
         return self.env.get("JOBINTEL_RUN_ID") or "%s-%s" % (self.started_at.strftime("%Y%m%dT%H%M%SZ"), self.task_id[:8])
 
     @property
+    def partition_outcome(self):
+        """This task's entry of ``SANDBOX_PARTITION_OUTCOMES`` (a JSON object keyed by ``<PIPELINE_PARTITION>#<PIPELINE_ATTEMPT>``
+        or ``<PIPELINE_PARTITION>``, the former first; values ``{"exit_code": n, "stop_reason": "..."}``), or {}: the
+        tasks of a pipeline step share one environment, and this lets each partition (and attempt) end its own way."""
+        try:
+            table = json.loads(self.env.get("SANDBOX_PARTITION_OUTCOMES") or "{}")
+        except ValueError:
+            return {}
+        partition = self.env.get("PIPELINE_PARTITION") or ""
+        found = table.get("%s#%s" % (partition, self.env.get("PIPELINE_ATTEMPT") or "")) or table.get(partition) if partition else None
+        return found if isinstance(found, dict) else {}
+
+    @property
     def exit_code(self):
-        """``SANDBOX_EXIT_CODE``, else 1 for a forced failure stage, else 0 (143 after StopTask)."""
+        """``SANDBOX_EXIT_CODE`` (or the task's partition outcome), else 1 for a forced failure stage, else 0 (143 after StopTask)."""
         if self.user_stop_reason is not None:
             return USER_STOP_EXIT_CODE
+        if isinstance(self.partition_outcome.get("exit_code"), int):
+            return self.partition_outcome["exit_code"]
         explicit = (self.env.get("SANDBOX_EXIT_CODE") or "").strip()
         if explicit.lstrip("-").isdigit():
             return int(explicit)
@@ -100,7 +115,7 @@ class TrackedTask:
         """What DescribeTasks reports as ``stoppedReason``."""
         if self.user_stop_reason is not None:
             return self.user_stop_reason
-        return self.env.get("SANDBOX_STOP_REASON") or DEFAULT_STOP_REASON
+        return self.partition_outcome.get("stop_reason") or self.env.get("SANDBOX_STOP_REASON") or DEFAULT_STOP_REASON
 
 
 def _epoch(moment):

@@ -9,6 +9,13 @@ from ansible_collections.signalcraft.ops.plugins.module_utils.runbooks.pipeline 
     ("urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name resolution>", "network", "A"),
     ("ssl.SSLError: _ssl.c:980: The handshake operation timed out (SSL handshake timed out)", "network", "A"),
     ("ConnectionResetError: [Errno 104] Connection reset by peer", "network", "A"),
+    # ECS stop reasons of a task that could not reach its registry or secrets (the Go agent's errors)
+    ("CannotPullContainerError: failed to resolve ref 1111.dkr.ecr.us-east-1.amazonaws.com/x:y: dial tcp 10.0.0.2:53: i/o timeout",
+     "network", "A"),
+    ("ResourceInitializationError: ... Post \"https://api.ecr.us-east-1.amazonaws.com/\": dial tcp: lookup api.ecr.us-east-1.amazonaws.com "
+     "on 10.0.0.2:53: no such host", "network", "A"),
+    ("ResourceInitializationError: unable to retrieve secret from asm: AccessDeniedException: User: arn:aws:sts::1:assumed-role/r/x "
+     "is not authorized to perform: secretsmanager:GetSecretValue", "permission", "C"),
     ("Requested run=20251219T010000Z missing under /data/features_minutes_v1/game_date=2025-12-18", "missing_input", "A"),
     ("FileNotFoundError: [Errno 2] No such file or directory: '/data/ingest/games.csv'", "missing_input", "A"),
     ("ValueError: missing required columns ['minutes', 'team']", "contract", "C"),

@@ -3,6 +3,7 @@ mapping, names, tags, the failing task, the daily check's summary, and the REST 
 errors against a real HTTP server on loopback (answering as Prefect's API does)."""
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -274,3 +275,166 @@ def test_filters_use_prefects_filter_bodies(fake):
     assert bodies[1]["flow_runs"] == {"id": {"any_": ["fr-1"]}}
     assert bodies[2]["logs"] == {"flow_run_id": {"any_": ["fr-1"]}, "level": {"ge_": 40}} and bodies[2]["sort"] == "TIMESTAMP_ASC"
     assert bodies[3] == {"state": {"type": "CANCELLING", "message": "timeout"}, "force": False}
+
+
+def test_an_auth_string_is_a_basic_header_that_wins_over_a_key_and_never_in_a_message(fake):
+    # As Prefect's client (prefect/client/orchestration/__init__.py): Basic base64(user:password), over any API key;
+    # a server started with PREFECT_SERVER_API_AUTH_STRING answers a wrong one with 401 {"exception_message": "Unauthorized"}.
+    FakePrefect.script["/api/deployments/name/f/d"] = [(401, {"exception_message": "Unauthorized"})]
+    with pytest.raises(prefect.PrefectError) as caught:
+        client(fake, auth_string="ops:s3cret-basic", api_key="pnu_key").deployment("f/d")
+    token = prefect.basic_token("ops:s3cret-basic")
+    assert FakePrefect.seen[0][2]["Authorization"] == "Basic %s" % token == "Basic b3BzOnMzY3JldC1iYXNpYw=="
+    assert caught.value.reason == "prefect_unauthorized" and "Unauthorized" in caught.value.message
+    assert "the configured auth string" in caught.value.message and "signalcraft_pipeline_prefect_auth_string" in caught.value.message
+    assert not any(secret in caught.value.message for secret in ("s3cret", token, "pnu_key"))
+    with pytest.raises(prefect.PrefectError) as caught:
+        client(fake).deployment("f/d")
+    assert "with no credential" in caught.value.message and "Authorization" not in FakePrefect.seen[-1][2]
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    """A Prefect-like HTTPS server whose certificate a private CA signed: (url, CA bundle path, requests seen)."""
+    import tempfile
+
+    from tests.sandbox.k8s_emulator import tlsutil
+
+    ca_pem, cert_pem, key_pem = tlsutil.generate("prefect-unit")
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            payload = b"true"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = tlsutil.server_context(cert_pem, key_pem)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as handle:
+        handle.write(ca_pem)
+    yield "https://127.0.0.1:%d/api" % server.server_address[1], handle.name, seen
+    server.shutdown()
+    server.server_close()
+    os.remove(handle.name)
+
+
+def test_tls_is_verified_against_the_ca_bundle_and_an_unverified_certificate_is_not_retried(tls_server):
+    url, ca_path, seen = tls_server
+    with pytest.raises(prefect.PrefectError) as caught:
+        client(url, retries=3).health()
+    assert caught.value.reason == "prefect_tls_failed" and "signalcraft_pipeline_prefect_ca_path" in caught.value.message
+    assert "certificate verify failed" in caught.value.message.lower() and seen == []
+    assert client(url, ca_path=ca_path).health() is True and seen == ["/api/health"]
+    assert client(url, validate_certs=False).health() is True and len(seen) == 2
+    assert prefect.tls_refusal(OSError("connection refused")) is False
+
+
+class Scripted:
+    """A client double of Prefect's answers for the executor's pure decisions (the REST calls are tested above)."""
+
+    api_url = "http://127.0.0.1:4200/api"
+
+    def __init__(self, runs=(), flow_run=None):
+        self.runs, self.flow_run_answer, self.created = list(runs), flow_run, []
+
+    def deployment(self, name):
+        return {"id": "d-1", "name": name}
+
+    def flow_runs(self, deployment_ids=None, tags=None, **_kwargs):
+        return [r for r in self.runs if set(tags or ()) <= set(r.get("tags") or ())]
+
+    def create_flow_run(self, deployment_id, parameters, key, tags, name):
+        run = {"id": "new-%d" % (len(self.created) + 1), "name": name, "state_type": "SCHEDULED", "idempotency_key": key,
+               "parameters": parameters, "tags": tags}
+        self.created.append(run)
+        return run, True
+
+    def flow_run(self, flow_run_id):
+        if isinstance(self.flow_run_answer, Exception):
+            raise self.flow_run_answer
+        return self.flow_run_answer
+
+
+STEP = {"asset": "ingest", "executor": "prefect", "deployment": "signalcraft-step/ingest", "parameters": {"data_root": "/d"}}
+RUN_ID = "20260101T000000Z-abcd1234"
+
+
+def step_run(run_id, state_type, key, asset="ingest"):
+    return {"id": run_id, "name": run_id, "state_type": state_type, "idempotency_key": key,
+            "tags": ["run_id=%s" % RUN_ID, "asset=%s" % asset]}
+
+
+@pytest.mark.parametrize("runs, adopted", [
+    ([step_run("a", "FAILED", RUN_ID + ":ingest:1"), step_run("b", "RUNNING", RUN_ID + ":ingest:2")], "b"),
+    ([step_run("a", "RUNNING", RUN_ID + ":ingest:1.2"), step_run("b", "COMPLETED", RUN_ID + ":ingest:2")], "b"),
+    ([step_run("a", "SCHEDULED", RUN_ID + ":ingest:1")], "a"),
+    ([step_run("a", "FAILED", RUN_ID + ":ingest:1"), step_run("c", "CANCELLING", RUN_ID + ":ingest:2")], None),
+    ([step_run("m", "RUNNING", None)], None),                      # started by hand: not the pipeline's
+    ([step_run("x", "RUNNING", "other-run:ingest:1")], None),
+])
+def test_a_step_follows_the_flow_run_it_already_has_and_starts_one_only_when_none_can_complete(runs, adopted):
+    scripted = Scripted(runs)
+    handle = executors.PrefectExecutor(scripted).start(STEP, context())
+    if adopted:
+        assert handle.ref == adopted and handle.state["adopted"] is True and scripted.created == []
+    else:
+        [created] = scripted.created
+        assert handle.ref == created["id"] and handle.state["adopted"] is False and created["idempotency_key"] == RUN_ID + ":ingest:1"
+
+
+def test_losing_prefect_while_following_ends_the_step_with_prefect_unreachable_and_its_flow_run_ref():
+    lost = prefect.PrefectError("prefect_unreachable", "cannot reach Prefect at http://127.0.0.1:4200/api: [Errno 111] Connection refused")
+    executor = executors.PrefectExecutor(Scripted(flow_run=lost), unreachable_grace_s=0)
+    handle = executors.StepHandle("prefect", "fr-1", {"deployment": "f/d", "adopted": False, "name": "ingest-a1",
+                                                      "idempotency_key": "k:ingest:1", "state_type": "RUNNING", "unreachable_since": None})
+    result = executor.poll(handle)  # grace 0: the first miss (after the client's own retries) ends the step
+    assert (result.state, result.reason, result.ref) == ("failed", "prefect_unreachable", "fr-1")
+    assert result.detail["idempotency_key"] == "k:ingest:1" and result.detail["state_type"] == "RUNNING"
+    assert "was not started again" in result.message
+    patient = executors.PrefectExecutor(Scripted(flow_run=lost))
+    assert patient.unreachable_grace_s == 120.0 and patient.poll(dict_handle()) is None
+
+
+def dict_handle():
+    return executors.StepHandle("prefect", "fr-2", {"deployment": "f/d", "adopted": False, "unreachable_since": None})
+
+
+def test_model_runs_and_a_smoke_are_flow_parameters_and_a_smoke_is_never_the_partitions_run():
+    models = [{"model": "minutes", "run_id": "m-2026-01-b", "artifact_uri": "/models/minutes/m-2026-01-b", "selector": "x"}]
+    daily = executors.StepContext("game_date", "2026-01-02", RUN_ID, "2026-01-02T23:00:00Z", models=models)
+    assert executors.flow_run_parameters(daily)["models"] == {"minutes": {"run_id": "m-2026-01-b", "artifact_uri": "/models/minutes/m-2026-01-b"}}
+    assert "minutes_run_id=m-2026-01-b" in executors.flow_run_tags("scores", daily)
+    smoke = executors.StepContext("game_date", "2026-01-02", "smoke-" + RUN_ID, "2026-01-02T23:00:00Z", models=models,
+                                  smoke={"publish": False, "output_dir": "/d/_smoke", "output_uri": None, "inputs": {"features": RUN_ID}})
+    assert executors.flow_run_parameters(smoke)["smoke"]["publish"] is False
+    tags = executors.flow_run_tags("scores", smoke)
+    assert "signalcraft-smoke" in tags and "smoke_partition=2026-01-02" in tags and "game_date=2026-01-02" not in tags
+    as_run = run("s", "FAILED", tags, parameters=executors.flow_run_parameters(smoke))
+    assert not flow_runs.belongs_to(as_run, "scores", "d-1", "game_date", "2026-01-02")
+    with pytest.raises(executors.StepConfigError):
+        executors.PrefectExecutor(api_url="http://127.0.0.1:4200/api").validate(dict(STEP, parameters={"models": {}}))
+
+
+def test_prefect_tls_and_grace_options_are_checked_offline(tmp_path):
+    base = params(prefect_api_url="https://prefect.internal/api")
+    with pytest.raises(OpsError) as caught:
+        config.validate(dict(base, prefect_ca_path=str(tmp_path / "missing.pem")))
+    assert caught.value.reason == "invalid_input" and "signalcraft_pipeline_prefect_ca_path" in caught.value.message
+    with pytest.raises(OpsError) as caught:
+        config.validate(dict(base, prefect_unreachable_grace_s=-1))
+    assert "pipeline_prefect_unreachable_grace_s" in caught.value.message
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    config.validate(dict(base, prefect_ca_path=str(bundle)))
+    built = config.prefect_client(dict(base, prefect_ca_path=str(bundle), prefect_validate_certs=False, prefect_auth_string="u:p"))
+    assert (built.ca_path, built.validate_certs, built.credential) == (str(bundle), False, "auth_string")

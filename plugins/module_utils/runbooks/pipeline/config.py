@@ -35,7 +35,11 @@ def argument_spec():
         ecs_launch_type=dict(type="str", choices=["FARGATE", "EC2", "EXTERNAL"], default="FARGATE"),
         prefect_api_url=dict(type="str", default=""),
         prefect_api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["PREFECT_API_KEY"])),
+        prefect_auth_string=dict(type="str", no_log=True, fallback=(env_fallback, ["PREFECT_API_AUTH_STRING"])),
+        prefect_validate_certs=dict(type="bool", default=True),
+        prefect_ca_path=dict(type="path", fallback=(env_fallback, ["PREFECT_API_SSL_CERT_FILE"])),
         prefect_timeout_s=dict(type="float", default=prefect_service.DEFAULT_TIMEOUT_S),
+        prefect_unreachable_grace_s=dict(type="float", default=executors.PrefectExecutor.unreachable_grace_s),
         pointer_root=dict(type="str", default=""),
     )
 
@@ -54,12 +58,18 @@ def _configured_executors(params):
     }
 
 
-def prefect_client(params):
-    """The Prefect API client of ``prefect_api_url`` (None when Prefect is not configured)."""
+def prefect_client(params, ops=None):
+    """The Prefect API client of ``prefect_api_url`` (None when Prefect is not configured). With ``ops``,
+    the Basic token derived from the auth string is registered as a secret too (the options are no_log)."""
     if not (params.get("prefect_api_url") or "").strip():
         return None
+    auth_string = params.get("prefect_auth_string") or None
+    if ops is not None and auth_string:
+        ops.add_secret(auth_string, prefect_service.basic_token(auth_string))
     return prefect_service.PrefectClient(params["prefect_api_url"], params.get("prefect_api_key"),
-                                         timeout=params.get("prefect_timeout_s") or prefect_service.DEFAULT_TIMEOUT_S)
+                                         timeout=params.get("prefect_timeout_s") or prefect_service.DEFAULT_TIMEOUT_S,
+                                         validate_certs=params.get("prefect_validate_certs", True),
+                                         ca_path=params.get("prefect_ca_path") or None, auth_string=auth_string)
 
 
 def validate(params):
@@ -77,6 +87,12 @@ def validate(params):
             raise OpsError("invalid_input", "%s; fix signalcraft_pipeline_prefect_api_url in the inventory (or -e pipeline_prefect_api_url)." % exc)
         if params.get("prefect_timeout_s") is not None and params["prefect_timeout_s"] <= 0:
             raise OpsError("invalid_input", "prefect_timeout_s must be > 0; fix -e pipeline_prefect_timeout_s.")
+        if params.get("prefect_unreachable_grace_s") is not None and params["prefect_unreachable_grace_s"] < 0:
+            raise OpsError("invalid_input", "prefect_unreachable_grace_s must be >= 0; fix -e pipeline_prefect_unreachable_grace_s.")
+        ca_path = params.get("prefect_ca_path")
+        if ca_path and not (os.path.isfile(ca_path) and os.access(ca_path, os.R_OK)):
+            raise OpsError("invalid_input", "the Prefect CA bundle %r is not a readable file; fix signalcraft_pipeline_prefect_ca_path in the "
+                                            "inventory (or -e pipeline_prefect_ca_path, or PREFECT_API_SSL_CERT_FILE)." % ca_path)
     steps = plan.normalise_steps(params["steps"], _configured_executors(params))
     if any(s["executor"] == "local" for s in steps) and not data_root:
         raise OpsError("invalid_input", "local steps need a data directory: set signalcraft_pipeline_data_root in the inventory "
@@ -105,7 +121,7 @@ def open_pipeline(ops, steps, backfill_id=None, retry_delay_s=1.0, run_steps=Tru
         by_kind["ecs"] = executors.EcsExecutor(ops.client("ecs"), params["ecs_cluster"], params["ecs_subnets"], params["ecs_security_groups"],
                                                params["ecs_assign_public_ip"], params["ecs_launch_type"])
     if "prefect" in kinds:
-        by_kind["prefect"] = executors.PrefectExecutor(prefect_client(params))
+        by_kind["prefect"] = executors.PrefectExecutor(prefect_client(params, ops), unreachable_grace_s=params.get("prefect_unreachable_grace_s"))
         # Every deployment is looked up before anything runs: a missing one (or an unreachable server) refuses the run.
         by_kind["prefect"].prepare(steps)
     # The "current" pointers live next to the manifests; the model selectors under the pointer root.

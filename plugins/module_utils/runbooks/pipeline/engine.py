@@ -10,7 +10,9 @@ upstream did not succeed is written as ``skipped`` (an independent branch still 
 manifest is written as ``running`` when it starts and rewritten when it ends, so a run killed midway
 leaves ``running`` manifests that ``resume`` recognises. Failures are classified by ``triage``;
 ``network`` failures are retried in place with exponential backoff and jitter (up to the step's
-``retries``); everything else ends the step.
+``retries``); everything else ends the step, and so does an orchestrator that failed us rather than the
+step (``result.reason``, e.g. ``prefect_unreachable``: its flow run may still be running, so a new
+attempt could start the step twice; the manifest's ``failure.reason`` carries the token).
 
 Resume, per partition, from the newest run's manifests: every step ``success`` -> skipped; failures
 all of category A (or a run that was interrupted) -> the same ``run_id``, only the steps without a
@@ -246,7 +248,7 @@ class Pipeline:
                                                     "exit_code": None, "failure_class": None}],
                         inputs=manifest_inputs, models=models)
             context = executors.StepContext(self.partition_key, partition, run_id, as_of, attempt=attempt, output_dir=output_dir,
-                                            inputs=input_dirs, backfill_id=self.backfill_id, data_root=self.data_root)
+                                            inputs=input_dirs, backfill_id=self.backfill_id, data_root=self.data_root, models=models)
             try:
                 result = executor.run(step, context)
             except OpsError as exc:
@@ -256,15 +258,18 @@ class Pipeline:
                 "%s\n%s" % (result.message, result.log_tail), result.exit_code, result.timed_out, step["depends_on"])
             history.append({"attempt": attempt, "started_at": attempt_started, "finished_at": _now_text(self.now()),
                             "exit_code": result.exit_code, "failure_class": verdict["class"] if verdict else None})
-            if verdict is None or verdict["class"] not in triage.RETRIED_IN_PLACE or attempt > step["retries"]:
+            # The orchestrator failing us (result.reason: Prefect lost) is never retried in place: the step's flow run may
+            # still be running, and a new attempt would start it a second time. resume adopts that run instead.
+            if verdict is None or result.reason or verdict["class"] not in triage.RETRIED_IN_PLACE or attempt > step["retries"]:
                 break
             # Exponential backoff with full jitter (0.5x-1.5x), so parallel partitions do not retry in lockstep.
             self.sleep(self.retry_delay_s * (2 ** (attempt - 1)) * (0.5 + self.rng()))
         outputs, checks = describe_outputs(output_dir)
         failure = None
         if verdict is not None:
-            failure = {"reason": "step_failed", "class": verdict["class"], "category": verdict["category"],
-                       "message": (result.message or "")[:500], "action": verdict["action"],
+            failure = {"reason": result.reason or "step_failed", "class": verdict["class"], "category": verdict["category"],
+                       "message": (result.message or "")[:500],
+                       "action": executors.ORCHESTRATOR_ACTIONS.get(result.reason) or verdict["action"],
                        "upstream_asset": verdict["upstream_asset"], "log_tail": (result.log_tail or "")[-2000:] or None}
         detail = dict((k, v) for k, v in result.detail.items() if isinstance(v, (str, int, float)) or v is None)
         uri, document = self._write(
@@ -314,9 +319,11 @@ class Pipeline:
             "status": "failed" if failed else "success",
             "failed_step": first["asset"] if first else None,
             "failure_class": first["failure"]["class"] if first else None,
+            "failure_reason": first["failure"]["reason"] if first else None,
             "category": first["failure"]["category"] if first else None,
             "attempts": first["attempts"] if first else None,
             "failed_steps": [{"asset": d["asset"], "class": d["failure"]["class"], "category": d["failure"]["category"],
+                              "reason": d["failure"]["reason"],
                               "attempts": d["attempts"], "message": d["failure"]["message"]} for d in failed],
             "reused_steps": [s["asset"] for s in self.steps if done[s["asset"]].get("reused")],
             "started_at": started_at, "finished_at": _now_text(self.now()), "duration_s": round(time.monotonic() - started, 3),
@@ -379,8 +386,8 @@ def summary_document(backfill, decisions, results, started_at, wall_time_s, stat
             entry["status"] = "pending"
             counts["pending"] += 1
         else:
-            entry.update((k, result[k]) for k in ("run_id", "status", "failed_step", "failure_class", "category", "attempts",
-                                                  "started_at", "finished_at", "duration_s"))
+            entry.update((k, result[k]) for k in ("run_id", "status", "failed_step", "failure_class", "failure_reason", "category",
+                                                  "attempts", "started_at", "finished_at", "duration_s"))
             if result["status"] == "success":
                 entry["status"] = "succeeded"
                 counts["succeeded"] += 1

@@ -33,15 +33,23 @@ Executors:
   carries the partition's run_id.
 - ``prefect``: the step's ``deployment: <flow>/<deployment>`` through Prefect's REST API
   (``services/prefect.py``; the collection never imports the prefect package). ``prepare`` looks every
-  deployment up once before anything runs (``prefect_deployment_not_found``, ``prefect_unreachable``);
-  ``start`` creates a flow run (``POST /api/deployments/{id}/create_flow_run``) with the parameters
-  ``partition``, ``run_id`` and ``run_as_of_ts`` (over the step's own ``parameters``), the tags
-  ``signalcraft-pipeline``, ``asset=<asset>``, ``<partition_key>=<partition>``, ``run_id=<run_id>``,
-  ``attempt=<n>`` (the daily check finds a partition's runs by them) and the idempotency key
-  ``<run_id>:<asset>:<attempt>``: a controller that retries the call, or a resume after the controller
-  died, gets the existing flow run back and follows it (a run still going or already COMPLETED is
-  adopted, never started twice); only when that run ended failed is a new one created under
-  ``<key>.<n>``. ``poll`` reads ``GET /api/flow_runs/{id}`` and maps the state type (``COMPLETED`` ->
+  deployment up once before anything runs (``prefect_deployment_not_found``, ``prefect_unreachable``,
+  ``prefect_unauthorized``, ``prefect_tls_failed``); ``start`` first looks for the flow run the step
+  already has (``POST /api/flow_runs/filter`` by the tags ``run_id=``/``asset=``, keeping runs whose
+  idempotency key is this step's ``<run_id>:<asset>:...``) and follows a COMPLETED or still-going one;
+  otherwise it creates a flow run (``POST /api/deployments/{id}/create_flow_run``) with the parameters
+  ``partition``, ``run_id`` and ``run_as_of_ts`` (over the step's own ``parameters``; ``models`` for a
+  step with models, ``smoke`` for a promotion's smoke scoring), the tags ``signalcraft-pipeline``,
+  ``asset=<asset>``, ``<partition_key>=<partition>`` (a smoke: ``signalcraft-smoke``,
+  ``smoke_partition=<partition>``), ``run_id=<run_id>``, ``attempt=<n>`` (the daily check finds a
+  partition's runs by them) and the idempotency key ``<run_id>:<asset>:<attempt>``: Prefect answers a
+  create with a key its flow already has with that run (HTTP 200), so a controller that retries the call,
+  or a resume after the controller died, follows the existing flow run (a run still going or already
+  COMPLETED is adopted, never started twice); only when that run ended failed is a new one created under
+  ``<key>.<n>``. When Prefect stops answering while a run is followed (longer than
+  ``unreachable_grace_s``), or refuses us, the result carries ``reason`` (``prefect_unreachable``, ...):
+  the engine never retries such a step in place, and a resume follows its flow run.
+  ``poll`` reads ``GET /api/flow_runs/{id}`` and maps the state type (``COMPLETED`` ->
   succeeded; ``FAILED``/``CRASHED``/``CANCELLED`` -> failed with the state message, the failing task and
   its retry count from ``POST /api/task_runs/filter``, and the run's error logs as the log tail;
   anything else -> running); ``cancel`` sets the state to ``CANCELLING`` (Prefect cancels a run that has
@@ -83,10 +91,14 @@ class StepContext:
     """What one execution of one step gets: the partition's run and the step's inputs."""
 
     def __init__(self, partition_key, partition, run_id, run_as_of_ts, attempt=1, output_dir=None, inputs=None, backfill_id=None,
-                 data_root=None):
+                 data_root=None, models=None, smoke=None):
         self.partition_key, self.partition, self.run_id, self.run_as_of_ts = partition_key, partition, run_id, run_as_of_ts
         self.attempt, self.output_dir, self.inputs = attempt, output_dir, dict(inputs or {})
         self.backfill_id, self.data_root = backfill_id, data_root
+        # models: the model runs the step scores with ([{"model", "run_id", "artifact_uri", ...}], read from their
+        # selectors; local and ECS steps get them as PIPELINE_MODEL* variables, Prefect flow runs as the parameter
+        # ``models``). smoke: a promotion's smoke scoring ({"publish": False, "output_dir", "output_uri", "inputs"}).
+        self.models, self.smoke = list(models or ()), smoke
 
 
 class StepHandle:
@@ -100,9 +112,13 @@ class StepHandle:
 class StepResult:
     """How a step ended."""
 
-    def __init__(self, state, exit_code=None, message="", log_tail="", ref=None, timed_out=False, detail=None):
+    def __init__(self, state, exit_code=None, message="", log_tail="", ref=None, timed_out=False, detail=None, reason=None):
         self.state, self.exit_code, self.message, self.log_tail = state, exit_code, message or "", log_tail or ""
         self.ref, self.timed_out, self.detail = ref, timed_out, dict(detail or {})
+        # reason: a registered token when the orchestrator failed us rather than the step (prefect_unreachable: Prefect
+        # stopped answering while the flow run was followed). Such a failure is never retried in place by the engine:
+        # a new attempt would start the step a second time while the first may still run.
+        self.reason = reason
 
     @property
     def succeeded(self):
@@ -326,14 +342,17 @@ class PrefectExecutor(StepExecutor):
     kind = "prefect"
     poll_delay = 0.5
     poll_max_delay = 3.0
-    # Prefect unreachable while a flow run is followed: keep polling this long (the run goes on without us).
+    # Prefect unreachable while a flow run is followed: keep polling this long (the run goes on without us), then
+    # end the step with prefect_unreachable (never retried in place: resume adopts the run instead).
     unreachable_grace_s = 120.0
     # New keys tried when the idempotency key's run already ended failed (<key>.2, <key>.3, ...).
     max_key_generations = 50
 
-    def __init__(self, client=None, api_url=None):
+    def __init__(self, client=None, api_url=None, unreachable_grace_s=None):
         self.client = client
         self.api_url = api_url if api_url is not None else (client.api_url if client is not None else "")
+        if unreachable_grace_s is not None:
+            self.unreachable_grace_s = float(unreachable_grace_s)
         self._deployments = {}
 
     def validate(self, step):
@@ -344,7 +363,7 @@ class PrefectExecutor(StepExecutor):
                 step.get("asset"), exc))
         if step.get("parameters") is not None and not isinstance(step.get("parameters"), dict):
             raise StepConfigError("step %s: parameters must be a mapping of flow parameters; fix it in pipeline_steps." % step.get("asset"))
-        reserved = sorted(set(step.get("parameters") or {}) & set(FLOW_RUN_PARAMETERS))
+        reserved = sorted(set(step.get("parameters") or {}) & set(RESERVED_PARAMETERS))
         if reserved:
             raise StepConfigError("step %s: parameters %s are set by the pipeline for each run; remove them from the step's parameters."
                                   % (step.get("asset"), ", ".join(reserved)))
@@ -364,8 +383,25 @@ class PrefectExecutor(StepExecutor):
             if step.get("executor") == self.kind:
                 self.deployment(step["deployment"])
 
+    def existing_run(self, deployment_id, asset, context):
+        """The flow run this step of this run already has in Prefect and that must be followed rather than
+        started again: among the deployment's runs tagged ``run_id=<run_id>`` and ``asset=<asset>`` whose
+        idempotency key is this step's (``<run_id>:<asset>:<attempt>[.<n>]``, set only by the pipeline), a
+        COMPLETED one, else one still going (scheduled, pending, running, paused); None when every one of
+        them failed, crashed or was cancelled (or there is none)."""
+        prefix = "%s:%s:" % (context.run_id, asset)
+        runs = self.client.flow_runs([deployment_id], tags=["run_id=%s" % context.run_id, "asset=%s" % asset])
+        mine = [r for r in runs if (r.get("idempotency_key") or "").startswith(prefix) and adoptable(r)]
+        completed = [r for r in mine if r.get("state_type") == "COMPLETED"]
+        return (completed or mine or [None])[0]
+
     def start(self, step, context):
         deployment = self.deployment(step["deployment"])
+        # A resume, or a retry after Prefect was lost, follows the run the step already has (found by its idempotency
+        # key): the step is never started twice while one of its runs may still complete.
+        run = self.existing_run(deployment["id"], step["asset"], context)
+        if run is not None:
+            return self._handle(step, run, adopted=True)
         parameters = dict(step.get("parameters") or {})
         parameters.update(flow_run_parameters(context))
         key = idempotency_key(context.run_id, step["asset"], context.attempt)
@@ -373,37 +409,65 @@ class PrefectExecutor(StepExecutor):
         name = "%s-%s-%s-a%d" % (step["asset"], context.partition, context.run_id, context.attempt)
         for generation in range(1, self.max_key_generations + 1):
             attempt_key = key if generation == 1 else "%s.%d" % (key, generation)
+            # Prefect returns the run that already has this key (HTTP 200) instead of creating one (201).
             run, created = self.client.create_flow_run(deployment["id"], parameters, attempt_key, tags, name)
             # A run that is still going or already COMPLETED is adopted; one that failed (or is being cancelled) is not.
-            if created or not (prefect_service.step_state(run.get("state_type")) == "failed" or run.get("state_type") == "CANCELLING"):
+            if created or adoptable(run):
                 break
         else:
             raise prefect_service.PrefectError("prefect_api_error", "Prefect keeps returning failed flow runs for idempotency key %s.*; "
                                                                     "start the partition under a new run_id (resume)." % key)
-        return StepHandle(self.kind, run["id"], {"deployment": step["deployment"], "adopted": not created, "name": run.get("name"),
+        return self._handle(step, run, adopted=not created)
+
+    def _handle(self, step, run, adopted):
+        return StepHandle(self.kind, run["id"], {"deployment": step["deployment"], "adopted": adopted, "name": run.get("name"),
+                                                 "idempotency_key": run.get("idempotency_key"), "state_type": run.get("state_type"),
                                                  "unreachable_since": None})
 
     def _detail(self, handle, run):
         return {"deployment": handle.state["deployment"], "flow_run_name": run.get("name"), "state_type": run.get("state_type"),
                 "state_name": run.get("state_name"), "adopted": handle.state["adopted"], "start_time": run.get("start_time"),
-                "end_time": run.get("end_time")}
+                "end_time": run.get("end_time"), "idempotency_key": run.get("idempotency_key") or handle.state.get("idempotency_key")}
+
+    def run(self, step, context, sleep=time.sleep, clock=time.monotonic):
+        try:
+            return super(PrefectExecutor, self).run(step, context, sleep=sleep, clock=clock)
+        except prefect_service.PrefectError as exc:
+            # Prefect failed us before a flow run could be followed (the create call, the lookup): the step did not
+            # fail, the orchestrator did; never retried in place (a retry under the next attempt's key could start it twice).
+            return StepResult("failed", message="%s: %s" % (exc.reason, exc.message), log_tail=exc.message, reason=exc.reason,
+                              detail={"deployment": step.get("deployment")})
+
+    def lost(self, handle, exc):
+        """The step's result when Prefect failed us while its flow run was followed (unreachable past the grace,
+        or a refusal): the flow run goes on in Prefect; ``resume`` adopts it (``existing_run``)."""
+        detail = {"deployment": handle.state["deployment"], "flow_run_name": handle.state.get("name"), "adopted": handle.state["adopted"],
+                  "idempotency_key": handle.state.get("idempotency_key"), "state_type": handle.state.get("state_type"), "lost": exc.reason}
+        message = ("%s: lost Prefect while following flow run %s (%s) of %s, last seen %s: %s; the flow run goes on in Prefect and was "
+                   "not started again" % (exc.reason, handle.state.get("name"), handle.ref, handle.state["deployment"],
+                                          handle.state.get("state_type") or "unknown", exc.message))
+        return StepResult("failed", message=message, log_tail=exc.message, ref=handle.ref, detail=detail, reason=exc.reason)
 
     def poll(self, handle):
         try:
             run = self.client.flow_run(handle.ref)
         except prefect_service.PrefectError as exc:
             if exc.reason != "prefect_unreachable":
-                raise
+                return self.lost(handle, exc)
             since = handle.state["unreachable_since"] = handle.state["unreachable_since"] or time.monotonic()
             if time.monotonic() - since < self.unreachable_grace_s:
                 return None
-            raise
+            return self.lost(handle, exc)
         handle.state["unreachable_since"] = None
+        handle.state["state_type"] = run.get("state_type")
         outcome = prefect_service.step_state(run.get("state_type"))
         if outcome == "running":
             return None
         detail = self._detail(handle, run)
-        tasks = self.client.task_runs(handle.ref)
+        try:
+            tasks = self.client.task_runs(handle.ref)
+        except prefect_service.PrefectError as exc:
+            return self.lost(handle, exc)
         detail["task_retries"] = sum(prefect_service.task_retries(t) for t in tasks)
         if outcome == "succeeded":
             return StepResult("succeeded", ref=handle.ref, detail=detail)
@@ -428,12 +492,37 @@ class PrefectExecutor(StepExecutor):
             pass  # best effort: the step is recorded as timed out either way
 
 
-# The parameters every flow run gets from the pipeline (over the step's own parameters).
+# The parameters every flow run gets from the pipeline (over the step's own parameters); a step that scores with
+# models also gets ``models``, a promotion's smoke scoring ``smoke``.
 FLOW_RUN_PARAMETERS = ("partition", "run_id", "run_as_of_ts")
+RESERVED_PARAMETERS = FLOW_RUN_PARAMETERS + ("models", "smoke")
+# What the operator does when Prefect failed us rather than the step (the failure's action in the manifest).
+ORCHESTRATOR_ACTIONS = {
+    "prefect_unreachable": "Prefect stopped answering while the step's flow run was followed; the flow run goes on in Prefect. Once "
+                           "Prefect answers, rerun with -e resume=true: the step follows that flow run (found by its idempotency key) "
+                           "instead of starting a second one.",
+}
+
+
+def adoptable(run):
+    """True for a flow run a step follows instead of starting another: COMPLETED or still going (not failed,
+    crashed, cancelled or being cancelled)."""
+    state_type = (run or {}).get("state_type")
+    return prefect_service.step_state(state_type) != "failed" and state_type != "CANCELLING"
+
+
+def model_parameters(models):
+    """The ``models`` flow parameter: model -> ``{"run_id", "artifact_uri"}`` (as E(PIPELINE_MODELS) holds it)."""
+    return dict((m["model"], {"run_id": m.get("run_id"), "artifact_uri": m.get("artifact_uri")}) for m in models)
 
 
 def flow_run_parameters(context):
-    return {"partition": context.partition, "run_id": context.run_id, "run_as_of_ts": context.run_as_of_ts}
+    parameters = {"partition": context.partition, "run_id": context.run_id, "run_as_of_ts": context.run_as_of_ts}
+    if context.models:
+        parameters["models"] = model_parameters(context.models)
+    if context.smoke is not None:
+        parameters["smoke"] = dict(context.smoke)
+    return parameters
 
 
 def idempotency_key(run_id, asset, attempt):
@@ -445,12 +534,20 @@ def partition_tag(partition_key, partition):
     return "%s=%s" % (partition_key, partition)
 
 
+SMOKE_TAG = "signalcraft-smoke"
+
+
 def flow_run_tags(asset, context):
-    """The tags a step's flow run carries (the daily check finds a partition's runs by ``<partition_key>=<partition>``)."""
-    tags = ["signalcraft-pipeline", "asset=%s" % asset, partition_tag(context.partition_key, context.partition),
-            "run_id=%s" % context.run_id, "attempt=%d" % context.attempt]
+    """The tags a step's flow run carries (the daily check finds a partition's runs by ``<partition_key>=<partition>``;
+    a smoke scoring carries ``signalcraft-smoke`` and ``smoke_partition=<date>`` instead, so it is never one of them)."""
+    if context.smoke is not None:
+        tags = ["signalcraft-pipeline", SMOKE_TAG, "asset=%s" % asset, "smoke_partition=%s" % context.partition]
+    else:
+        tags = ["signalcraft-pipeline", "asset=%s" % asset, partition_tag(context.partition_key, context.partition)]
+    tags += ["run_id=%s" % context.run_id, "attempt=%d" % context.attempt]
     if context.backfill_id:
         tags.append("backfill_id=%s" % context.backfill_id)
+    tags += ["%s_run_id=%s" % (m["model"], m.get("run_id") or "none") for m in context.models]
     return tags
 
 

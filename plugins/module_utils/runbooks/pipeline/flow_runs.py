@@ -5,7 +5,8 @@
 
 For every ``prefect`` step, the newest flow run of its deployment for the partition: the runs the
 pipeline created carry the tag ``<partition_key>=<partition>`` (and ``asset=<asset>``); runs Prefect
-started by itself (a schedule, the UI) are matched by their ``partition`` parameter. A failed run gets
+started by itself (a schedule, the UI) are matched by their ``partition`` parameter; a promotion's smoke
+scoring (tag ``signalcraft-smoke``) never counts. A failed run gets
 its failing task and that task's retry count (``run_count - 1``) from its task runs.
 
 ``summarise`` is the pure part (tested without a server): the per-step entries and the partition's one
@@ -34,6 +35,8 @@ def belongs_to(run, asset, deployment_id, partition_key, partition):
     if run.get("deployment_id") != deployment_id:
         return False
     tags = run.get("tags") or []
+    if executors.SMOKE_TAG in tags or (run.get("parameters") or {}).get("smoke"):
+        return False  # a promotion's smoke scoring of the partition is not its run
     tagged_asset = _tag_value(tags, "asset")
     if tagged_asset is not None and tagged_asset != asset:
         return False

@@ -64,8 +64,8 @@ META_NAME = "meta.json"
 DEFAULT_HISTORY_LIMIT = 20
 MODEL_PATTERN = manifest.ASSET_PATTERN
 META_REQUIRED = ("model", "run_id", "created_at")
-SMOKE_KEYS = frozenset(("step", "executor", "command", "cwd", "env", "timeout_s", "task_definition", "container_name", "depends_on",
-                        "output", "output_uri", "expect_columns", "min_rows", "lookback_days"))
+SMOKE_KEYS = frozenset(("step", "executor", "command", "cwd", "env", "timeout_s", "task_definition", "container_name", "deployment",
+                        "parameters", "depends_on", "output", "output_uri", "expect_columns", "min_rows", "lookback_days"))
 DEFAULT_LOOKBACK_DAYS = 7
 _TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
 
@@ -213,10 +213,11 @@ def validate_meta(meta, model, run_id, where):
 def normalise_smoke(smoke, steps, known_executors=None):
     """The smoke scoring step and its expectations from ``pipeline_promote_smoke`` (invalid_input when wrong).
 
-    ``step`` reuses a configured step (its executor, command/task definition, env, depends_on) with the
-    smoke's keys on top; without it the smoke is a step of its own (``executor``, ``command`` or
-    ``task_definition``, ``depends_on``). ``output`` is the file the smoke writes in its output directory
-    (local); ``output_uri`` the S3 object an ECS smoke writes (``{model}``, ``{model_run_id}``,
+    ``step`` reuses a configured step (its executor, command/task definition/deployment, env, parameters,
+    depends_on) with the smoke's keys on top; without it the smoke is a step of its own (``executor``,
+    ``command``, ``task_definition`` or ``deployment``, ``depends_on``). ``output`` is the file the smoke
+    writes in its output directory (local; a Prefect flow whose worker shares the controller's file
+    system); ``output_uri`` the S3 object an ECS or Prefect smoke writes (``{model}``, ``{model_run_id}``,
     ``{smoke_run_id}``, ``{partition}`` are filled in). ``expect_columns`` (default none) and ``min_rows``
     (default 1) are the expected shape; ``lookback_days`` (default 7) how far back a recent partition is searched.
     """
@@ -235,7 +236,7 @@ def normalise_smoke(smoke, steps, known_executors=None):
                 smoke["step"], ", ".join(by_asset)) + fix)
         base = by_asset[smoke["step"]]
     step = {"asset": base.get("asset") or "smoke"}
-    for key in ("executor", "command", "cwd", "timeout_s", "task_definition", "container_name"):
+    for key in ("executor", "command", "cwd", "timeout_s", "task_definition", "container_name", "deployment", "parameters"):
         if smoke.get(key) is not None:
             step[key] = smoke[key]
         elif base.get(key) is not None:
@@ -262,6 +263,13 @@ def normalise_smoke(smoke, steps, known_executors=None):
         if not isinstance(output, str) or not output or output.startswith("/") or ".." in output.split("/"):
             raise PromotionError("invalid_input", "pipeline_promote_smoke.output must name the file the smoke writes in its output "
                                                   "directory (for example scores.csv)." + fix)
+    elif step["executor"] == "prefect" and expect["output_uri"] is None:
+        # A flow whose worker shares the controller's file system writes <data_root>/_smoke/... like a local smoke.
+        output = expect["output"]
+        if not isinstance(output, str) or not output or output.startswith("/") or ".." in output.split("/"):
+            raise PromotionError("invalid_input", "a prefect smoke needs pipeline_promote_smoke.output (the file the flow writes in the "
+                                                  "output_dir it is given, on a file system the controller shares) or output_uri (the "
+                                                  "s3:// object it writes)." + fix)
     elif not (isinstance(expect["output_uri"], str) and expect["output_uri"].startswith("s3://")):
         raise PromotionError("invalid_input", "a %s smoke needs pipeline_promote_smoke.output_uri: the s3:// object it writes "
                                               "({smoke_run_id}, {model_run_id}, {model}, {partition} are filled in)." % step["executor"] + fix)
@@ -474,14 +482,15 @@ def run_smoke(executor, pipeline, step, expect, candidate, partition, upstream, 
     """Run the smoke scoring of ``candidate`` on ``partition`` through ``executor`` (the smoke step's kind),
     with the upstream outputs of ``pipeline``'s steps as its inputs, then check its output's shape.
 
-    The smoke writes under ``<data_root>/_smoke/<model>/run=<model run>/smoke=<smoke run>/`` (local) or its
-    ``output_uri`` (ECS): never under a partition's run, and no manifest, so nothing downstream sees it;
-    ``PIPELINE_PUBLISH=0`` tells the step not to publish. Returns the smoke record; PromotionError(smoke_failed)
+    The smoke writes under ``<data_root>/_smoke/<model>/run=<model run>/smoke=<smoke run>/`` (local, or a
+    Prefect flow on a shared file system) or its ``output_uri`` (ECS, Prefect): never under a partition's
+    run, and no manifest, so nothing downstream sees it; ``PIPELINE_PUBLISH=0`` (a Prefect flow: the
+    parameter ``smoke.publish`` false) tells the step not to publish. Returns the smoke record; PromotionError(smoke_failed)
     saying why otherwise.
     """
     smoke_run_id = smoke_run_id or new_smoke_run_id()
     output_dir = None
-    if step["executor"] == "local":
+    if step["executor"] == "local" or (step["executor"] == "prefect" and not expect.get("output_uri")):
         output_dir = os.path.join(pipeline.data_root, "_smoke", candidate["model"], "run=%s" % candidate["run_id"], "smoke=%s" % smoke_run_id)
     inputs = {}
     for asset, document in upstream.items():
@@ -494,8 +503,14 @@ def run_smoke(executor, pipeline, step, expect, candidate, partition, upstream, 
     if expect.get("output_uri") and step["executor"] != "local":
         output_uri = render_output_uri(expect["output_uri"], candidate["model"], candidate["run_id"], smoke_run_id, partition)
         env["PIPELINE_OUTPUT_URI"] = output_uri
+    # A Prefect flow gets the same as flow parameters: models (the candidate) and smoke (publishing off, where to write,
+    # the upstream runs it reads, since its own run_id is the smoke's).
+    smoke = {"publish": False, "output_dir": output_dir, "output_uri": output_uri,
+             "inputs": dict((a, d["run_id"]) for a, d in upstream.items())}
     context = executors.StepContext(pipeline.partition_key, partition, smoke_run_id, as_of, attempt=1, output_dir=output_dir,
-                                    inputs=inputs, data_root=pipeline.data_root)
+                                    inputs=inputs, data_root=pipeline.data_root, smoke=smoke,
+                                    models=[{"model": candidate["model"], "run_id": candidate["run_id"],
+                                             "artifact_uri": candidate["artifact_uri"]}])
     started = time.monotonic()
     try:
         result = executor.run(dict(step, env=env), context)

@@ -9,7 +9,8 @@ retry category and the operator's action:
 ==============  ========  ===============================================================================
 class           category  from
 ==============  ========  ===============================================================================
-network         A         ``Temporary failure in name resolution``, ``SSL handshake timed out``, resets:
+network         A         ``Temporary failure in name resolution``, ``SSL handshake timed out``, resets, an ECS
+                          task's ``dial tcp ...: i/o timeout`` / ``no such host`` (registry, secrets):
                           retried in place with backoff and jitter; persistent -> upstream outage
 missing_input   A         ``FileNotFoundError`` / ``missing under`` / ``No such file``: rerun the upstream
                           step for the same partition under the same run_id (check run_id propagation)
@@ -45,7 +46,8 @@ _RULES = (
      "(-e as_of_mode=pretip), which gives it a new run_id."),
     ("network", "A", re.compile(r"Temporary failure in name resolution|Name or service not known|nodename nor servname|"
                                 r"SSL handshake timed out|SSLError|certificate verify failed|Connection (refused|reset|aborted)|"
-                                r"ConnectionError|Network is unreachable|timed out while connecting|getaddrinfo failed", re.I),
+                                r"ConnectionError|Network is unreachable|timed out while connecting|getaddrinfo failed|"
+                                r"dial tcp [^ ]*:? ?(i/o timeout|no such host|connect: connection refused)|lookup \S+ on \S+: no such host", re.I),
      "Network/DNS/TLS fragility: check the endpoint's availability; the step is retried with backoff and jitter; if it "
      "persists, mark an upstream outage and rerun with -e resume=true once it is back."),
     ("missing_input", "A", re.compile(r"FileNotFoundError|No such file or directory|missing under|input partition [^ ]* (is )?missing|"
