@@ -235,6 +235,22 @@ def sha256_of_file(path):
     return b64_sha256(digest.digest()), size
 
 
+class Location:
+    """Documents under ``s3://<bucket>/<prefix>/``, addressed by paths relative to the prefix: the one place that
+    turns a relative path into a key and an ``s3://`` URI (manifest and pointer stores build on it)."""
+
+    kind = "s3"
+
+    def __init__(self, client, bucket, prefix):
+        self.client, self.bucket, self.prefix = client, bucket, prefix
+
+    def key(self, rel):
+        return join_key(self.prefix, rel)
+
+    def uri(self, rel):
+        return format_uri(self.bucket, self.key(rel))
+
+
 class SourceObject:
     """One object to place at ``key``: from a local ``path`` or from ``s3://source_bucket/source_key``.
 

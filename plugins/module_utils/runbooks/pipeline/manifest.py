@@ -324,19 +324,8 @@ class LocalStore:
             return []
 
 
-class S3Store:
+class S3Store(s3_service.Location):
     """Manifests under ``s3://<bucket>/<prefix>/`` (one PutObject per document: S3 writes are atomic)."""
-
-    kind = "s3"
-
-    def __init__(self, client, bucket, prefix):
-        self.client, self.bucket, self.prefix = client, bucket, prefix
-
-    def key(self, rel):
-        return s3_service.join_key(self.prefix, rel)
-
-    def uri(self, rel):
-        return s3_service.format_uri(self.bucket, self.key(rel))
 
     def write_bytes(self, rel, data):
         self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=data, ContentType="application/json")

@@ -172,19 +172,8 @@ def _fsync_directory(directory):
         os.close(handle)
 
 
-class S3PointerStore:
+class S3PointerStore(s3_service.Location):
     """Pointers under ``s3://<bucket>/<prefix>/``, moved by conditional PutObject (services/pointers.py)."""
-
-    kind = "s3"
-
-    def __init__(self, client, bucket, prefix):
-        self.client, self.bucket, self.prefix = client, bucket, prefix
-
-    def key(self, rel):
-        return s3_service.join_key(self.prefix, rel)
-
-    def uri(self, rel):
-        return s3_service.format_uri(self.bucket, self.key(rel))
 
     def read(self, rel):
         try:
