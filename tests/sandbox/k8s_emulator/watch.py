@@ -4,12 +4,20 @@ Without a resourceVersion (or with "0") the stream starts with ADDED events for 
 with one it replays the kept history after it (410 ``Expired`` as an ERROR event when that history is
 gone). An object that starts or stops matching the selectors is reported as ADDED or DELETED, as the
 real watch cache does. The stream ends after ``timeout`` seconds.
+
+``sendInitialEvents=true`` (with ``resourceVersionMatch=NotOlderThan``; a "streaming list", what
+client-go's reflector and kubectl 1.35+ use) starts with ADDED events for the current objects whatever
+the resourceVersion, then a BOOKMARK whose object carries the list's resourceVersion and the annotation
+``k8s.io/initial-events-end: "true"``; ``sendInitialEvents=false`` without a resourceVersion starts at the
+most recent one, with no initial events. No other bookmarks are sent (servers send them at their discretion).
 """
 
 import json
 import time
 
 from . import errors, tables
+
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 class _Encoder:
@@ -49,18 +57,32 @@ def _translate(event, rtype, namespace, selector):
     return "DELETED" if was_matching else None
 
 
-def stream_watch(handler, cluster, rtype, namespace, selector, resource_version, timeout, table_include=None):
+def _bookmark(rtype, resource_version):
+    """The BOOKMARK that ends a streaming list's initial events."""
+    obj = {"kind": rtype.kind, "apiVersion": rtype.api_version,
+           "metadata": {"resourceVersion": str(resource_version), "annotations": {INITIAL_EVENTS_END: "true"}}}
+    return (json.dumps({"type": "BOOKMARK", "object": obj}, separators=(",", ":")) + "\n").encode()
+
+
+def stream_watch(handler, cluster, rtype, namespace, selector, resource_version, timeout, table_include=None,
+                 send_initial_events=None):
     """Serve one watch request on ``handler`` until ``timeout`` or shutdown.
 
-    ``table_include`` (the ``includeObject`` value, "" for the default) asks for Table-encoded objects.
+    ``table_include`` (the ``includeObject`` value, "" for the default) asks for Table-encoded objects;
+    ``send_initial_events`` is the request's ``sendInitialEvents`` (None when absent, validated by the caller).
     """
     store = cluster.store
     encode = _Encoder(rtype, table_include)
     with store.lock:
-        if resource_version in (None, "", "0"):
+        if send_initial_events or (send_initial_events is None and resource_version in (None, "", "0")):
             last = store.resource_version
             initial = [encode("ADDED", obj) for obj in store.list(rtype.plural, namespace if rtype.namespaced else None)
                        if selector.matches(obj)]
+            if send_initial_events:
+                initial.append(_bookmark(rtype, last))
+        elif resource_version in (None, "", "0"):
+            last = store.resource_version
+            initial = []
         else:
             try:
                 last = int(resource_version)

