@@ -8,6 +8,7 @@ locally (never uploaded: the account was not verified).
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -52,8 +53,26 @@ def test_catalog_lists_every_playbook():
     assert sorted(PLAYBOOKS) == on_disk, "add new playbooks to tests/integration/playbooks.yml (and remove deleted ones)"
 
 
-@pytest.mark.parametrize("wrong", ["account", "region"])
-@pytest.mark.parametrize("playbook", sorted(PLAYBOOKS))
+def _first_role(playbook):
+    with open(os.path.join(REPO_ROOT, "playbooks", playbook)) as handle:
+        found = re.search(r"signalcraft\.ops\.([a-z_]+)", handle.read())
+    return found.group(1) if found else playbook
+
+
+def _one_per_role_family():
+    """A playbook for each role a playbook starts with: the region reaches the guard through the same
+    module_defaults as the account does, so the account case (every playbook) proves the guard runs, and
+    this sample proves each role family hands the guard the region its clients use."""
+    chosen = {}
+    for playbook in sorted(PLAYBOOKS):
+        chosen.setdefault(_first_role(playbook), playbook)
+    return sorted(chosen.values())
+
+
+CASES = [(p, "account") for p in sorted(PLAYBOOKS)] + [(p, "region") for p in _one_per_role_family()]
+
+
+@pytest.mark.parametrize("playbook,wrong", CASES)
 def test_wrong_account_or_region_is_refused_before_any_write(sandbox, run_playbook, tmp_path, playbook, wrong):
     root = tmp_path / "receipts"
     extravars = dict(PLAYBOOKS[playbook].get("vars") or {}, signalcraft_receipt_root=str(root),
