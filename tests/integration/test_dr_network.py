@@ -172,3 +172,73 @@ def test_managed_network_check_mode_then_exact_rules_then_idempotent_then_teardo
     assert [i["State"]["Name"] for i in runners(sandbox, run_id)] == ["terminated"]
     assert ec2.describe_security_groups(GroupIds=[decoy])["SecurityGroups"][0]["GroupId"] == decoy
     ec2.delete_security_group(GroupId=decoy)
+
+
+SUBNET = """
+- name: Make the run's own subnet and group, again, then delete them
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Present with a subnet CIDR
+      signalcraft.ops.dr_network:
+        state: present
+        run_id: "{{ signalcraft_execution_id }}"
+        vpc_id: "{{ vpc_id }}"
+        subnet_cidr: "{{ subnet_cidr }}"
+        map_public_ip: true
+        api_cidrs: ["203.0.113.0/24"]
+        egress: strict
+      register: made
+    - name: Present again
+      signalcraft.ops.dr_network:
+        state: present
+        run_id: "{{ signalcraft_execution_id }}"
+        vpc_id: "{{ vpc_id }}"
+        subnet_cidr: "{{ subnet_cidr }}"
+        map_public_ip: true
+        api_cidrs: ["203.0.113.0/24"]
+        egress: strict
+      register: again
+    - name: Record what the two calls said
+      ansible.builtin.copy:
+        content: "{{ {'made': made.outputs.created, 'changed': [made.changed, again.changed]} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+    - name: Absent
+      signalcraft.ops.dr_network:
+        state: absent
+        run_id: "{{ signalcraft_execution_id }}"
+      when: not (keep | default(false) | bool)
+"""
+
+
+def test_managed_subnet_is_created_in_the_vpc_once_and_deleted_with_its_group(sandbox, run_playbook, tmp_path):
+    """dr_network_subnet_cidr: the run's subnet is created in the VPC with the CIDR and the public-IP attribute, tagged
+    with the run id; a second call finds it (changed=false); state=absent deletes exactly it and the run's group."""
+    ec2 = sandbox.boto3_client("ec2")
+    run_id = "test-net-subnet-%s" % uid()
+    vpc_id = sandbox_vpc(ec2, sandbox)
+    vpc_cidr = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
+    taken = {s["CidrBlock"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]}
+    base = vpc_cidr.split("/")[0].split(".")
+    cidr = next("%s.%s.%d.0/28" % (base[0], base[1], third) for third in range(200, 255)
+                if "%s.%s.%d.0/24" % (base[0], base[1], third) not in taken and "%s.%s.%d.0/28" % (base[0], base[1], third) not in taken)
+    playbook = tmp_path / "subnet.yml"
+    playbook.write_text(SUBNET)
+    out = tmp_path / "said.json"
+    run = run_playbook(str(playbook), {"signalcraft_execution_id": run_id, "signalcraft_receipt_root": str(tmp_path / "receipts"),
+                                       "vpc_id": vpc_id, "subnet_cidr": cidr, "out": str(out), "keep": True})
+    assert run.rc == 0, run.stdout
+    said = json.loads(out.read_text())
+    assert said["changed"] == [True, False]
+    [subnet] = ec2.describe_subnets(Filters=[{"Name": "tag:signalcraft:dr-run-id", "Values": [run_id]}])["Subnets"]
+    assert (subnet["VpcId"], subnet["CidrBlock"], subnet["MapPublicIpOnLaunch"]) == (vpc_id, cidr, True)
+    assert said["made"]["subnet"] == subnet["SubnetId"]
+    [group] = groups_of_run(ec2, run_id)
+    assert group["VpcId"] == vpc_id and said["made"]["security_group"] == group["GroupId"]
+
+    gone = run_playbook(str(playbook), {"signalcraft_execution_id": run_id, "signalcraft_receipt_root": str(tmp_path / "receipts"),
+                                        "vpc_id": vpc_id, "subnet_cidr": cidr, "out": str(out), "keep": False})
+    assert gone.rc == 0, gone.stdout
+    assert ec2.describe_subnets(Filters=[{"Name": "tag:signalcraft:dr-run-id", "Values": [run_id]}])["Subnets"] == []
+    assert groups_of_run(ec2, run_id) == []
