@@ -174,6 +174,15 @@ def test_workflow_nodes_pass_only_what_their_template_asks_for():
     for phase in ("bringup", "restore", "validate", "approval", "record_approval"):
         assert {"identifier": "teardown"} in nodes[phase]["related"]["failure_nodes"], phase
     assert {"identifier": "teardown"} in nodes["promote"]["related"]["always_nodes"]
+    # The failback: a dry run, then the approval, then the failback; nothing after a failure (DR stays canonical).
+    failback = [w for w in _load("controller_workflows")["controller_workflows"] if w["name"] == "signalcraft DR failback"][0]
+    nodes = dict((n["identifier"], n) for n in failback["workflow_nodes"])
+    assert nodes["dry_run"]["extra_data"] == {"dry_run": "true"} and nodes["failback"]["extra_data"] == {"dry_run": "false"}
+    assert [c["identifier"] for c in nodes["dry_run"]["related"]["success_nodes"]] == ["approval"]
+    assert [c["identifier"] for c in nodes["approval"]["related"]["success_nodes"]] == ["failback"]
+    assert not any((n.get("related") or {}).get(kind) for n in nodes.values() for kind in ("failure_nodes", "always_nodes"))
+    asked = _survey_vars(BY_NAME["signalcraft dr_failback"])
+    assert {f["variable"] for f in failback["survey_spec"]["spec"]} <= set(asked)
 
 
 def test_schedules_are_created_disabled_and_pass_only_asked_variables():
