@@ -444,6 +444,27 @@ def test_ecs_backfill_of_ten_partitions_three_at_a_time_with_failure_classes(san
     serial = sum(p["duration_s"] for p in summary["partitions"])
     assert summary["wall_time_s"] < 0.6 * serial, (summary["wall_time_s"], serial)
 
+    # Resume with the causes fixed: only the three failed partitions start tasks again (read back from ECS), the network
+    # one in place under its run id (A), the others under new run ids (B, and C once fixed); the seven others keep theirs.
+    fixed = [dict(step, env={}) for step in steps]
+    resumed = run_playbook("pipeline_backfill.yml", area.vars(start="2026-05-01", end="2026-05-10", max_parallel=3, pipeline_steps=fixed,
+                                                              as_of_mode="end_of_day", pipeline_pointer_root=str(config), resume=True))
+    assert resumed.rc == 0, resumed.stdout[-3000:]
+    after = area.summary("bf-2026-05-01-2026-05-10-end-of-day")
+    assert (after["to_run"], after["skipped"], after["succeeded"], after["failed"]) == (3, 7, 3, 0)
+    new_tasks = [t for t in ecs_tasks(sandbox, family) if t["taskArn"] not in by_task]
+    ran = {}
+    for task in new_tasks:
+        env = dict((e["name"], e["value"]) for e in task["overrides"]["containerOverrides"][0]["environment"])
+        assert task["containers"][0]["exitCode"] == 0
+        ran.setdefault(env["PIPELINE_PARTITION"], set()).add((env["PIPELINE_ASSET"], env["PIPELINE_RUN_ID"]))
+    resumed_by_partition = dict((p["partition"], p) for p in after["partitions"])
+    assert sorted(ran) == sorted(ECS_EXPECTED)
+    for partition in ECS_EXPECTED:
+        run_id = resumed_by_partition[partition]["run_id"]
+        assert ran[partition] == {("ingest", run_id), ("features", run_id)}
+        assert (run_id == by_partition[partition]["run_id"]) == (ECS_EXPECTED[partition][2] == "A"), partition
+
 
 RERUN_TASK = "Rerun the partition's run by its failure category"
 
