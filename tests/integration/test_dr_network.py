@@ -179,7 +179,7 @@ SUBNET = """
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Present with a subnet CIDR
+    - name: Present with a subnet CIDR, twice (the second finds what the first made)
       signalcraft.ops.dr_network:
         state: present
         run_id: "{{ signalcraft_execution_id }}"
@@ -188,20 +188,11 @@ SUBNET = """
         map_public_ip: true
         api_cidrs: ["203.0.113.0/24"]
         egress: strict
-      register: made
-    - name: Present again
-      signalcraft.ops.dr_network:
-        state: present
-        run_id: "{{ signalcraft_execution_id }}"
-        vpc_id: "{{ vpc_id }}"
-        subnet_cidr: "{{ subnet_cidr }}"
-        map_public_ip: true
-        api_cidrs: ["203.0.113.0/24"]
-        egress: strict
-      register: again
+      loop: [first, again]
+      register: present
     - name: Record what the two calls said
       ansible.builtin.copy:
-        content: "{{ {'made': made.outputs.created, 'changed': [made.changed, again.changed]} | to_json }}"
+        content: "{{ {'made': present.results[0].outputs.created, 'changed': present.results | map(attribute='changed') | list} | to_json }}"
         dest: "{{ out }}"
         mode: "0600"
     - name: Absent
